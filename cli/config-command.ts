@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { loadConfig, settingsMarkdown } from '../lib/config.ts';
+
+export function registerConfigCommand(program: Command): void {
+  program
+    .command('config')
+    .description('Print the effective configuration (or, with --markdown, the table of all settings)')
+    .option('--markdown', 'print the settings table used in README.md')
+    .action((opts: { markdown?: boolean }) => {
+      if (opts.markdown) process.stdout.write(`${settingsMarkdown()}\n`);
+      else process.stdout.write(`${JSON.stringify({ ...loadConfig(), clickhousePassword: '***', apiKey: '***' }, null, 2)}\n`);
+    });
+}

@@ -1,0 +1,22 @@
+/** `hitstream`: one command, one subcommand per job. Each subcommand lives in its own file. */
+import { Command } from 'commander';
+import { describeError, HitstreamError } from '../lib/errors.ts';
+import { registerConfigCommand } from './config-command.ts';
+import { registerMigrateCommand } from './migrate-command.ts';
+import { registerStackCommand } from './stack-command.ts';
+
+const program = new Command('hitstream')
+  .description('Real-time popularity prediction for music tracks: Kafka -> four models -> ClickHouse')
+  .showHelpAfterError();
+
+registerStackCommand(program);
+registerMigrateCommand(program);
+registerConfigCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const code = err instanceof HitstreamError ? ` [${err.code}]` : '';
+  process.stderr.write(`hitstream: ${describeError(err)}${code}\n`);
+  process.exitCode = 1;
+}
