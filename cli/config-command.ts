@@ -8,6 +8,9 @@ export function registerConfigCommand(program: Command): void {
     .option('--markdown', 'print the settings table used in README.md')
     .action((opts: { markdown?: boolean }) => {
       if (opts.markdown) process.stdout.write(`${settingsMarkdown()}\n`);
-      else process.stdout.write(`${JSON.stringify({ ...loadConfig(), clickhousePassword: '***', apiKey: '***' }, null, 2)}\n`);
+      else
+        process.stdout.write(
+          `${JSON.stringify({ ...loadConfig(), clickhousePassword: '***', apiKey: '***' }, null, 2)}\n`,
+        );
     });
 }

@@ -5,7 +5,9 @@ import { stackDown, stackStatus, stackUp } from '../infra/stack/stack.ts';
 const say = (msg: string) => process.stderr.write(`stack: ${msg}\n`);
 
 export function registerStackCommand(program: Command): void {
-  const stack = program.command('stack').description('Start, stop or inspect the native Kafka + ClickHouse stack');
+  const stack = program
+    .command('stack')
+    .description('Start, stop or inspect the native Kafka + ClickHouse stack');
   stack
     .command('up')
     .description('Start Kafka (KRaft) and ClickHouse on loopback; a no-op for what already runs')
@@ -13,15 +15,20 @@ export function registerStackCommand(program: Command): void {
       const cfg = loadConfig();
       const r = await stackUp(cfg, say);
       for (const [name, s] of Object.entries(r))
-        say(`${name} ${s.action === 'started' ? `started in ${s.seconds.toFixed(1)} s` : 'already running (nothing to do)'}`);
-      say(`KAFKA_BROKERS=127.0.0.1:${cfg.kafkaPort} CLICKHOUSE_URL=http://127.0.0.1:${cfg.clickhouseHttpPort}`);
+        say(
+          `${name} ${s.action === 'started' ? `started in ${s.seconds.toFixed(1)} s` : 'already running (nothing to do)'}`,
+        );
+      say(
+        `KAFKA_BROKERS=127.0.0.1:${cfg.kafkaPort} CLICKHOUSE_URL=http://127.0.0.1:${cfg.clickhouseHttpPort}`,
+      );
     });
   stack
     .command('down')
     .description('Stop the processes `stack up` started (by PID file, never by name)')
     .action(async () => {
       const r = await stackDown(loadConfig());
-      for (const [name, stopped] of Object.entries(r)) say(`${name} ${stopped ? 'stopped' : 'was not running'}`);
+      for (const [name, stopped] of Object.entries(r))
+        say(`${name} ${stopped ? 'stopped' : 'was not running'}`);
     });
   stack
     .command('status')
@@ -29,7 +36,9 @@ export function registerStackCommand(program: Command): void {
     .action(async () => {
       const rows = await stackStatus(loadConfig());
       for (const s of rows)
-        process.stdout.write(`${s.name.padEnd(11)} ${s.pid ? `pid ${s.pid}` : 'not started by hitstream'}  ${s.answering ? 'answering' : 'not answering'} at ${s.endpoint}\n`);
+        process.stdout.write(
+          `${s.name.padEnd(11)} ${s.pid ? `pid ${s.pid}` : 'not started by hitstream'}  ${s.answering ? 'answering' : 'not answering'} at ${s.endpoint}\n`,
+        );
       if (!rows.every((s) => s.answering)) process.exitCode = 3;
     });
 }

@@ -15,31 +15,156 @@ interface Setting {
 }
 
 export const SETTINGS = {
-  home: { env: 'HITSTREAM_HOME', kind: 'string', default: '.hitstream', meaning: 'Folder for the native stack: jars, data, logs, PID files (relative to the working directory).' },
-  kafkaBrokers: { env: 'KAFKA_BROKERS', kind: 'list', default: '127.0.0.1:9092', meaning: 'Comma-separated Kafka bootstrap servers.' },
-  kafkaVersion: { env: 'HITSTREAM_KAFKA_VERSION', kind: 'string', default: '4.4.0', meaning: 'Kafka release the native stack fetches from Maven Central (see infra/kafka/pom.xml for why).' },
-  kafkaPort: { env: 'HITSTREAM_KAFKA_PORT', kind: 'int', default: '9092', min: 1, max: 65535, meaning: 'Native stack: broker listener port (loopback).' },
-  kafkaControllerPort: { env: 'HITSTREAM_KAFKA_CONTROLLER_PORT', kind: 'int', default: '9093', min: 1, max: 65535, meaning: 'Native stack: KRaft controller port (loopback).' },
-  kafkaHeapMb: { env: 'HITSTREAM_KAFKA_HEAP_MB', kind: 'int', default: '1024', min: 256, max: 16384, meaning: 'Native stack: broker JVM heap, MiB.' },
-  clickhouseUrl: { env: 'CLICKHOUSE_URL', kind: 'string', default: 'http://127.0.0.1:8123', meaning: 'ClickHouse HTTP endpoint.' },
-  clickhouseDatabase: { env: 'CLICKHOUSE_DATABASE', kind: 'string', default: 'hitstream', meaning: 'Database holding all hitstream tables.' },
+  home: {
+    env: 'HITSTREAM_HOME',
+    kind: 'string',
+    default: '.hitstream',
+    meaning: 'Folder for the native stack: jars, data, logs, PID files (relative to the working directory).',
+  },
+  kafkaBrokers: {
+    env: 'KAFKA_BROKERS',
+    kind: 'list',
+    default: '127.0.0.1:9092',
+    meaning: 'Comma-separated Kafka bootstrap servers.',
+  },
+  kafkaVersion: {
+    env: 'HITSTREAM_KAFKA_VERSION',
+    kind: 'string',
+    default: '4.4.0',
+    meaning: 'Kafka release the native stack fetches from Maven Central (see infra/kafka/pom.xml for why).',
+  },
+  kafkaPort: {
+    env: 'HITSTREAM_KAFKA_PORT',
+    kind: 'int',
+    default: '9092',
+    min: 1,
+    max: 65535,
+    meaning: 'Native stack: broker listener port (loopback).',
+  },
+  kafkaControllerPort: {
+    env: 'HITSTREAM_KAFKA_CONTROLLER_PORT',
+    kind: 'int',
+    default: '9093',
+    min: 1,
+    max: 65535,
+    meaning: 'Native stack: KRaft controller port (loopback).',
+  },
+  kafkaHeapMb: {
+    env: 'HITSTREAM_KAFKA_HEAP_MB',
+    kind: 'int',
+    default: '1024',
+    min: 256,
+    max: 16384,
+    meaning: 'Native stack: broker JVM heap, MiB.',
+  },
+  clickhouseUrl: {
+    env: 'CLICKHOUSE_URL',
+    kind: 'string',
+    default: 'http://127.0.0.1:8123',
+    meaning: 'ClickHouse HTTP endpoint.',
+  },
+  clickhouseDatabase: {
+    env: 'CLICKHOUSE_DATABASE',
+    kind: 'string',
+    default: 'hitstream',
+    meaning: 'Database holding all hitstream tables.',
+  },
   clickhouseUser: { env: 'CLICKHOUSE_USER', kind: 'string', default: 'default', meaning: 'ClickHouse user.' },
-  clickhousePassword: { env: 'CLICKHOUSE_PASSWORD', kind: 'string', default: '', meaning: 'ClickHouse password (empty for the native stack).' },
-  clickhouseHttpPort: { env: 'HITSTREAM_CLICKHOUSE_HTTP_PORT', kind: 'int', default: '8123', min: 1, max: 65535, meaning: 'Native stack: ClickHouse HTTP port (loopback).' },
-  clickhouseTcpPort: { env: 'HITSTREAM_CLICKHOUSE_TCP_PORT', kind: 'int', default: '9000', min: 1, max: 65535, meaning: 'Native stack: ClickHouse native-protocol port (loopback).' },
-  allowApt: { env: 'HITSTREAM_ALLOW_APT', kind: 'bool', default: 'true', meaning: 'Native stack: may `apt-get install clickhouse-server` when it is missing (needs root).' },
-  topicTracks: { env: 'HITSTREAM_TOPIC_TRACKS', kind: 'string', default: 'hitstream.tracks', meaning: 'Topic of incoming track-feature events.' },
-  topicPredictions: { env: 'HITSTREAM_TOPIC_PREDICTIONS', kind: 'string', default: 'hitstream.predictions', meaning: 'Topic the scorers publish predictions to (the live feed reads it).' },
-  topicDeadLetters: { env: 'HITSTREAM_TOPIC_DEAD_LETTERS', kind: 'string', default: 'hitstream.dead-letters', meaning: 'Topic for events that failed validation, with the reason.' },
-  tracksPartitions: { env: 'HITSTREAM_TRACKS_PARTITIONS', kind: 'int', default: '4', min: 1, max: 1024, meaning: 'Partitions of the tracks topic when hitstream creates it.' },
-  consumerGroup: { env: 'HITSTREAM_CONSUMER_GROUP', kind: 'string', default: 'hitstream-scorers', meaning: 'Consumer group the scorer workers join.' },
-  apiHost: { env: 'HITSTREAM_API_HOST', kind: 'string', default: '127.0.0.1', meaning: 'API listen address.' },
-  apiPort: { env: 'HITSTREAM_API_PORT', kind: 'int', default: '8080', min: 0, max: 65535, meaning: 'API listen port.' },
-  apiKey: { env: 'HITSTREAM_API_KEY', kind: 'string', default: '', meaning: 'When set, write endpoints require header `x-api-key` with this value.' },
-  logLevel: { env: 'LOG_LEVEL', kind: 'string', default: 'info', meaning: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
+  clickhousePassword: {
+    env: 'CLICKHOUSE_PASSWORD',
+    kind: 'string',
+    default: '',
+    meaning: 'ClickHouse password (empty for the native stack).',
+  },
+  clickhouseHttpPort: {
+    env: 'HITSTREAM_CLICKHOUSE_HTTP_PORT',
+    kind: 'int',
+    default: '8123',
+    min: 1,
+    max: 65535,
+    meaning: 'Native stack: ClickHouse HTTP port (loopback).',
+  },
+  clickhouseTcpPort: {
+    env: 'HITSTREAM_CLICKHOUSE_TCP_PORT',
+    kind: 'int',
+    default: '9000',
+    min: 1,
+    max: 65535,
+    meaning: 'Native stack: ClickHouse native-protocol port (loopback).',
+  },
+  allowApt: {
+    env: 'HITSTREAM_ALLOW_APT',
+    kind: 'bool',
+    default: 'true',
+    meaning: 'Native stack: may `apt-get install clickhouse-server` when it is missing (needs root).',
+  },
+  topicTracks: {
+    env: 'HITSTREAM_TOPIC_TRACKS',
+    kind: 'string',
+    default: 'hitstream.tracks',
+    meaning: 'Topic of incoming track-feature events.',
+  },
+  topicPredictions: {
+    env: 'HITSTREAM_TOPIC_PREDICTIONS',
+    kind: 'string',
+    default: 'hitstream.predictions',
+    meaning: 'Topic the scorers publish predictions to (the live feed reads it).',
+  },
+  topicDeadLetters: {
+    env: 'HITSTREAM_TOPIC_DEAD_LETTERS',
+    kind: 'string',
+    default: 'hitstream.dead-letters',
+    meaning: 'Topic for events that failed validation, with the reason.',
+  },
+  tracksPartitions: {
+    env: 'HITSTREAM_TRACKS_PARTITIONS',
+    kind: 'int',
+    default: '4',
+    min: 1,
+    max: 1024,
+    meaning: 'Partitions of the tracks topic when hitstream creates it.',
+  },
+  consumerGroup: {
+    env: 'HITSTREAM_CONSUMER_GROUP',
+    kind: 'string',
+    default: 'hitstream-scorers',
+    meaning: 'Consumer group the scorer workers join.',
+  },
+  apiHost: {
+    env: 'HITSTREAM_API_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    meaning: 'API listen address.',
+  },
+  apiPort: {
+    env: 'HITSTREAM_API_PORT',
+    kind: 'int',
+    default: '8080',
+    min: 0,
+    max: 65535,
+    meaning: 'API listen port.',
+  },
+  apiKey: {
+    env: 'HITSTREAM_API_KEY',
+    kind: 'string',
+    default: '',
+    meaning: 'When set, write endpoints require header `x-api-key` with this value.',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    kind: 'string',
+    default: 'info',
+    meaning: 'pino log level: trace, debug, info, warn, error, fatal, silent.',
+  },
 } as const satisfies Record<string, Setting>;
 
-type ValueOf<K extends Kind> = K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? string[] : string;
+type ValueOf<K extends Kind> = K extends 'int'
+  ? number
+  : K extends 'bool'
+    ? boolean
+    : K extends 'list'
+      ? string[]
+      : string;
 export type Config = { -readonly [K in keyof typeof SETTINGS]: ValueOf<(typeof SETTINGS)[K]['kind']> };
 
 function parseOne(s: Setting, raw: string): number | boolean | string | string[] {
@@ -58,7 +183,10 @@ function parseOne(s: Setting, raw: string): number | boolean | string | string[]
       if (/^(0|false|no|off)$/i.test(raw)) return false;
       throw bad('must be true or false');
     case 'list': {
-      const items = raw.split(',').map((x) => x.trim()).filter(Boolean);
+      const items = raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       if (items.length === 0) throw bad('must list at least one value');
       return items;
     }

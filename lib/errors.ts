@@ -9,7 +9,11 @@ export class HitstreamError extends Error {
   /** The offending field or setting, when there is one (e.g. `energy`, `KAFKA_BROKERS`). */
   readonly field: string | undefined;
 
-  constructor(code: string, message: string, opts: { retriable?: boolean; field?: string; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { retriable?: boolean; field?: string; cause?: unknown } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'HitstreamError';
     this.code = code;

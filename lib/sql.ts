@@ -30,7 +30,9 @@ export function sqlNumber(value: number): string {
 /** An identifier (database, table, column). Only plain names are allowed: no quoting games. */
 export function sqlIdentifier(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name))
-    throw new HitstreamError('SQL_BAD_IDENTIFIER', `not a plain identifier: ${JSON.stringify(name)}`, { field: name });
+    throw new HitstreamError('SQL_BAD_IDENTIFIER', `not a plain identifier: ${JSON.stringify(name)}`, {
+      field: name,
+    });
   return name;
 }
 

@@ -12,15 +12,21 @@ import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } f
 
 export function clickhouseProcess(cfg: Config): ManagedProcess {
   const p = stackPaths(cfg);
-  return { name: 'clickhouse', pidFile: join(p.run, 'clickhouse.pid'), marker: join(p.clickhouseDir, 'config.xml') };
+  return {
+    name: 'clickhouse',
+    pidFile: join(p.run, 'clickhouse.pid'),
+    marker: join(p.clickhouseDir, 'config.xml'),
+  };
 }
 
-const onPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+const onPath = (cmd: string) =>
+  spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
 
 /** [command, leading args] that run a ClickHouse server, installing Debian's package if allowed. */
 function findServer(cfg: Config, log: (msg: string) => void): [string, string[]] {
   const find = (): [string, string[]] | undefined => {
-    for (const c of ['/usr/sbin/clickhouse-server', onPath('clickhouse-server')]) if (c && existsSync(c)) return [c, []];
+    for (const c of ['/usr/sbin/clickhouse-server', onPath('clickhouse-server')])
+      if (c && existsSync(c)) return [c, []];
     const single = onPath('clickhouse');
     return single ? [single, ['server', '--']] : undefined;
   };
@@ -39,13 +45,15 @@ function findServer(cfg: Config, log: (msg: string) => void): [string, string[]]
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   const after = find();
-  if (!after) throw new HitstreamError('STACK_MISSING_TOOL', 'clickhouse-server installed but no server binary found');
+  if (!after)
+    throw new HitstreamError('STACK_MISSING_TOOL', 'clickhouse-server installed but no server binary found');
   return after;
 }
 
 function writeClickhouseConfig(cfg: Config): string {
   const { clickhouseDir: dir } = stackPaths(cfg);
-  for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas'])
+    mkdirSync(join(dir, sub), { recursive: true });
   const values: Record<string, string> = {
     dir,
     host: '127.0.0.1',
@@ -54,7 +62,10 @@ function writeClickhouseConfig(cfg: Config): string {
   };
   const template = readFileSync(join(REPO_ROOT, 'infra/clickhouse/config.template.xml'), 'utf8');
   const config = join(dir, 'config.xml');
-  writeFileSync(config, template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? ''));
+  writeFileSync(
+    config,
+    template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? ''),
+  );
   copyFileSync(join(REPO_ROOT, 'infra/clickhouse/users.xml'), join(dir, 'users.xml'));
   return config;
 }
@@ -70,7 +81,10 @@ export async function clickhouseAnswers(url: string): Promise<boolean> {
   }
 }
 
-export async function startClickhouse(cfg: Config, log: (msg: string) => void): Promise<'started' | 'running'> {
+export async function startClickhouse(
+  cfg: Config,
+  log: (msg: string) => void,
+): Promise<'started' | 'running'> {
   const proc = clickhouseProcess(cfg);
   const url = `http://127.0.0.1:${cfg.clickhouseHttpPort}`;
   if (runningPid(proc) !== undefined) {
@@ -79,12 +93,18 @@ export async function startClickhouse(cfg: Config, log: (msg: string) => void): 
   }
   for (const port of [cfg.clickhouseHttpPort, cfg.clickhouseTcpPort]) {
     if (await portOpen('127.0.0.1', port))
-      throw new HitstreamError('STACK_PORT_IN_USE', `port ${port} is in use by another process: stop it or set HITSTREAM_CLICKHOUSE_HTTP_PORT / HITSTREAM_CLICKHOUSE_TCP_PORT`);
+      throw new HitstreamError(
+        'STACK_PORT_IN_USE',
+        `port ${port} is in use by another process: stop it or set HITSTREAM_CLICKHOUSE_HTTP_PORT / HITSTREAM_CLICKHOUSE_TCP_PORT`,
+      );
   }
   const [cmd, lead] = findServer(cfg, log);
   const config = writeClickhouseConfig(cfg);
   const logFile = join(stackPaths(cfg).logs, 'clickhouse.log');
-  const pid = startDetached(proc, cmd, [...lead, `--config-file=${config}`], { logFile, cwd: stackPaths(cfg).clickhouseDir });
+  const pid = startDetached(proc, cmd, [...lead, `--config-file=${config}`], {
+    logFile,
+    cwd: stackPaths(cfg).clickhouseDir,
+  });
   await waitUntil(() => clickhouseAnswers(url), { timeoutMs: 60_000, what: 'ClickHouse', pid, logFile });
   return 'started';
 }

@@ -24,23 +24,42 @@ function requireTool(cmd: string, args: string[], hint: string): string {
 }
 
 function checkJava(): void {
-  const out = requireTool('java', ['-version'], 'Kafka needs Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless).');
+  const out = requireTool(
+    'java',
+    ['-version'],
+    'Kafka needs Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless).',
+  );
   const major = Number(/version "(\d+)/.exec(out)?.[1] ?? 0);
-  if (major < 17) throw new HitstreamError('STACK_MISSING_TOOL', `Kafka 4 needs Java 17 or newer; found Java ${major}.`);
+  if (major < 17)
+    throw new HitstreamError('STACK_MISSING_TOOL', `Kafka 4 needs Java 17 or newer; found Java ${major}.`);
 }
 
 /** Resolves the broker's jars once; returns the lib folder. */
 export function ensureKafkaJars(cfg: Config, log: (msg: string) => void): string {
   const { kafkaLib } = stackPaths(cfg);
-  const have = existsSync(kafkaLib) && readdirSync(kafkaLib).some((f) => f.startsWith(`kafka_2.13-${cfg.kafkaVersion}`));
+  const have =
+    existsSync(kafkaLib) && readdirSync(kafkaLib).some((f) => f.startsWith(`kafka_2.13-${cfg.kafkaVersion}`));
   if (have) return kafkaLib;
-  requireTool('mvn', ['-v'], 'Maven fetches the Kafka jars from Maven Central (Debian: apt-get install maven).');
+  requireTool(
+    'mvn',
+    ['-v'],
+    'Maven fetches the Kafka jars from Maven Central (Debian: apt-get install maven).',
+  );
   log(`fetching Kafka ${cfg.kafkaVersion} jars from Maven Central into ${kafkaLib} (once)`);
   mkdirSync(kafkaLib, { recursive: true });
   execFileSync(
     'mvn',
-    ['-q', '-B', '-Dstyle.color=never', '-f', join(REPO_ROOT, 'infra/kafka/pom.xml'), 'dependency:copy-dependencies',
-      `-Dkafka.version=${cfg.kafkaVersion}`, `-DoutputDirectory=${kafkaLib}`, '-DincludeScope=runtime'],
+    [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      '-f',
+      join(REPO_ROOT, 'infra/kafka/pom.xml'),
+      'dependency:copy-dependencies',
+      `-Dkafka.version=${cfg.kafkaVersion}`,
+      `-DoutputDirectory=${kafkaLib}`,
+      '-DincludeScope=runtime',
+    ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   return kafkaLib;
@@ -84,7 +103,12 @@ function writeKafkaConfig(cfg: Config): string {
 }
 
 export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
-  const admin = new Kafka({ brokers, clientId: 'hitstream-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  const admin = new Kafka({
+    brokers,
+    clientId: 'hitstream-stack',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
   try {
     await admin.connect();
     const meta = await admin.describeCluster();
@@ -106,7 +130,10 @@ export async function startKafka(cfg: Config, log: (msg: string) => void): Promi
   }
   for (const port of [cfg.kafkaPort, cfg.kafkaControllerPort]) {
     if (await portOpen('127.0.0.1', port))
-      throw new HitstreamError('STACK_PORT_IN_USE', `port ${port} is in use by another process: stop it or set HITSTREAM_KAFKA_PORT / HITSTREAM_KAFKA_CONTROLLER_PORT`);
+      throw new HitstreamError(
+        'STACK_PORT_IN_USE',
+        `port ${port} is in use by another process: stop it or set HITSTREAM_KAFKA_PORT / HITSTREAM_KAFKA_CONTROLLER_PORT`,
+      );
   }
   checkJava();
   const lib = ensureKafkaJars(cfg, log);
@@ -114,15 +141,29 @@ export async function startKafka(cfg: Config, log: (msg: string) => void): Promi
   const p = stackPaths(cfg);
   const classpath = `${lib}/*`;
   if (!existsSync(join(p.kafkaData, 'meta.properties'))) {
-    const clusterId = execFileSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' }).trim();
-    execFileSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { stdio: 'ignore' });
+    const clusterId = execFileSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], {
+      encoding: 'utf8',
+    }).trim();
+    execFileSync(
+      'java',
+      ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+      { stdio: 'ignore' },
+    );
   }
   const logFile = join(p.logs, 'kafka.log');
   const pid = startDetached(
     proc,
     'java',
-    [`-Xmx${cfg.kafkaHeapMb}m`, `-Xms${Math.min(512, cfg.kafkaHeapMb)}m`, '-XX:+UseG1GC',
-      `-Dlog4j2.configurationFile=${join(p.kafkaDir, 'log4j2.yaml')}`, '-cp', classpath, 'kafka.Kafka', props],
+    [
+      `-Xmx${cfg.kafkaHeapMb}m`,
+      `-Xms${Math.min(512, cfg.kafkaHeapMb)}m`,
+      '-XX:+UseG1GC',
+      `-Dlog4j2.configurationFile=${join(p.kafkaDir, 'log4j2.yaml')}`,
+      '-cp',
+      classpath,
+      'kafka.Kafka',
+      props,
+    ],
     { logFile },
   );
   await waitUntil(() => kafkaAnswers(brokers), { timeoutMs: 90_000, what: 'Kafka', pid, logFile });

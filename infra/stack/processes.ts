@@ -57,7 +57,8 @@ export function startDetached(
     cwd: opts.cwd,
   });
   closeSync(log);
-  if (child.pid === undefined) throw new HitstreamError('STACK_SPAWN_FAILED', `could not start ${p.name} (${command})`);
+  if (child.pid === undefined)
+    throw new HitstreamError('STACK_SPAWN_FAILED', `could not start ${p.name} (${command})`);
   child.unref();
   writeFileSync(p.pidFile, `${child.pid}\n`);
   return child.pid;
@@ -97,7 +98,16 @@ export async function waitUntil(
     if (opts.pid !== undefined && !isAlive(opts.pid)) break;
     await sleep(150);
   }
-  const tail = opts.logFile && existsSync(opts.logFile) ? readFileSync(opts.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-  const died = opts.pid !== undefined && !isAlive(opts.pid) ? 'exited' : `did not answer within ${opts.timeoutMs / 1000}s`;
-  throw new HitstreamError('STACK_NOT_READY', `${opts.what} ${died}${opts.logFile ? ` (log: ${opts.logFile})` : ''}\n${tail}`);
+  const tail =
+    opts.logFile && existsSync(opts.logFile)
+      ? readFileSync(opts.logFile, 'utf8').split('\n').slice(-15).join('\n')
+      : '';
+  const died =
+    opts.pid !== undefined && !isAlive(opts.pid)
+      ? 'exited'
+      : `did not answer within ${opts.timeoutMs / 1000}s`;
+  throw new HitstreamError(
+    'STACK_NOT_READY',
+    `${opts.what} ${died}${opts.logFile ? ` (log: ${opts.logFile})` : ''}\n${tail}`,
+  );
 }

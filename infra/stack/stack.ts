@@ -35,7 +35,17 @@ export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
   const kafkaEndpoint = `127.0.0.1:${cfg.kafkaPort}`;
   const chEndpoint = `http://127.0.0.1:${cfg.clickhouseHttpPort}`;
   return [
-    { name: 'kafka', pid: runningPid(kafkaProcess(cfg)), answering: await kafkaAnswers([kafkaEndpoint]), endpoint: kafkaEndpoint },
-    { name: 'clickhouse', pid: runningPid(clickhouseProcess(cfg)), answering: await clickhouseAnswers(chEndpoint), endpoint: chEndpoint },
+    {
+      name: 'kafka',
+      pid: runningPid(kafkaProcess(cfg)),
+      answering: await kafkaAnswers([kafkaEndpoint]),
+      endpoint: kafkaEndpoint,
+    },
+    {
+      name: 'clickhouse',
+      pid: runningPid(clickhouseProcess(cfg)),
+      answering: await clickhouseAnswers(chEndpoint),
+      endpoint: chEndpoint,
+    },
   ];
 }

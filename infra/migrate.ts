@@ -1,0 +1,113 @@
+/**
+ * Applies schemas/clickhouse/NNN_name.sql in order, once each, recording them in `migrations`.
+ * Statements are written with IF NOT EXISTS, so two processes migrating at once are harmless.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../lib/config.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import { HitstreamError } from '../lib/errors.ts';
+import { ident, sql } from '../lib/sql.ts';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../schemas/clickhouse/', import.meta.url));
+
+export interface Migration {
+  version: number;
+  name: string;
+  checksum: string;
+  statements: string[];
+}
+
+/** Splits a .sql file into statements: `--` comment lines dropped, `;` at a line's end ends one. */
+export function splitStatements(text: string): string[] {
+  const body = text
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('--'))
+    .join('\n');
+  return body
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((file) => {
+      const text = readFileSync(join(dir, file), 'utf8');
+      return {
+        version: Number(file.slice(0, 3)),
+        name: file.replace(/\.sql$/, ''),
+        checksum: createHash('sha256').update(text).digest('hex').slice(0, 16),
+        statements: splitStatements(text),
+      };
+    });
+}
+
+export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS migrations (
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime
+) ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY version`;
+
+/** Creates the database if needed and applies what has not run. Returns the names applied. */
+export async function migrate(cfg: Config, database = cfg.clickhouseDatabase): Promise<string[]> {
+  const server = createClickhouse(cfg, { database: null });
+  try {
+    await server.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(database)}` });
+  } catch (err) {
+    throw new HitstreamError('CLICKHOUSE_UNAVAILABLE', `cannot reach ClickHouse at ${cfg.clickhouseUrl}`, {
+      cause: err,
+      retriable: true,
+    });
+  } finally {
+    await server.close();
+  }
+  const ch = createClickhouse(cfg, { database });
+  try {
+    await ch.command({ query: MIGRATIONS_TABLE });
+    const rs = await ch.query({
+      query: 'SELECT version, checksum FROM migrations FINAL',
+      format: 'JSONEachRow',
+    });
+    const done = new Map(
+      (await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]),
+    );
+    const applied: string[] = [];
+    for (const m of loadMigrations()) {
+      if (done.has(m.version)) continue;
+      for (const statement of m.statements) {
+        try {
+          await ch.command({ query: statement });
+        } catch (err) {
+          throw new HitstreamError(
+            'MIGRATION_FAILED',
+            `${m.name}: statement failed: ${statement.slice(0, 120)}…`,
+            { cause: err },
+          );
+        }
+      }
+      await ch.insert({
+        table: 'migrations',
+        values: [
+          {
+            version: m.version,
+            name: m.name,
+            checksum: m.checksum,
+            applied_at: Math.floor(Date.now() / 1000),
+          },
+        ],
+        format: 'JSONEachRow',
+      });
+      applied.push(m.name);
+    }
+    return applied;
+  } finally {
+    await ch.close();
+  }
+}

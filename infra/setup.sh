@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what hitstream needs on a fresh Debian/Ubuntu machine, and nothing that is already there.
+# Runs before `npm start` and `npm test` (npm's pre-scripts), so those two commands work on a clean clone.
+#   - Java 17+ and Maven: the native Kafka broker comes from Maven Central jars.
+#   - clickhouse-server: Debian's 18.16 (the native stack's ClickHouse).
+#   - Python's chdb: a current ClickHouse engine in-process, for the SQL portability tests.
+#   - node_modules, from package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+{ [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || command -v clickhouse >/dev/null; } || missing+=(clickhouse-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "${HITSTREAM_ALLOW_APT:-true}" != false ]; then
+    say "installing ${missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "missing: ${missing[*]}. Install them (e.g. sudo apt-get install ${missing[*]}) or point KAFKA_BROKERS / CLICKHOUSE_URL at running services."
+  fi
+fi
+
+if [ "${1:-}" = --test ] && ! python3 -c 'import chdb' 2>/dev/null; then
+  say "installing chdb (pip) for the SQL portability tests"
+  python3 -m pip install -q --disable-pip-version-check chdb
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,36 @@
+/** DeadLetter: an event that could not be scored, kept whole with the reason. Nothing is dropped. */
+import { type Static, Type } from '@sinclair/typebox';
+
+export const DEAD_LETTER_CODES = [
+  'empty_message',
+  'oversized_message',
+  'malformed_json',
+  'missing_field',
+  'wrong_type',
+  'out_of_range',
+  'unknown_field',
+  'invalid_value',
+] as const;
+export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
+
+export const DeadLetter = Type.Object(
+  {
+    payload: Type.String({
+      description: 'The original message value (UTF-8, or base64 when not valid UTF-8)',
+    }),
+    payload_encoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')]),
+    payload_bytes: Type.Integer({ minimum: 0 }),
+    error_code: Type.Union(DEAD_LETTER_CODES.map((c) => Type.Literal(c))),
+    message: Type.String(),
+    field: Type.String({
+      description: 'Path of the offending field, empty when the whole message is at fault',
+    }),
+    topic: Type.String(),
+    partition: Type.Integer({ minimum: 0 }),
+    offset: Type.String({ description: 'Kafka offset (a decimal string: offsets exceed 2^53)' }),
+    key: Type.Optional(Type.String()),
+    time: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false, $id: 'DeadLetter' },
+);
+export type DeadLetter = Static<typeof DeadLetter>;

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { loadConfig, settingsMarkdown } from '../../lib/config.ts';
+
+test('defaults apply when nothing is set', () => {
+  const cfg = loadConfig({});
+  assert.deepEqual(cfg.kafkaBrokers, ['127.0.0.1:9092']);
+  assert.equal(cfg.tracksPartitions, 4);
+  assert.equal(cfg.allowApt, true);
+});
+
+test('values are parsed and typed', () => {
+  const cfg = loadConfig({
+    KAFKA_BROKERS: 'a:1, b:2',
+    HITSTREAM_TRACKS_PARTITIONS: '8',
+    HITSTREAM_ALLOW_APT: 'no',
+  });
+  assert.deepEqual(cfg.kafkaBrokers, ['a:1', 'b:2']);
+  assert.equal(cfg.tracksPartitions, 8);
+  assert.equal(cfg.allowApt, false);
+});
+
+test('a bad value is rejected with the variable named', () => {
+  assert.throws(
+    () => loadConfig({ HITSTREAM_KAFKA_PORT: 'ninety' }),
+    /HITSTREAM_KAFKA_PORT="ninety": must be a whole number/,
+  );
+  assert.throws(() => loadConfig({ HITSTREAM_API_PORT: '70000' }), /HITSTREAM_API_PORT.*between 0 and 65535/);
+  assert.throws(() => loadConfig({ HITSTREAM_ALLOW_APT: 'maybe' }), /HITSTREAM_ALLOW_APT.*true or false/);
+});
+
+test('README documents every setting (the table is generated from the code)', () => {
+  const readme = readFileSync('README.md', 'utf8');
+  assert.ok(
+    readme.includes(settingsMarkdown()),
+    'README.md configuration table is out of date: run `npx hitstream config --markdown`',
+  );
+});
