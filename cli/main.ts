@@ -4,6 +4,7 @@ import { describeError, HitstreamError } from '../lib/errors.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
 import { registerStackCommand } from './stack-command.ts';
+import { registerTrainCommand } from './train-command.ts';
 
 const program = new Command('hitstream')
   .description('Real-time popularity prediction for music tracks: Kafka -> four models -> ClickHouse')
@@ -12,6 +13,7 @@ const program = new Command('hitstream')
 registerStackCommand(program);
 registerMigrateCommand(program);
 registerConfigCommand(program);
+registerTrainCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,31 @@
+/** The four model kinds with the hyperparameters hitstream trains them with. */
+import type { ModelName } from '../schemas/prediction.ts';
+import type { ModelKind } from './model.ts';
+import { mlpKind } from './mlp/index.ts';
+import { randomForestKind } from './random-forest/index.ts';
+import { tabnetKind } from './tabnet/index.ts';
+import { XGB_ORIGINAL, xgboostKind } from './xgboost/index.ts';
+
+export type Protocol = 'seed' | 'grouped';
+
+/**
+ * Per protocol: `seed` reproduces the original project (14 numeric features, random row split),
+ * where deep trees that memorise the copies of a track win; `grouped` (every row of a track on one
+ * side, genre as a feature) is the deployed setting, where smaller leaves would only cost size.
+ */
+export function kindFor(name: ModelName, protocol: Protocol): ModelKind {
+  switch (name) {
+    case 'rf':
+      return protocol === 'seed'
+        ? randomForestKind({ nTrees: 100, minSamplesLeaf: 1, maxFeatures: 0.5 })
+        : randomForestKind({ nTrees: 60, minSamplesLeaf: 5, maxFeatures: 0.5 });
+    case 'xgb':
+      return protocol === 'seed'
+        ? xgboostKind(XGB_ORIGINAL)
+        : xgboostKind({ iterations: 400, max_depth: 10, eta: 0.05, subsample: 0.8, colsample_bytree: 0.8, min_child_weight: 3, lambda: 1 });
+    case 'mlp':
+      return mlpKind();
+    case 'tabnet':
+      return tabnetKind();
+  }
+}

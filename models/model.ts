@@ -1,0 +1,36 @@
+/** What every one of the four models provides, so training, the registry and the CLI treat them alike. */
+import type { ModelName } from '../schemas/prediction.ts';
+import type { Preprocessing } from './features.ts';
+
+export interface TrainData {
+  /** Raw features, row-major n × f (see features.ts). */
+  X: Float32Array;
+  y: Float32Array;
+  f: number;
+  preprocessing: Preprocessing;
+  seed: number;
+}
+
+/** Called during training; `fraction` in 0..1 drives the progress bar, `detail` says trees/epochs/loss. */
+export type Progress = (fraction: number, detail: string) => void;
+
+export interface Scorer {
+  readonly name: ModelName;
+  /** Raw features, row-major n × f → predicted popularity per row (not yet clipped). */
+  predict(X: Float32Array): Promise<Float32Array>;
+}
+
+export interface Trained {
+  scorer: Scorer;
+  /** Per feature, summing to 1: split gain for trees, mean attention mask for TabNet, permutation for the MLP. */
+  importance: number[] | undefined;
+  hyperparameters: Record<string, unknown>;
+  /** Writes the model's files into `dir`; returns their names. */
+  save(dir: string): Promise<string[]>;
+}
+
+export interface ModelKind {
+  name: ModelName;
+  train(data: TrainData, progress: Progress): Promise<Trained>;
+  load(dir: string, preprocessing: Preprocessing): Promise<Scorer>;
+}

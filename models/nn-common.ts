@@ -1,0 +1,95 @@
+/** Pieces the two TensorFlow.js models share: saving weights, target scaling, importance. */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { rng } from './split.ts';
+import { tf } from './tf-backend.ts';
+
+/** Saves named tensors as one weights file plus a JSON index (shape, offset). */
+export async function saveTensors(dir: string, tensors: Record<string, tf.Tensor>): Promise<string[]> {
+  const index: Record<string, { shape: number[]; offset: number; length: number }> = {};
+  const parts: Float32Array[] = [];
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const data = (await t.data()) as Float32Array;
+    index[name] = { shape: t.shape, offset, length: data.length };
+    parts.push(data);
+    offset += data.length;
+  }
+  const all = new Float32Array(offset);
+  let o = 0;
+  for (const p of parts) all.set(p, (o += p.length) - p.length);
+  await writeFile(join(dir, 'weights.bin'), Buffer.from(all.buffer));
+  await writeFile(join(dir, 'weights.json'), JSON.stringify(index));
+  return ['weights.bin', 'weights.json'];
+}
+
+export async function loadTensors(dir: string): Promise<Record<string, tf.Tensor>> {
+  const index = JSON.parse(await readFile(join(dir, 'weights.json'), 'utf8')) as Record<string, { shape: number[]; offset: number; length: number }>;
+  const buf = await readFile(join(dir, 'weights.bin'));
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const out: Record<string, tf.Tensor> = {};
+  for (const [name, s] of Object.entries(index)) out[name] = tf.tensor(all.subarray(s.offset, s.offset + s.length), s.shape);
+  return out;
+}
+
+/** Mean and standard deviation of the target, to train on a unit-scale output. */
+export function targetScale(y: Float32Array) {
+  let m = 0;
+  for (const v of y) m += v;
+  m /= y.length;
+  let s = 0;
+  for (const v of y) s += (v - m) ** 2;
+  return { mean: m, std: Math.sqrt(s / y.length) || 1 };
+}
+
+/**
+ * Permutation importance on a sample: how much the squared error grows when one feature's column
+ * is shuffled. Normalised to sum to 1 (negative growth counts as 0).
+ */
+export async function permutationImportance(
+  predict: (X: Float32Array) => Promise<Float32Array>,
+  X: Float32Array,
+  y: Float32Array,
+  f: number,
+  seed: number,
+  sample = 2000,
+): Promise<number[]> {
+  const n = Math.min(sample, y.length);
+  const Xs = X.slice(0, n * f);
+  const ys = y.subarray(0, n);
+  const mse = (p: Float32Array) => p.reduce((a, v, i) => a + (v - ys[i]!) ** 2, 0) / n;
+  const base = mse(await predict(Xs));
+  const random = rng(seed);
+  const grow: number[] = [];
+  for (let j = 0; j < f; j++) {
+    const Xp = Xs.slice();
+    for (let i = n - 1; i > 0; i--) {
+      const k = Math.floor(random() * (i + 1));
+      const a = Xp[i * f + j]!;
+      Xp[i * f + j] = Xp[k * f + j]!;
+      Xp[k * f + j] = a;
+    }
+    grow.push(Math.max(0, mse(await predict(Xp)) - base));
+  }
+  const total = grow.reduce((a, b) => a + b, 0) || 1;
+  return grow.map((g) => g / total);
+}
+
+/** Shuffled mini-batch index order for one epoch. */
+export function epochOrder(n: number, random: () => number): Int32Array {
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const k = Math.floor(random() * (i + 1));
+    const a = idx[i]!;
+    idx[i] = idx[k]!;
+    idx[k] = a;
+  }
+  return idx;
+}
+
+/** Copies rows `idx[from..to)` of a row-major matrix into a new batch. */
+export function gatherRows(X: Float32Array, f: number, idx: Int32Array, from: number, to: number): Float32Array {
+  const out = new Float32Array((to - from) * f);
+  for (let k = from; k < to; k++) out.set(X.subarray(idx[k]! * f, idx[k]! * f + f), (k - from) * f);
+  return out;
+}

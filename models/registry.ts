@@ -1,0 +1,77 @@
+/**
+ * The one way the rest of hitstream uses the models: `loadModels()` once, then `predictBatch(rows)`
+ * for four scores per row (clipped to 0..100), TabNet's feature mask, and per-model timings.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HitstreamError } from '../lib/errors.ts';
+import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
+import { type FeatureRow, toMatrix } from './features.ts';
+import { kindFor } from './kinds.ts';
+import type { ModelManifest } from './manifest.ts';
+import type { Scorer } from './model.ts';
+import type { TabNetScorer } from './tabnet/index.ts';
+
+export const ARTIFACTS_DIR = fileURLToPath(new URL('./artifacts/', import.meta.url));
+
+export interface BatchPrediction {
+  scores: Record<ModelName, Float32Array>;
+  /** TabNet aggregate masks, row-major n × features (each row sums to 1). */
+  tabnetMasks: Float32Array;
+  /** Model time per row in this batch, microseconds. */
+  inferenceUs: Record<ModelName, number>;
+}
+
+export interface LoadedModels {
+  manifests: Record<ModelName, ModelManifest>;
+  features: string[];
+  predictBatch(rows: readonly FeatureRow[]): Promise<BatchPrediction>;
+  loadSeconds: number;
+}
+
+const clip = (a: Float32Array): Float32Array => a.map((v) => (Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : 0));
+
+export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
+  const t0 = performance.now();
+  const manifests = {} as Record<ModelName, ModelManifest>;
+  const scorers = {} as Record<ModelName, Scorer>;
+  await Promise.all(
+    MODEL_NAMES.map(async (name) => {
+      const mdir = join(dir, name);
+      let manifest: ModelManifest;
+      try {
+        manifest = JSON.parse(await readFile(join(mdir, 'manifest.json'), 'utf8')) as ModelManifest;
+      } catch (err) {
+        throw new HitstreamError('MODEL_MISSING', `no trained ${name} model in ${mdir}: run \`npx hitstream train --data PATH\``, { cause: err });
+      }
+      manifests[name] = manifest;
+      scorers[name] = await kindFor(name, 'grouped').load(mdir, manifest.preprocessing);
+    }),
+  );
+  const pre = manifests.rf.preprocessing;
+  for (const name of MODEL_NAMES)
+    if (JSON.stringify(manifests[name].features) !== JSON.stringify(pre.features))
+      throw new HitstreamError('MODEL_MISMATCH', `${name} was trained on other features than rf: retrain all four together`);
+  return {
+    manifests,
+    features: [...pre.features],
+    loadSeconds: (performance.now() - t0) / 1000,
+    async predictBatch(rows) {
+      const X = toMatrix(rows, pre);
+      const scores = {} as Record<ModelName, Float32Array>;
+      const inferenceUs = {} as Record<ModelName, number>;
+      let tabnetMasks: Float32Array = new Float32Array(0);
+      for (const name of MODEL_NAMES) {
+        const t = performance.now();
+        if (name === 'tabnet') {
+          const r = await (scorers.tabnet as TabNetScorer).explain(X);
+          scores.tabnet = clip(r.scores);
+          tabnetMasks = r.masks;
+        } else scores[name] = clip(await scorers[name].predict(X));
+        inferenceUs[name] = ((performance.now() - t) * 1000) / Math.max(1, rows.length);
+      }
+      return { scores, tabnetMasks, inferenceUs };
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * `hitstream train`: reads a Kaggle-format CSV, evaluates the chosen models under both protocols,
+ * keeps the grouped-protocol models as the deployed artifacts, and writes models/report.json,
+ * models/REPORT.md and the charts.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KaggleTrack } from '../lib/kaggle-csv.ts';
+import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
+import type { ModelName } from '../schemas/prediction.ts';
+import { decileReference } from './drift-reference.ts';
+import { fitPreprocessing, type Preprocessing, toMatrix } from './features.ts';
+import { kindFor, type Protocol } from './kinds.ts';
+import type { ModelManifest } from './manifest.ts';
+import { type Metrics, regressionMetrics } from './metrics.ts';
+import type { Scorer } from './model.ts';
+import { ARTIFACTS_DIR } from './registry.ts';
+import { writeReport } from './report.ts';
+import { groupedSplit, randomRowSplit, type Split } from './split.ts';
+
+export interface TrainOptions {
+  data: string;
+  models: ModelName[];
+  seed: number;
+  protocols: Protocol[];
+  outDir?: string;
+  log: (line: string) => void;
+}
+
+export interface ModelResult {
+  metrics: Metrics;
+  trainSeconds: number;
+  importance: number[] | undefined;
+  usPerRow: { batch1: number; batch256: number };
+  sizeBytes?: number;
+}
+export interface TrainReport {
+  data: { path: string; sha256: string; rows: number; usedRows: number; droppedRows: number };
+  seed: number;
+  created: string;
+  protocols: Partial<Record<Protocol, { features: string[]; trainRows: number; testRows: number } & Partial<Record<ModelName, ModelResult>>>>;
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** The original's cleaning: drop rows with empty text fields (one row in the Kaggle file). */
+const complete = (t: KaggleTrack) => t.popularity !== undefined && t.artists !== '' && t.album_name !== '' && t.track_name !== '';
+
+async function timePerRow(scorer: Scorer, X: Float32Array, f: number): Promise<{ batch1: number; batch256: number }> {
+  const n = X.length / f;
+  const single = Math.min(200, n);
+  let t = performance.now();
+  for (let i = 0; i < single; i++) await scorer.predict(X.subarray(i * f, (i + 1) * f));
+  const batch1 = ((performance.now() - t) * 1000) / single;
+  const rows = Math.min(256 * 8, n - (n % 256) || n);
+  t = performance.now();
+  for (let o = 0; o < rows; o += 256) await scorer.predict(X.subarray(o * f, Math.min(o + 256, n) * f));
+  return { batch1, batch256: ((performance.now() - t) * 1000) / rows };
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await readdir(dir)) total += (await stat(join(dir, f))).size;
+  return total;
+}
+
+export async function train(opts: TrainOptions): Promise<TrainReport> {
+  const { log } = opts;
+  const outDir = opts.outDir ?? ARTIFACTS_DIR;
+  log(`reading ${opts.data}`);
+  const { tracks, errors } = await loadKaggleCsv(opts.data);
+  for (const e of errors.slice(0, 5)) log(`skipping ${e.message}`);
+  if (errors.length > 5) log(`… and ${errors.length - 5} more bad rows`);
+  const rows = tracks.filter(complete);
+  if (rows.length < 50) throw new Error(`${opts.data}: only ${rows.length} usable rows; need at least 50 to train`);
+  const report: TrainReport = {
+    data: { path: opts.data, sha256: await sha256(opts.data), rows: tracks.length + errors.length, usedRows: rows.length, droppedRows: tracks.length + errors.length - rows.length },
+    seed: opts.seed,
+    created: new Date().toISOString(),
+    protocols: {},
+  };
+  log(`${rows.length} rows used (${report.data.droppedRows} dropped), data sha256 ${report.data.sha256.slice(0, 12)}…`);
+
+  for (const protocol of opts.protocols) {
+    const split: Split = protocol === 'seed' ? randomRowSplit(rows.length, opts.seed) : groupedSplit(rows.map((r) => r.track_id), opts.seed);
+    const tr = split.train.map((i) => rows[i]!);
+    const te = split.test.map((i) => rows[i]!);
+    const ytr = Float32Array.from(tr, (r) => r.popularity!);
+    const yte = Float32Array.from(te, (r) => r.popularity!);
+    const pre: Preprocessing = fitPreprocessing(tr, ytr, protocol === 'grouped');
+    const Xtr = toMatrix(tr, pre);
+    const Xte = toMatrix(te, pre);
+    const f = pre.features.length;
+    const section: NonNullable<TrainReport['protocols'][Protocol]> = { features: [...pre.features], trainRows: tr.length, testRows: te.length };
+    report.protocols[protocol] = section;
+    log(`— protocol ${protocol}: ${tr.length} train / ${te.length} test rows, ${f} features`);
+    for (const name of opts.models) {
+      const t0 = performance.now();
+      let last = 0;
+      const trained = await kindFor(name, protocol).train({ X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed }, (fraction, detail) => {
+        if (performance.now() - last > 2000 || fraction >= 1) {
+          last = performance.now();
+          log(`  ${protocol}/${name} ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`);
+        }
+      });
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const pred = (await trained.scorer.predict(Xte)).map((v) => Math.min(100, Math.max(0, v)));
+      const metrics = regressionMetrics(yte, pred);
+      const usPerRow = await timePerRow(trained.scorer, Xte, f);
+      const result: ModelResult = { metrics, trainSeconds, importance: trained.importance, usPerRow };
+      section[name] = result;
+      log(`  ${protocol}/${name}: RMSE ${metrics.rmse.toFixed(3)}, MAE ${metrics.mae.toFixed(3)}, R2 ${metrics.r2.toFixed(4)}, trained in ${trainSeconds.toFixed(1)} s`);
+
+      if (protocol === 'grouped') {
+        const dir = join(outDir, name);
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true });
+        const files = await trained.save(dir);
+        const trainScores = await trained.scorer.predict(Xtr);
+        const manifest: ModelManifest = {
+          name,
+          version: `${name}-${report.created.slice(0, 10).replaceAll('-', '')}-${report.data.sha256.slice(0, 8)}-s${opts.seed}`,
+          created: report.created,
+          files: [...files, 'manifest.json'],
+          features: [...pre.features],
+          preprocessing: pre,
+          training: { dataSha256: report.data.sha256, dataRows: report.data.rows, trainRows: tr.length, testRows: te.length, protocol: 'grouped', seed: opts.seed, seconds: trainSeconds },
+          hyperparameters: trained.hyperparameters,
+          metrics: { grouped: metrics, ...(report.protocols.seed?.[name] ? { seed: report.protocols.seed[name].metrics } : {}) },
+          importance: trained.importance,
+          drift: {
+            features: Object.fromEntries(pre.features.map((feat, j) => [feat, decileReference(Xtr.filter((_, i) => i % f === j))])),
+            score: decileReference(trainScores.map((v) => Math.min(100, Math.max(0, v)))),
+          },
+          sizeBytes: 0,
+        };
+        await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
+        manifest.sizeBytes = await dirSize(dir);
+        await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
+        result.sizeBytes = manifest.sizeBytes;
+        log(`  saved ${dir} (${(manifest.sizeBytes / 1e6).toFixed(2)} MB)`);
+      }
+    }
+  }
+  await writeReport(report, join(outDir, '..'));
+  return report;
+}
