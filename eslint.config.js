@@ -16,7 +16,17 @@ const onlyShared = (from, forbidden) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.hitstream/', 'dashboards/generated/', 'bin/*.js', 'eslint.config.js'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.hitstream/',
+      'tmp/',
+      'dashboards/generated/',
+      'bin/*.js',
+      'eslint.config.js',
+      'api/web/',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -3,8 +3,10 @@ import { Command } from 'commander';
 import { describeError, HitstreamError } from '../lib/errors.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
+import { registerPipelineCommands } from './pipeline-commands.ts';
 import { registerStackCommand } from './stack-command.ts';
-import { registerTrainCommand } from './train-command.ts';
+import { registerPredictCommand, registerTrainCommand } from './train-command.ts';
+import { registerUpCommand } from './up-command.ts';
 
 const program = new Command('hitstream')
   .description('Real-time popularity prediction for music tracks: Kafka -> four models -> ClickHouse')
@@ -14,6 +16,9 @@ registerStackCommand(program);
 registerMigrateCommand(program);
 registerConfigCommand(program);
 registerTrainCommand(program);
+registerPredictCommand(program);
+registerPipelineCommands(program);
+registerUpCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,13 +1,24 @@
 import type { Command } from 'commander';
 import { HitstreamError } from '../lib/errors.ts';
 import type { Protocol } from '../models/kinds.ts';
+import { predictCsv } from '../models/predict-csv.ts';
+import { loadModels } from '../models/registry.ts';
 import { train } from '../models/train.ts';
+import { loadConfig } from '../lib/config.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 
 function parseList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.filter((i) => !allowed.includes(i as T));
-  if (bad.length || !items.length) throw new HitstreamError('CLI_BAD_OPTION', `${flag}: unknown ${bad.join(', ') || '(empty)'}; choose from ${allowed.join(', ')}`, { field: flag });
+  if (bad.length || !items.length)
+    throw new HitstreamError(
+      'CLI_BAD_OPTION',
+      `${flag}: unknown ${bad.join(', ') || '(empty)'}; choose from ${allowed.join(', ')}`,
+      { field: flag },
+    );
   return items as T[];
 }
 
@@ -18,11 +29,18 @@ export function registerTrainCommand(program: Command): void {
     .requiredOption('--data <path>', 'CSV in the Kaggle Spotify Tracks format')
     .option('--models <list>', `comma-separated subset of ${MODEL_NAMES.join(',')}`, MODEL_NAMES.join(','))
     .option('--seed <n>', 'seed for splits and training', '42')
-    .option('--protocols <list>', 'seed (original: random rows, 14 features), grouped (deployed: by track, with genre)', 'seed,grouped')
+    .option(
+      '--protocols <list>',
+      'seed (original: random rows, 14 features), grouped (deployed: by track, with genre)',
+      'seed,grouped',
+    )
     .option('--out <dir>', 'where the model folders go (default models/artifacts)')
     .action(async (opts: { data: string; models: string; seed: string; protocols: string; out?: string }) => {
       const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new HitstreamError('CLI_BAD_OPTION', `--seed must be an integer, got ${opts.seed}`, { field: '--seed' });
+      if (!Number.isInteger(seed))
+        throw new HitstreamError('CLI_BAD_OPTION', `--seed must be an integer, got ${opts.seed}`, {
+          field: '--seed',
+        });
       const protocols = parseList<Protocol>('--protocols', opts.protocols, ['seed', 'grouped']);
       const t0 = performance.now();
       const report = await train({
@@ -35,8 +53,38 @@ export function registerTrainCommand(program: Command): void {
         log: (line) => process.stderr.write(`train: ${line}\n`),
       });
       const secs = (performance.now() - t0) / 1000;
-      process.stderr.write(`train: done in ${(secs / 60).toFixed(1)} min; report in ${opts.out ? `${opts.out}/..` : 'models'}/REPORT.md\n`);
+      process.stderr.write(
+        `train: done in ${(secs / 60).toFixed(1)} min; report in ${opts.out ? `${opts.out}/..` : 'models'}/REPORT.md\n`,
+      );
       for (const [p, s] of Object.entries(report.protocols))
-        for (const m of MODEL_NAMES) if (s?.[m]) process.stdout.write(`${p.padEnd(8)} ${m.padEnd(7)} RMSE ${s[m].metrics.rmse.toFixed(3)}  MAE ${s[m].metrics.mae.toFixed(3)}  R2 ${s[m].metrics.r2.toFixed(4)}  ${s[m].trainSeconds.toFixed(0)} s\n`);
+        for (const m of MODEL_NAMES)
+          if (s?.[m])
+            process.stdout.write(
+              `${p.padEnd(8)} ${m.padEnd(7)} RMSE ${s[m].metrics.rmse.toFixed(3)}  MAE ${s[m].metrics.mae.toFixed(3)}  R2 ${s[m].metrics.r2.toFixed(4)}  ${s[m].trainSeconds.toFixed(0)} s\n`,
+            );
+    });
+}
+
+export function registerPredictCommand(program: Command): void {
+  program
+    .command('predict')
+    .description(
+      'Score a Kaggle-format CSV offline with all four models (CSV out; metrics when it has popularity)',
+    )
+    .requiredOption('--data <path>', 'CSV in the Kaggle Spotify Tracks format')
+    .option('--out <file>', 'write the scores here (default: stdout)')
+    .action(async (opts: { data: string; out?: string }) => {
+      const cfg = loadConfig();
+      const models = await loadModels(cfg.modelsDir || undefined);
+      const r = await predictCsv(models, opts.data, opts.out ?? process.stdout);
+      for (const b of r.badRows.slice(0, 20)) process.stderr.write(`predict: skipped ${b.message}\n`);
+      if (r.badRows.length > 20)
+        process.stderr.write(`predict: … and ${r.badRows.length - 20} more bad rows\n`);
+      if (r.metrics)
+        for (const m of MODEL_NAMES)
+          process.stderr.write(
+            `predict: ${m.padEnd(7)} RMSE ${r.metrics[m].rmse.toFixed(3)}  MAE ${r.metrics[m].mae.toFixed(3)}  R2 ${r.metrics[m].r2.toFixed(4)}\n`,
+          );
+      if (r.badRows.length) process.exitCode = 2;
     });
 }

@@ -130,6 +130,20 @@ export const SETTINGS = {
     default: 'hitstream-scorers',
     meaning: 'Consumer group the scorer workers join.',
   },
+  modelsDir: {
+    env: 'HITSTREAM_MODELS_DIR',
+    kind: 'string',
+    default: '',
+    meaning: 'Folder with the trained models (default: models/artifacts of this checkout).',
+  },
+  workerPort: {
+    env: 'HITSTREAM_WORKER_PORT',
+    kind: 'int',
+    default: '9464',
+    min: 0,
+    max: 65535,
+    meaning: 'Scorer worker: port of /metrics and /health (0 = any free port).',
+  },
   apiHost: {
     env: 'HITSTREAM_API_HOST',
     kind: 'string',

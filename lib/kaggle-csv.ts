@@ -10,8 +10,21 @@ import { HitstreamError } from './errors.ts';
 
 /** Columns a file must have; the leading unnamed index column and extras are ignored. */
 export const REQUIRED_COLUMNS = [
-  'track_id', 'duration_ms', 'explicit', 'danceability', 'energy', 'key', 'loudness', 'mode', 'speechiness',
-  'acousticness', 'instrumentalness', 'liveness', 'valence', 'tempo', 'time_signature',
+  'track_id',
+  'duration_ms',
+  'explicit',
+  'danceability',
+  'energy',
+  'key',
+  'loudness',
+  'mode',
+  'speechiness',
+  'acousticness',
+  'instrumentalness',
+  'liveness',
+  'valence',
+  'tempo',
+  'time_signature',
 ] as const;
 const OPTIONAL_TEXT = ['artists', 'album_name', 'track_name', 'track_genre'] as const;
 
@@ -45,7 +58,13 @@ export type CsvRow =
 const NUMERIC = REQUIRED_COLUMNS.filter((c) => c !== 'track_id' && c !== 'explicit');
 
 function toTrack(row: number, rec: Record<string, string>): CsvRow {
-  const bad = (column: string, message: string): CsvRow => ({ ok: false, row, column, message: `row ${row}, column ${column}: ${message}`, raw: rec });
+  const bad = (column: string, message: string): CsvRow => ({
+    ok: false,
+    row,
+    column,
+    message: `row ${row}, column ${column}: ${message}`,
+    raw: rec,
+  });
   const track_id = rec.track_id?.trim() ?? '';
   if (!track_id) return bad('track_id', 'is empty');
   const out: Record<string, unknown> = { track_id };
@@ -63,7 +82,8 @@ function toTrack(row: number, rec: Record<string, string>): CsvRow {
   if (pop === undefined || pop === '') out.popularity = undefined;
   else {
     const p = Number(pop);
-    if (!Number.isInteger(p) || p < 0 || p > 100) return bad('popularity', `must be an integer 0..100, got ${JSON.stringify(pop)}`);
+    if (!Number.isInteger(p) || p < 0 || p > 100)
+      return bad('popularity', `must be an integer 0..100, got ${JSON.stringify(pop)}`);
     out.popularity = p;
   }
   for (const c of OPTIONAL_TEXT) out[c] = rec[c] ?? '';
@@ -85,7 +105,9 @@ export async function* readKaggleCsv(path: string, opts: ReadOptions = {}): Asyn
   const stream = createReadStream(path);
   let bytes = 0;
   if (opts.onBytes) stream.on('data', (chunk) => opts.onBytes!((bytes += chunk.length)));
-  const parser = stream.pipe(parse({ columns: true, bom: true, relax_column_count: true, skip_empty_lines: true }));
+  const parser = stream.pipe(
+    parse({ columns: true, bom: true, relax_column_count: true, skip_empty_lines: true }),
+  );
   let row = 0;
   try {
     for await (const rec of parser as AsyncIterable<Record<string, string>>) {
@@ -93,14 +115,22 @@ export async function* readKaggleCsv(path: string, opts: ReadOptions = {}): Asyn
       if (row === 1) {
         const missing = REQUIRED_COLUMNS.filter((c) => !(c in rec));
         if (missing.length)
-          throw new HitstreamError('DATA_BAD_HEADER', `${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, { field: missing[0] });
+          throw new HitstreamError(
+            'DATA_BAD_HEADER',
+            `${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+            { field: missing[0] },
+          );
       }
       yield toTrack(row, rec);
       if (opts.limit !== undefined && row >= opts.limit) break;
     }
   } catch (err) {
     if (err instanceof HitstreamError) throw err;
-    throw new HitstreamError('DATA_BAD_CSV', `${path}: not a readable CSV near data row ${row + 1}: ${(err as Error).message}`, { cause: err });
+    throw new HitstreamError(
+      'DATA_BAD_CSV',
+      `${path}: not a readable CSV near data row ${row + 1}: ${(err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     stream.destroy();
   }
@@ -110,6 +140,9 @@ export async function* readKaggleCsv(path: string, opts: ReadOptions = {}): Asyn
 export async function loadKaggleCsv(path: string, opts: ReadOptions = {}) {
   const tracks: KaggleTrack[] = [];
   const errors: Extract<CsvRow, { ok: false }>[] = [];
-  for await (const r of readKaggleCsv(path, opts)) (r.ok ? tracks.push(r.track) : errors.push(r));
+  for await (const r of readKaggleCsv(path, opts)) {
+    if (r.ok) tracks.push(r.track);
+    else errors.push(r);
+  }
   return { tracks, errors };
 }

@@ -46,3 +46,17 @@ export function psi(expected: readonly number[], actual: readonly number[], eps 
   });
   return s;
 }
+
+/** Jensen-Shannon divergence (base 2, in 0..1) between two distributions over the same bins. */
+export function jensenShannon(p: readonly number[], q: readonly number[]): number {
+  const kl = (a: readonly number[], b: readonly number[]) =>
+    a.reduce((s, ai, k) => (ai > 0 ? s + ai * Math.log2(ai / b[k]!) : s), 0);
+  const m = p.map((pi, k) => (pi + (q[k] ?? 0)) / 2);
+  return (kl(p, m) + kl(q, m)) / 2;
+}
+
+/** Bin counts → shares over `bins` bins (missing bins are 0). */
+export function shares(counts: ReadonlyMap<number, number>, bins: number): number[] {
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  return Array.from({ length: bins }, (_, k) => (total ? (counts.get(k) ?? 0) / total : 0));
+}

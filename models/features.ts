@@ -27,7 +27,11 @@ const GENRE_SMOOTHING = 20;
  * Fits the preprocessing on training rows. `withGenre: false` gives the original project's 14
  * numeric features (used to reproduce its protocol); the deployed models use the genre too.
  */
-export function fitPreprocessing(rows: readonly FeatureRow[], labels: ArrayLike<number>, withGenre = true): Preprocessing {
+export function fitPreprocessing(
+  rows: readonly FeatureRow[],
+  labels: ArrayLike<number>,
+  withGenre = true,
+): Preprocessing {
   let total = 0;
   const sums = new Map<string, [number, number]>();
   rows.forEach((r, i) => {
@@ -44,7 +48,12 @@ export function fitPreprocessing(rows: readonly FeatureRow[], labels: ArrayLike<
   for (const [g, [sum, n]] of sums) if (g) means[g] = (sum + prior * GENRE_SMOOTHING) / (n + GENRE_SMOOTHING);
   const features = withGenre ? MODEL_FEATURES : FEATURE_NAMES;
   const f = features.length;
-  const partial: Preprocessing = { features, genre: { smoothing: GENRE_SMOOTHING, prior, means }, mean: [], std: [] };
+  const partial: Preprocessing = {
+    features,
+    genre: { smoothing: GENRE_SMOOTHING, prior, means },
+    mean: [],
+    std: [],
+  };
   const X = toMatrix(rows, partial);
   const mean = new Array<number>(f).fill(0);
   const sq = new Array<number>(f).fill(0);
@@ -61,7 +70,8 @@ export function fitPreprocessing(rows: readonly FeatureRow[], labels: ArrayLike<
   return { ...partial, mean, std: sq };
 }
 
-export const genreValue = (p: Preprocessing, genre: string | undefined): number => (genre ? (p.genre.means[genre] ?? p.genre.prior) : p.genre.prior);
+export const genreValue = (p: Preprocessing, genre: string | undefined): number =>
+  genre ? (p.genre.means[genre] ?? p.genre.prior) : p.genre.prior;
 
 /** Rows → row-major Float32Array (n × p.features.length), raw units. */
 export function toMatrix(rows: readonly FeatureRow[], p: Preprocessing): Float32Array {

@@ -11,7 +11,15 @@ export interface ModelManifest {
   files: string[];
   features: string[];
   preprocessing: Preprocessing;
-  training: { dataSha256: string; dataRows: number; trainRows: number; testRows: number; protocol: 'grouped'; seed: number; seconds: number };
+  training: {
+    dataSha256: string;
+    dataRows: number;
+    trainRows: number;
+    testRows: number;
+    protocol: 'grouped';
+    seed: number;
+    seconds: number;
+  };
   hyperparameters: Record<string, unknown>;
   metrics: { grouped: Metrics; seed?: Metrics };
   importance: number[] | undefined;

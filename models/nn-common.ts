@@ -24,11 +24,15 @@ export async function saveTensors(dir: string, tensors: Record<string, tf.Tensor
 }
 
 export async function loadTensors(dir: string): Promise<Record<string, tf.Tensor>> {
-  const index = JSON.parse(await readFile(join(dir, 'weights.json'), 'utf8')) as Record<string, { shape: number[]; offset: number; length: number }>;
+  const index = JSON.parse(await readFile(join(dir, 'weights.json'), 'utf8')) as Record<
+    string,
+    { shape: number[]; offset: number; length: number }
+  >;
   const buf = await readFile(join(dir, 'weights.bin'));
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   const out: Record<string, tf.Tensor> = {};
-  for (const [name, s] of Object.entries(index)) out[name] = tf.tensor(all.subarray(s.offset, s.offset + s.length), s.shape);
+  for (const [name, s] of Object.entries(index))
+    out[name] = tf.tensor(all.subarray(s.offset, s.offset + s.length), s.shape);
   return out;
 }
 
@@ -88,7 +92,13 @@ export function epochOrder(n: number, random: () => number): Int32Array {
 }
 
 /** Copies rows `idx[from..to)` of a row-major matrix into a new batch. */
-export function gatherRows(X: Float32Array, f: number, idx: Int32Array, from: number, to: number): Float32Array {
+export function gatherRows(
+  X: Float32Array,
+  f: number,
+  idx: Int32Array,
+  from: number,
+  to: number,
+): Float32Array {
   const out = new Float32Array((to - from) * f);
   for (let k = from; k < to; k++) out.set(X.subarray(idx[k]! * f, idx[k]! * f + f), (k - from) * f);
   return out;

@@ -30,7 +30,8 @@ export interface LoadedModels {
   loadSeconds: number;
 }
 
-const clip = (a: Float32Array): Float32Array => a.map((v) => (Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : 0));
+const clip = (a: Float32Array): Float32Array =>
+  a.map((v) => (Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : 0));
 
 export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
   const t0 = performance.now();
@@ -43,7 +44,11 @@ export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
       try {
         manifest = JSON.parse(await readFile(join(mdir, 'manifest.json'), 'utf8')) as ModelManifest;
       } catch (err) {
-        throw new HitstreamError('MODEL_MISSING', `no trained ${name} model in ${mdir}: run \`npx hitstream train --data PATH\``, { cause: err });
+        throw new HitstreamError(
+          'MODEL_MISSING',
+          `no trained ${name} model in ${mdir}: run \`npx hitstream train --data PATH\``,
+          { cause: err },
+        );
       }
       manifests[name] = manifest;
       scorers[name] = await kindFor(name, 'grouped').load(mdir, manifest.preprocessing);
@@ -52,7 +57,10 @@ export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
   const pre = manifests.rf.preprocessing;
   for (const name of MODEL_NAMES)
     if (JSON.stringify(manifests[name].features) !== JSON.stringify(pre.features))
-      throw new HitstreamError('MODEL_MISMATCH', `${name} was trained on other features than rf: retrain all four together`);
+      throw new HitstreamError(
+        'MODEL_MISMATCH',
+        `${name} was trained on other features than rf: retrain all four together`,
+      );
   return {
     manifests,
     features: [...pre.features],

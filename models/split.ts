@@ -28,7 +28,10 @@ export interface Split {
 
 /** The original's protocol: a random 80/20 split of rows (copies of a track can land on both sides). */
 export function randomRowSplit(n: number, seed: number, testFraction = 0.2): Split {
-  const idx = shuffle(Array.from({ length: n }, (_, i) => i), rng(seed));
+  const idx = shuffle(
+    Array.from({ length: n }, (_, i) => i),
+    rng(seed),
+  );
   const cut = Math.round(n * testFraction);
   return { test: idx.slice(0, cut).sort((a, b) => a - b), train: idx.slice(cut).sort((a, b) => a - b) };
 }

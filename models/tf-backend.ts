@@ -13,7 +13,9 @@ async function pick(): Promise<string> {
   const log = createLogger('tf-backend');
   try {
     // Optional dependency: its install step downloads libtensorflow, which fails offline.
-    await import('@tensorflow/tfjs-node' as string);
+    // A variable specifier: TypeScript must not require the package's types where it is absent.
+    const nativeBackend: string = '@tensorflow/tfjs-node';
+    await import(nativeBackend);
     if (await tf.setBackend('tensorflow')) return 'tensorflow';
   } catch {
     /* not installed or not loadable: fall through to wasm */

@@ -12,7 +12,7 @@ import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
 import type { ModelName } from '../schemas/prediction.ts';
 import { decileReference } from './drift-reference.ts';
 import { fitPreprocessing, type Preprocessing, toMatrix } from './features.ts';
-import { kindFor, type Protocol } from './kinds.ts';
+import { kindFor, type Protocol, usesGenre } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
 import type { Scorer } from './model.ts';
@@ -40,7 +40,14 @@ export interface TrainReport {
   data: { path: string; sha256: string; rows: number; usedRows: number; droppedRows: number };
   seed: number;
   created: string;
-  protocols: Partial<Record<Protocol, { features: string[]; trainRows: number; testRows: number } & Partial<Record<ModelName, ModelResult>>>>;
+  protocols: Partial<
+    Record<
+      Protocol,
+      { features: Partial<Record<ModelName, string[]>>; trainRows: number; testRows: number } & Partial<
+        Record<ModelName, ModelResult>
+      >
+    >
+  >;
 }
 
 async function sha256(path: string): Promise<string> {
@@ -50,9 +57,14 @@ async function sha256(path: string): Promise<string> {
 }
 
 /** The original's cleaning: drop rows with empty text fields (one row in the Kaggle file). */
-const complete = (t: KaggleTrack) => t.popularity !== undefined && t.artists !== '' && t.album_name !== '' && t.track_name !== '';
+const complete = (t: KaggleTrack) =>
+  t.popularity !== undefined && t.artists !== '' && t.album_name !== '' && t.track_name !== '';
 
-async function timePerRow(scorer: Scorer, X: Float32Array, f: number): Promise<{ batch1: number; batch256: number }> {
+async function timePerRow(
+  scorer: Scorer,
+  X: Float32Array,
+  f: number,
+): Promise<{ batch1: number; batch256: number }> {
   const n = X.length / f;
   const single = Math.min(200, n);
   let t = performance.now();
@@ -78,44 +90,79 @@ export async function train(opts: TrainOptions): Promise<TrainReport> {
   for (const e of errors.slice(0, 5)) log(`skipping ${e.message}`);
   if (errors.length > 5) log(`… and ${errors.length - 5} more bad rows`);
   const rows = tracks.filter(complete);
-  if (rows.length < 50) throw new Error(`${opts.data}: only ${rows.length} usable rows; need at least 50 to train`);
+  if (rows.length < 50)
+    throw new Error(`${opts.data}: only ${rows.length} usable rows; need at least 50 to train`);
   const report: TrainReport = {
-    data: { path: opts.data, sha256: await sha256(opts.data), rows: tracks.length + errors.length, usedRows: rows.length, droppedRows: tracks.length + errors.length - rows.length },
+    data: {
+      path: opts.data,
+      sha256: await sha256(opts.data),
+      rows: tracks.length + errors.length,
+      usedRows: rows.length,
+      droppedRows: tracks.length + errors.length - rows.length,
+    },
     seed: opts.seed,
     created: new Date().toISOString(),
     protocols: {},
   };
-  log(`${rows.length} rows used (${report.data.droppedRows} dropped), data sha256 ${report.data.sha256.slice(0, 12)}…`);
+  log(
+    `${rows.length} rows used (${report.data.droppedRows} dropped), data sha256 ${report.data.sha256.slice(0, 12)}…`,
+  );
 
   for (const protocol of opts.protocols) {
-    const split: Split = protocol === 'seed' ? randomRowSplit(rows.length, opts.seed) : groupedSplit(rows.map((r) => r.track_id), opts.seed);
+    const split: Split =
+      protocol === 'seed'
+        ? randomRowSplit(rows.length, opts.seed)
+        : groupedSplit(
+            rows.map((r) => r.track_id),
+            opts.seed,
+          );
     const tr = split.train.map((i) => rows[i]!);
     const te = split.test.map((i) => rows[i]!);
     const ytr = Float32Array.from(tr, (r) => r.popularity!);
     const yte = Float32Array.from(te, (r) => r.popularity!);
-    const pre: Preprocessing = fitPreprocessing(tr, ytr, protocol === 'grouped');
-    const Xtr = toMatrix(tr, pre);
-    const Xte = toMatrix(te, pre);
-    const f = pre.features.length;
-    const section: NonNullable<TrainReport['protocols'][Protocol]> = { features: [...pre.features], trainRows: tr.length, testRows: te.length };
+    const variants = new Map<boolean, { pre: Preprocessing; Xtr: Float32Array; Xte: Float32Array }>();
+    const variant = (withGenre: boolean) => {
+      let v = variants.get(withGenre);
+      if (!v) {
+        const pre = fitPreprocessing(tr, ytr, withGenre);
+        variants.set(withGenre, (v = { pre, Xtr: toMatrix(tr, pre), Xte: toMatrix(te, pre) }));
+      }
+      return v;
+    };
+    const section: NonNullable<TrainReport['protocols'][Protocol]> = {
+      features: {},
+      trainRows: tr.length,
+      testRows: te.length,
+    };
     report.protocols[protocol] = section;
-    log(`— protocol ${protocol}: ${tr.length} train / ${te.length} test rows, ${f} features`);
+    log(`— protocol ${protocol}: ${tr.length} train / ${te.length} test rows`);
     for (const name of opts.models) {
+      const { pre, Xtr, Xte } = variant(usesGenre(name, protocol));
+      const f = pre.features.length;
+      section.features[name] = [...pre.features];
+      log(
+        `  ${protocol}/${name}: ${f} features${usesGenre(name, protocol) ? ' (with genre)' : ' (the original 14)'}`,
+      );
       const t0 = performance.now();
       let last = 0;
-      const trained = await kindFor(name, protocol).train({ X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed }, (fraction, detail) => {
-        if (performance.now() - last > 2000 || fraction >= 1) {
-          last = performance.now();
-          log(`  ${protocol}/${name} ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`);
-        }
-      });
+      const trained = await kindFor(name, protocol).train(
+        { X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed },
+        (fraction, detail) => {
+          if (performance.now() - last > 2000 || fraction >= 1) {
+            last = performance.now();
+            log(`  ${protocol}/${name} ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`);
+          }
+        },
+      );
       const trainSeconds = (performance.now() - t0) / 1000;
       const pred = (await trained.scorer.predict(Xte)).map((v) => Math.min(100, Math.max(0, v)));
       const metrics = regressionMetrics(yte, pred);
       const usPerRow = await timePerRow(trained.scorer, Xte, f);
       const result: ModelResult = { metrics, trainSeconds, importance: trained.importance, usPerRow };
       section[name] = result;
-      log(`  ${protocol}/${name}: RMSE ${metrics.rmse.toFixed(3)}, MAE ${metrics.mae.toFixed(3)}, R2 ${metrics.r2.toFixed(4)}, trained in ${trainSeconds.toFixed(1)} s`);
+      log(
+        `  ${protocol}/${name}: RMSE ${metrics.rmse.toFixed(3)}, MAE ${metrics.mae.toFixed(3)}, R2 ${metrics.r2.toFixed(4)}, trained in ${trainSeconds.toFixed(1)} s`,
+      );
 
       if (protocol === 'grouped') {
         const dir = join(outDir, name);
@@ -130,12 +177,25 @@ export async function train(opts: TrainOptions): Promise<TrainReport> {
           files: [...files, 'manifest.json'],
           features: [...pre.features],
           preprocessing: pre,
-          training: { dataSha256: report.data.sha256, dataRows: report.data.rows, trainRows: tr.length, testRows: te.length, protocol: 'grouped', seed: opts.seed, seconds: trainSeconds },
+          training: {
+            dataSha256: report.data.sha256,
+            dataRows: report.data.rows,
+            trainRows: tr.length,
+            testRows: te.length,
+            protocol: 'grouped',
+            seed: opts.seed,
+            seconds: trainSeconds,
+          },
           hyperparameters: trained.hyperparameters,
-          metrics: { grouped: metrics, ...(report.protocols.seed?.[name] ? { seed: report.protocols.seed[name].metrics } : {}) },
+          metrics: {
+            grouped: metrics,
+            ...(report.protocols.seed?.[name] ? { seed: report.protocols.seed[name].metrics } : {}),
+          },
           importance: trained.importance,
           drift: {
-            features: Object.fromEntries(pre.features.map((feat, j) => [feat, decileReference(Xtr.filter((_, i) => i % f === j))])),
+            features: Object.fromEntries(
+              pre.features.map((feat, j) => [feat, decileReference(Xtr.filter((_, i) => i % f === j))]),
+            ),
             score: decileReference(trainScores.map((v) => Math.min(100, Math.max(0, v)))),
           },
           sizeBytes: 0,

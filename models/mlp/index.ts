@@ -7,7 +7,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { standardize, type Preprocessing } from '../features.ts';
 import type { ModelKind, Scorer } from '../model.ts';
-import { epochOrder, gatherRows, loadTensors, permutationImportance, saveTensors, targetScale } from '../nn-common.ts';
+import {
+  epochOrder,
+  gatherRows,
+  loadTensors,
+  permutationImportance,
+  saveTensors,
+  targetScale,
+} from '../nn-common.ts';
 import { rng } from '../split.ts';
 import { tf, tfReady } from '../tf-backend.ts';
 
@@ -19,12 +26,25 @@ export interface MlpParams {
   epochs: number;
   patience: number;
 }
-export const MLP_DEFAULTS: MlpParams = { layers: [128, 128, 64], dropout: 0.1, learningRate: 2e-3, batchSize: 1024, epochs: 20, patience: 4 };
+export const MLP_DEFAULTS: MlpParams = {
+  layers: [128, 128, 64],
+  dropout: 0.1,
+  learningRate: 1e-3,
+  batchSize: 512,
+  epochs: 20,
+  patience: 4,
+};
 
 function build(f: number, p: MlpParams, seed: number): tf.Sequential {
   const m = tf.sequential();
   p.layers.forEach((units, i) => {
-    m.add(tf.layers.dense({ units, inputShape: i === 0 ? [f] : undefined, kernelInitializer: tf.initializers.heNormal({ seed: seed + i }) }));
+    m.add(
+      tf.layers.dense({
+        units,
+        inputShape: i === 0 ? [f] : undefined,
+        kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
+      }),
+    );
     m.add(tf.layers.batchNormalization());
     m.add(tf.layers.activation({ activation: 'relu' }));
     if (p.dropout > 0 && i === 1) m.add(tf.layers.dropout({ rate: p.dropout }));
@@ -65,7 +85,10 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
       const trainIdx = order.slice(nVal);
       const yz = data.y.map((v) => (v - scale.mean) / scale.std);
       const xVal = tf.tensor2d(gatherRows(Z, f, valIdx, 0, nVal), [nVal, f]);
-      const yVal = tf.tensor2d(Float32Array.from(valIdx, (i) => yz[i]!), [nVal, 1]);
+      const yVal = tf.tensor2d(
+        Float32Array.from(valIdx, (i) => yz[i]!),
+        [nVal, 1],
+      );
       const model = build(f, p, data.seed);
       model.compile({ optimizer: tf.train.adam(p.learningRate), loss: 'meanSquaredError' });
       let best = Infinity;
@@ -75,11 +98,16 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
       for (let epoch = 1; epoch <= p.epochs; epoch++) {
         const idx = epochOrder(trainIdx.length, random).map((k) => trainIdx[k]!);
         const xs = tf.tensor2d(gatherRows(Z, f, idx, 0, idx.length), [idx.length, f]);
-        const ys = tf.tensor2d(Float32Array.from(idx, (i) => yz[i]!), [idx.length, 1]);
+        const ys = tf.tensor2d(
+          Float32Array.from(idx, (i) => yz[i]!),
+          [idx.length, 1],
+        );
         const h = await model.fit(xs, ys, { batchSize: p.batchSize, epochs: 1, shuffle: false, verbose: 0 });
         xs.dispose();
         ys.dispose();
-        const val = tf.tidy(() => (model.evaluate(xVal, yVal, { batchSize: 4096 }) as tf.Scalar).dataSync()[0]!);
+        const val = tf.tidy(
+          () => (model.evaluate(xVal, yVal, { batchSize: 4096 }) as tf.Scalar).dataSync()[0]!,
+        );
         const secs = (performance.now() - t0) / 1000;
         const loss = Number(h.history.loss?.[0]);
         if (val < best - 1e-4) {
@@ -88,9 +116,15 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
           bestWeights.forEach((w) => w.dispose());
           bestWeights = model.getWeights().map((w) => w.clone());
         } else stale++;
-        progress(epoch / p.epochs, `epoch ${epoch}/${p.epochs}, loss ${loss.toFixed(4)}, val RMSE ${(Math.sqrt(val) * scale.std).toFixed(3)} (${backend}), ETA ${((secs / epoch) * (p.epochs - epoch)).toFixed(0)} s`);
+        progress(
+          epoch / p.epochs,
+          `epoch ${epoch}/${p.epochs}, loss ${loss.toFixed(4)}, val RMSE ${(Math.sqrt(val) * scale.std).toFixed(3)} (${backend}), ETA ${((secs / epoch) * (p.epochs - epoch)).toFixed(0)} s`,
+        );
         if (stale >= p.patience) {
-          progress(1, `early stop after epoch ${epoch}: best val RMSE ${(Math.sqrt(best) * scale.std).toFixed(3)}`);
+          progress(
+            1,
+            `early stop after epoch ${epoch}: best val RMSE ${(Math.sqrt(best) * scale.std).toFixed(3)}`,
+          );
           break;
         }
       }
@@ -105,17 +139,28 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
         async save(dir) {
           const tensors = Object.fromEntries(model.getWeights().map((w, i) => [`w${i}`, w]));
           const files = await saveTensors(dir, tensors);
-          await writeFile(join(dir, 'mlp.json'), JSON.stringify({ params: p, scale, seed: data.seed }, null, 2));
+          await writeFile(
+            join(dir, 'mlp.json'),
+            JSON.stringify({ params: p, scale, seed: data.seed }, null, 2),
+          );
           return [...files, 'mlp.json'];
         },
       };
     },
     async load(dir, pre) {
       await tfReady();
-      const meta = JSON.parse(await readFile(join(dir, 'mlp.json'), 'utf8')) as { params: MlpParams; scale: { mean: number; std: number }; seed: number };
+      const meta = JSON.parse(await readFile(join(dir, 'mlp.json'), 'utf8')) as {
+        params: MlpParams;
+        scale: { mean: number; std: number };
+        seed: number;
+      };
       const model = build(pre.features.length, meta.params, meta.seed);
       const w = await loadTensors(dir);
-      model.setWeights(Object.keys(w).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).map((k) => w[k]!));
+      model.setWeights(
+        Object.keys(w)
+          .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+          .map((k) => w[k]!),
+      );
       return scorer(model, pre, meta.scale);
     },
   };

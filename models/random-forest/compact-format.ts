@@ -17,12 +17,17 @@ export function encodeForest(trees: readonly CompactTree[]): Buffer {
     values.set(t.value, o);
     o += t.feature.length;
   }
-  return gzipSync(Buffer.concat([Buffer.from(header.buffer), Buffer.from(features.buffer), Buffer.from(values.buffer)]), { level: 9 });
+  return gzipSync(
+    Buffer.concat([Buffer.from(header.buffer), Buffer.from(features.buffer), Buffer.from(values.buffer)]),
+    { level: 9 },
+  );
 }
 
 export function decodeForest(gz: Buffer): CompactTree[] {
   const buf = gunzipSync(gz);
-  const u32 = new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + 4 * (1 + buf.readUInt32LE(0))));
+  const u32 = new Uint32Array(
+    buf.buffer.slice(buf.byteOffset, buf.byteOffset + 4 * (1 + buf.readUInt32LE(0))),
+  );
   const nTrees = u32[0]!;
   const sizes = Array.from(u32.subarray(1, 1 + nTrees));
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -54,7 +59,9 @@ function rightPointers(feature: Int16Array): Int32Array {
   return right;
 }
 
-type MlNode = { distribution: number } | { splitColumn: number; splitValue: number; gain: number; left: MlNode; right: MlNode };
+type MlNode =
+  | { distribution: number }
+  | { splitColumn: number; splitValue: number; gain: number; left: MlNode; right: MlNode };
 
 /** One tree as ml-cart's DecisionTreeRegression JSON, for ml-random-forest's loader. */
 export function toMlCartTree(t: CompactTree, index = 0): MlNode {
@@ -64,6 +71,6 @@ export function toMlCartTree(t: CompactTree, index = 0): MlNode {
     splitValue: t.value[index]!,
     gain: 0,
     left: toMlCartTree(t, index + 1),
-    right: toMlCartTree(t, t.right[index]!),
+    right: toMlCartTree(t, t.right[index]),
   };
 }

@@ -182,7 +182,11 @@ export function growTree(
     stack.push({ start: lo, end: t.end, depth: t.depth + 1, parent: node });
     stack.push({ start: t.start, end: lo, depth: t.depth + 1, parent: -1 });
   }
-  return { feature: Int16Array.from(feature), value: Float32Array.from(value), right: Int32Array.from(right) };
+  return {
+    feature: Int16Array.from(feature),
+    value: Float32Array.from(value),
+    right: Int32Array.from(right),
+  };
 }
 
 export interface Forest {
@@ -222,7 +226,8 @@ export function predictCompact(trees: readonly CompactTree[], X: Float32Array, f
     for (let i = 0; i < n; i++) {
       let node = 0;
       const o = i * f;
-      while (t.feature[node] !== -1) node = X[o + t.feature[node]!]! < t.value[node]! ? node + 1 : t.right[node]!;
+      while (t.feature[node] !== -1)
+        node = X[o + t.feature[node]!]! < t.value[node]! ? node + 1 : t.right[node]!;
       out[i]! += t.value[node]!;
     }
   for (let i = 0; i < n; i++) out[i]! /= trees.length;

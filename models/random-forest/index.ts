@@ -18,8 +18,18 @@ export const RF_DEFAULTS: Omit<ForestOptions, 'seed'> = {
 };
 
 /** ml-random-forest's saved-model JSON for a forest whose trees all see every feature. */
-export function toMlRandomForestJson(trees: readonly CompactTree[], f: number, opts: Omit<ForestOptions, 'seed'> & { seed: number }) {
-  const treeOptions = { gainFunction: 'regression', splitFunction: 'mean', minNumSamples: opts.minSamplesLeaf, maxDepth: opts.maxDepth, kind: 'regression' };
+export function toMlRandomForestJson(
+  trees: readonly CompactTree[],
+  f: number,
+  opts: Omit<ForestOptions, 'seed'> & { seed: number },
+) {
+  const treeOptions = {
+    gainFunction: 'regression',
+    splitFunction: 'mean',
+    minNumSamples: opts.minSamplesLeaf,
+    maxDepth: opts.maxDepth,
+    kind: 'regression',
+  };
   const all = Array.from({ length: f }, (_, j) => j);
   return {
     name: 'RFRegression',
@@ -62,13 +72,20 @@ export function randomForestKind(overrides: Partial<ForestOptions> = {}): ModelK
       const t0 = performance.now();
       const forest = trainForest(data.X, data.y, data.f, opts, (done, tree) => {
         const s = (performance.now() - t0) / 1000;
-        progress(done / opts.nTrees, `tree ${done}/${opts.nTrees}, ${tree.feature.length} nodes, ETA ${((s / done) * (opts.nTrees - done)).toFixed(0)} s`);
+        progress(
+          done / opts.nTrees,
+          `tree ${done}/${opts.nTrees}, ${tree.feature.length} nodes, ETA ${((s / done) * (opts.nTrees - done)).toFixed(0)} s`,
+        );
       });
       const ml = loadForest(toMlRandomForestJson(forest.trees, data.f, opts));
       return Promise.resolve({
         scorer: scorerFrom(ml, data.f),
         importance: forest.importance,
-        hyperparameters: { ...opts, trainer: 'histogram (hitstream)', nodes: forest.trees.reduce((n, t) => n + t.feature.length, 0) },
+        hyperparameters: {
+          ...opts,
+          trainer: 'histogram (hitstream)',
+          nodes: forest.trees.reduce((n, t) => n + t.feature.length, 0),
+        },
         async save(dir: string) {
           await writeFile(join(dir, 'forest.bin.gz'), encodeForest(forest.trees));
           await writeFile(join(dir, 'forest-options.json'), JSON.stringify(opts, null, 2));

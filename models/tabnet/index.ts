@@ -15,8 +15,20 @@ export interface TabNetTraining {
   patience: number;
 }
 export const TABNET_DEFAULTS: TabNetParams & TabNetTraining = {
-  nD: 16, nA: 16, nSteps: 3, gamma: 1.5, nShared: 2, nIndependent: 2, virtualBatch: 512, momentum: 0.02,
-  lambdaSparse: 1e-4, mask: 'sparsemax', batchSize: 4096, epochs: 15, learningRate: 0.02, patience: 4,
+  nD: 16,
+  nA: 16,
+  nSteps: 3,
+  gamma: 1.5,
+  nShared: 2,
+  nIndependent: 2,
+  virtualBatch: 512,
+  momentum: 0.02,
+  lambdaSparse: 1e-4,
+  mask: 'sparsemax',
+  batchSize: 4096,
+  epochs: 15,
+  learningRate: 0.02,
+  patience: 4,
 };
 
 export interface TabNetScorer extends Scorer {
@@ -28,26 +40,29 @@ function scorer(net: TabNet, pre: Preprocessing, scale: { mean: number; std: num
   const f = pre.features.length;
   const explain = async (X: Float32Array) => {
     const input = tf.tensor2d(standardize(X, pre), [X.length / f, f]);
-    const [y, masks] = tf.tidy(() => {
+    const { y, masks } = tf.tidy(() => {
       const r = net.forward(input, false);
-      return [r.y, tf.div(r.aggregate, tf.add(tf.sum(r.aggregate, 1, true), 1e-9))];
+      return { y: r.y, masks: tf.div<tf.Tensor2D>(r.aggregate, tf.add(tf.sum(r.aggregate, 1, true), 1e-9)) };
     });
-    const scores = ((await y!.data()) as Float32Array).map((v) => v * scale.std + scale.mean);
-    const m = (await masks!.data()) as Float32Array;
-    tf.dispose([input, y!, masks!]);
+    const scores = ((await y.data()) as Float32Array).map((v) => v * scale.std + scale.mean);
+    const m = (await masks.data()) as Float32Array;
+    tf.dispose([input, y, masks]);
     return { scores, masks: m };
   };
   return { name: 'tabnet', explain, predict: async (X) => (await explain(X)).scores };
 }
 
-export function tabnetKind(params: Partial<TabNetParams & TabNetTraining> = {}): ModelKind & { load(dir: string, pre: Preprocessing): Promise<TabNetScorer> } {
+export function tabnetKind(
+  params: Partial<TabNetParams & TabNetTraining> = {},
+): ModelKind & { load(dir: string, pre: Preprocessing): Promise<TabNetScorer> } {
   const p = { ...TABNET_DEFAULTS, ...params };
   return {
     name: 'tabnet',
     async train(data, progress) {
       const backend = await tfReady();
       const { f, preprocessing: pre } = data;
-      if (p.batchSize % p.virtualBatch !== 0) throw new Error('TabNet: batchSize must be a multiple of virtualBatch');
+      if (p.batchSize % p.virtualBatch !== 0)
+        throw new Error('TabNet: batchSize must be a multiple of virtualBatch');
       const scale = targetScale(data.y);
       const Z = standardize(data.X, pre);
       const yz = data.y.map((v) => (v - scale.mean) / scale.std);
@@ -59,7 +74,10 @@ export function tabnetKind(params: Partial<TabNetParams & TabNetTraining> = {}):
       const xVal = tf.tensor2d(gatherRows(Z, f, valIdx, 0, nVal), [nVal, f]);
       const yVal = Float32Array.from(valIdx, (i) => yz[i]!);
       // Small data: shrink the batch to a whole number of virtual batches that fits the rows.
-      const batchSize = Math.max(p.virtualBatch, Math.min(p.batchSize, Math.floor(trainIdx.length / p.virtualBatch) * p.virtualBatch));
+      const batchSize = Math.max(
+        p.virtualBatch,
+        Math.min(p.batchSize, Math.floor(trainIdx.length / p.virtualBatch) * p.virtualBatch),
+      );
       const net = new TabNet(f, { ...p, virtualBatch: Math.min(p.virtualBatch, trainIdx.length) }, data.seed);
       const optimizer = tf.train.adam(p.learningRate);
       const vars = net.trainableVariables();
@@ -73,11 +91,21 @@ export function tabnetKind(params: Partial<TabNetParams & TabNetTraining> = {}):
         let batches = 0;
         for (let from = 0; from + batchSize <= idx.length; from += batchSize) {
           const xb = tf.tensor2d(gatherRows(Z, f, idx, from, from + batchSize), [batchSize, f]);
-          const yb = tf.tensor2d(Float32Array.from(idx.subarray(from, from + batchSize), (i) => yz[i]!), [batchSize, 1]);
-          const loss = optimizer.minimize(() => {
-            const r = net.forward(xb, true);
-            return tf.add(tf.losses.meanSquaredError(yb, r.y), tf.mul(p.lambdaSparse, r.sparsity)) as tf.Scalar;
-          }, true, vars);
+          const yb = tf.tensor2d(
+            Float32Array.from(idx.subarray(from, from + batchSize), (i) => yz[i]!),
+            [batchSize, 1],
+          );
+          const loss = optimizer.minimize(
+            () => {
+              const r = net.forward(xb, true);
+              return tf.add<tf.Scalar>(
+                tf.losses.meanSquaredError(yb, r.y),
+                tf.mul(p.lambdaSparse, r.sparsity),
+              );
+            },
+            true,
+            vars,
+          );
           lossSum += (await loss!.data())[0]!;
           batches++;
           tf.dispose([xb, yb, loss!]);
@@ -95,9 +123,15 @@ export function tabnetKind(params: Partial<TabNetParams & TabNetTraining> = {}):
           Object.values(bestWeights).forEach((t) => t.dispose());
           bestWeights = Object.fromEntries(Object.entries(net.vars).map(([k, v]) => [k, v.clone()]));
         } else stale++;
-        progress(epoch / p.epochs, `epoch ${epoch}/${p.epochs}, loss ${(lossSum / batches).toFixed(4)}, val RMSE ${(Math.sqrt(val) * scale.std).toFixed(3)} (${backend}), ETA ${((secs / epoch) * (p.epochs - epoch)).toFixed(0)} s`);
+        progress(
+          epoch / p.epochs,
+          `epoch ${epoch}/${p.epochs}, loss ${(lossSum / batches).toFixed(4)}, val RMSE ${(Math.sqrt(val) * scale.std).toFixed(3)} (${backend}), ETA ${((secs / epoch) * (p.epochs - epoch)).toFixed(0)} s`,
+        );
         if (stale >= p.patience) {
-          progress(1, `early stop after epoch ${epoch}: best val RMSE ${(Math.sqrt(best) * scale.std).toFixed(3)}`);
+          progress(
+            1,
+            `early stop after epoch ${epoch}: best val RMSE ${(Math.sqrt(best) * scale.std).toFixed(3)}`,
+          );
           break;
         }
       }
@@ -116,14 +150,21 @@ export function tabnetKind(params: Partial<TabNetParams & TabNetTraining> = {}):
         hyperparameters: { ...p, batchSize, backend, targetScale: scale },
         async save(dir) {
           const files = await saveTensors(dir, net.vars);
-          await writeFile(join(dir, 'tabnet.json'), JSON.stringify({ params: p, scale, seed: data.seed }, null, 2));
+          await writeFile(
+            join(dir, 'tabnet.json'),
+            JSON.stringify({ params: p, scale, seed: data.seed }, null, 2),
+          );
           return [...files, 'tabnet.json'];
         },
       };
     },
     async load(dir, pre) {
       await tfReady();
-      const meta = JSON.parse(await readFile(join(dir, 'tabnet.json'), 'utf8')) as { params: TabNetParams; scale: { mean: number; std: number }; seed: number };
+      const meta = JSON.parse(await readFile(join(dir, 'tabnet.json'), 'utf8')) as {
+        params: TabNetParams;
+        scale: { mean: number; std: number };
+        seed: number;
+      };
       const net = new TabNet(pre.features.length, meta.params, meta.seed);
       const w = await loadTensors(dir);
       for (const [k, t] of Object.entries(w)) net.vars[k]?.assign(t);

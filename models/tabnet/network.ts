@@ -44,7 +44,8 @@ export class TabNet {
     this.f = f;
     const width = 2 * (p.nD + p.nA);
     let s = seed;
-    const glorot = (shape: [number, number]) => tf.variable(tf.randomNormal(shape, 0, Math.sqrt(2 / (shape[0] + shape[1])), 'float32', s++));
+    const glorot = (shape: [number, number]) =>
+      tf.variable(tf.randomNormal(shape, 0, Math.sqrt(2 / (shape[0] + shape[1])), 'float32', s++));
     const bn = (name: string, d: number) => {
       this.vars[`${name}.gamma`] = tf.variable(tf.ones([d]));
       this.vars[`${name}.beta`] = tf.variable(tf.zeros([d]));
@@ -85,7 +86,15 @@ export class TabNet {
   private gbn(name: string, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
     const gamma = this.v(`${name}.gamma`) as tf.Tensor1D;
     const beta = this.v(`${name}.beta`) as tf.Tensor1D;
-    if (!training) return tf.batchNorm2d(x, this.v(`${name}.mean`) as tf.Tensor1D, this.v(`${name}.var`) as tf.Tensor1D, beta, gamma, 1e-5);
+    if (!training)
+      return tf.batchNorm2d(
+        x,
+        this.v(`${name}.mean`) as tf.Tensor1D,
+        this.v(`${name}.var`) as tf.Tensor1D,
+        beta,
+        gamma,
+        1e-5,
+      );
     const [b, d] = x.shape;
     const vb = Math.min(this.p.virtualBatch, b);
     const chunks = Math.max(1, Math.floor(b / vb));
@@ -98,7 +107,7 @@ export class TabNet {
       this.v(`${name}.mean`).assign(tf.add(tf.mul(this.v(`${name}.mean`), 1 - m), tf.mul(whole.mean, m)));
       this.v(`${name}.var`).assign(tf.add(tf.mul(this.v(`${name}.var`), 1 - m), tf.mul(whole.variance, m)));
     });
-    return tf.add(tf.mul(normed, gamma), beta) as tf.Tensor2D;
+    return tf.add<tf.Tensor2D>(tf.mul(normed, gamma), beta);
   }
 
   private glu(name: string, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
@@ -143,8 +152,8 @@ export class TabNet {
       out = tf.add(out, d);
       aggregate = tf.add(aggregate, tf.mul(mask, tf.sum(d, 1, true)));
     }
-    const y = tf.add(tf.matMul(out, this.w('out.w')), this.v('out.b')) as tf.Tensor2D;
-    return { y, aggregate, sparsity: tf.div(entropy, this.p.nSteps) as tf.Scalar };
+    const y = tf.add<tf.Tensor2D>(tf.matMul(out, this.w('out.w')), this.v('out.b'));
+    return { y, aggregate, sparsity: tf.div<tf.Scalar>(entropy, this.p.nSteps) };
   }
 
   trainableVariables(): tf.Variable[] {

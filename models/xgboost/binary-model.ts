@@ -32,7 +32,8 @@ export interface XgbTrees {
 export function parseXgbModel(bytes: Uint8Array): XgbTrees {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let o = 0;
-  const fail = (what: string) => new HitstreamError('XGB_MODEL_UNREADABLE', `xgboost model: ${what} at byte ${o}`);
+  const fail = (what: string) =>
+    new HitstreamError('XGB_MODEL_UNREADABLE', `xgboost model: ${what} at byte ${o}`);
   if (String.fromCharCode(...bytes.subarray(0, 4)) === 'binf') o = 4;
   const baseScore = view.getFloat32(o, true);
   const numFeature = view.getUint32(o + 4, true);
@@ -64,9 +65,16 @@ export function parseXgbModel(bytes: Uint8Array): XgbTrees {
   }
   if (scan > bytes.byteLength) throw fail('truncated');
   const m: XgbTrees = {
-    baseScore, numFeature, objective,
-    roots: new Int32Array(numTrees), left: new Int32Array(total), right: new Int32Array(total),
-    feature: new Int32Array(total), defaultLeft: new Uint8Array(total), value: new Float32Array(total), gain: new Float32Array(total),
+    baseScore,
+    numFeature,
+    objective,
+    roots: new Int32Array(numTrees),
+    left: new Int32Array(total),
+    right: new Int32Array(total),
+    feature: new Int32Array(total),
+    defaultLeft: new Uint8Array(total),
+    value: new Float32Array(total),
+    gain: new Float32Array(total),
   };
   let base = 0;
   trees.forEach((t, ti) => {
@@ -100,7 +108,13 @@ export function predictXgb(m: XgbTrees, X: Float32Array, f: number): Float32Arra
       const o = i * f;
       while (left[node] !== -1) {
         const x = X[o + feature[node]!]!;
-        node = Number.isNaN(x) ? (defaultLeft[node] ? left[node]! : right[node]!) : x < value[node]! ? left[node]! : right[node]!;
+        node = Number.isNaN(x)
+          ? defaultLeft[node]
+            ? left[node]!
+            : right[node]!
+          : x < value[node]!
+            ? left[node]!
+            : right[node]!;
       }
       out[i]! += value[node]!;
     }

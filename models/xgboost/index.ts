@@ -21,9 +21,20 @@ export interface XgbParams {
 }
 
 /** The original project's hyperparameters. */
-export const XGB_ORIGINAL: XgbParams = { iterations: 504, max_depth: 10, eta: 0.0925, subsample: 0.886, colsample_bytree: 0.907, min_child_weight: 1, lambda: 1 };
+export const XGB_ORIGINAL: XgbParams = {
+  iterations: 504,
+  max_depth: 10,
+  eta: 0.0925,
+  subsample: 0.886,
+  colsample_bytree: 0.907,
+  min_child_weight: 1,
+  lambda: 1,
+};
 
-const scorer = (m: XgbTrees, f: number): Scorer => ({ name: 'xgb', predict: (X) => Promise.resolve(predictXgb(m, X, f)) });
+const scorer = (m: XgbTrees, f: number): Scorer => ({
+  name: 'xgb',
+  predict: (X) => Promise.resolve(predictXgb(m, X, f)),
+});
 
 export function xgboostKind(params: XgbParams = XGB_ORIGINAL): ModelKind {
   return {
@@ -31,14 +42,27 @@ export function xgboostKind(params: XgbParams = XGB_ORIGINAL): ModelKind {
     async train(data, progress) {
       const { iterations, ...booster } = params;
       // One wasm call trains every tree: XGBoost's C++ loop reports no progress to JavaScript.
-      progress(0, `${iterations} trees, depth ${params.max_depth}, in one WebAssembly call (no per-tree progress)`);
-      const bytes = await trainXgboostBinary(data.X, data.y, data.f, { booster: 'gbtree', objective: 'reg:linear', silent: 1, seed: data.seed, ...booster }, iterations);
+      progress(
+        0,
+        `${iterations} trees, depth ${params.max_depth}, in one WebAssembly call (no per-tree progress)`,
+      );
+      const bytes = await trainXgboostBinary(
+        data.X,
+        data.y,
+        data.f,
+        { booster: 'gbtree', objective: 'reg:linear', silent: 1, seed: data.seed, ...booster },
+        iterations,
+      );
       const trees = parseXgbModel(bytes);
       progress(1, `${params.iterations} trees trained`);
       return {
         scorer: scorer(trees, data.f),
         importance: xgbImportance(trees, data.f),
-        hyperparameters: { ...params, objective: 'reg:linear', library: 'ml-xgboost 1.1.2 (XGBoost in WebAssembly)' },
+        hyperparameters: {
+          ...params,
+          objective: 'reg:linear',
+          library: 'ml-xgboost 1.1.2 (XGBoost in WebAssembly)',
+        },
         async save(dir) {
           await writeFile(join(dir, 'xgboost.model.gz'), gzipSync(bytes, { level: 9 }));
           return ['xgboost.model.gz'];

@@ -1,0 +1,89 @@
+/**
+ * Fan-out of scored events to WebSocket clients. Each client has a bounded queue: when a slow
+ * client falls behind, its oldest messages are dropped (never the others' and never blocking the
+ * source) and it is told how many it missed. Filters come from the client's subscribe message.
+ */
+import type { ScoredEvent } from '../../schemas/prediction.ts';
+
+export interface Filter {
+  genre?: string;
+  model?: string;
+  minScore?: number;
+}
+
+export interface FeedClient {
+  /** Sends one text frame; returns bytes still buffered in the socket. */
+  send(text: string): void;
+  bufferedAmount(): number;
+}
+
+interface Subscriber {
+  client: FeedClient;
+  filter: Filter;
+  queue: string[];
+  missed: number;
+}
+
+export function matches(f: Filter, e: ScoredEvent): boolean {
+  if (f.genre && e.track_genre !== f.genre) return false;
+  if (f.minScore !== undefined) {
+    const s = f.model ? e.scores[f.model] : Math.max(...Object.values(e.scores));
+    if (s === undefined || s < f.minScore) return false;
+  }
+  return true;
+}
+
+export class FeedHub {
+  private readonly subs = new Map<FeedClient, Subscriber>();
+  dropped = 0;
+  delivered = 0;
+
+  constructor(
+    private readonly maxQueue = 500,
+    private readonly maxSocketBuffer = 1 << 20,
+  ) {}
+
+  add(client: FeedClient): void {
+    this.subs.set(client, { client, filter: {}, queue: [], missed: 0 });
+  }
+  remove(client: FeedClient): void {
+    this.subs.delete(client);
+  }
+  setFilter(client: FeedClient, filter: Filter): void {
+    const s = this.subs.get(client);
+    if (s) s.filter = filter;
+  }
+  get size(): number {
+    return this.subs.size;
+  }
+
+  publish(events: readonly ScoredEvent[]): void {
+    for (const s of this.subs.values()) {
+      for (const e of events)
+        if (matches(s.filter, e)) s.queue.push(JSON.stringify({ type: 'prediction', ...e }));
+      if (s.queue.length > this.maxQueue) {
+        const drop = s.queue.length - this.maxQueue;
+        s.queue.splice(0, drop);
+        s.missed += drop;
+        this.dropped += drop;
+      }
+      this.flush(s);
+    }
+  }
+
+  /** Sends what the socket can take now; the rest waits for the next flush. */
+  flush(s: Subscriber): void {
+    if (s.missed > 0 && s.client.bufferedAmount() < this.maxSocketBuffer) {
+      s.client.send(JSON.stringify({ type: 'missed', count: s.missed }));
+      s.missed = 0;
+    }
+    while (s.queue.length && s.client.bufferedAmount() < this.maxSocketBuffer) {
+      s.client.send(s.queue.shift()!);
+      this.delivered++;
+    }
+  }
+
+  flushAll(): void {
+    for (const s of this.subs.values()) this.flush(s);
+  }
+}

@@ -1,0 +1,34 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { LoadedModels } from '../../models/registry.ts';
+import { ApiError, PredictResponse } from '../../schemas/api.ts';
+import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
+
+/** POST /predict: one track's features → all four models' scores, timings and TabNet's mask. */
+export const predictRoutes =
+  (models: LoadedModels): FastifyPluginAsync =>
+  async (app) => {
+    app.post<{ Body: FeatureInput }>(
+      '/predict',
+      {
+        schema: {
+          summary: 'Score one track with all four models',
+          body: FeatureInput,
+          response: { 200: PredictResponse, 400: ApiError },
+        },
+      },
+      async (req) => {
+        const p = await models.predictBatch([req.body]);
+        return {
+          scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, Math.round(p.scores[m][0]! * 100) / 100])),
+          inference_us: Object.fromEntries(
+            MODEL_NAMES.map((m) => [m, Math.round(p.inferenceUs[m] * 10) / 10]),
+          ),
+          tabnet_mask: Object.fromEntries(
+            models.features.map((f, j) => [f, Math.round(p.tabnetMasks[j]! * 1000) / 1000]),
+          ),
+          model_versions: Object.fromEntries(MODEL_NAMES.map((m) => [m, models.manifests[m].version])),
+        };
+      },
+    );
+    return Promise.resolve();
+  };

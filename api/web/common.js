@@ -1,0 +1,51 @@
+// Shared helpers for hitstream's pages: no framework, no CDN, nothing to build.
+export const MODELS = ['rf', 'xgb', 'mlp', 'tabnet'];
+export const LABEL = { rf: 'Random Forest', xgb: 'XGBoost', mlp: 'MLP', tabnet: 'TabNet' };
+export const COLOR = { rf: '#4C78A8', xgb: '#F58518', mlp: '#54A24B', tabnet: '#B279A2' };
+
+export async function getJson(url, init) {
+  const r = await fetch(url, init);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.message || `${url}: HTTP ${r.status}`);
+  return body;
+}
+
+const esc = (s) =>
+  String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+export { esc };
+
+/** Horizontal bar chart as an SVG string. bars: [{ label, value, color }] */
+export function barsSvg(bars, { max, width = 420, unit = '', digits = 1 } = {}) {
+  const rowH = 22,
+    left = 130;
+  const top = max ?? Math.max(1e-9, ...bars.map((b) => b.value));
+  const rows = bars.map((b, i) => {
+    const w = Math.max(0, ((width - left - 60) * b.value) / top);
+    const y = i * rowH;
+    return (
+      `<text x="${left - 6}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>` +
+      `<rect x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${b.color}" data-testid="bar-${esc(b.label)}"/>` +
+      `<text x="${(left + w + 5).toFixed(1)}" y="${y + 15}">${b.value.toFixed(digits)}${unit}</text>`
+    );
+  });
+  return `<svg width="${width}" height="${bars.length * rowH + 4}" font-size="12" font-family="sans-serif">${rows.join('')}</svg>`;
+}
+
+/** Vertical histogram of values in [0, 100] with `bins` bins. */
+export function histogramSvg(values, color, { bins = 10, width = 200, height = 80 } = {}) {
+  const counts = new Array(bins).fill(0);
+  for (const v of values) counts[Math.min(bins - 1, Math.max(0, Math.floor((v / 100) * bins)))]++;
+  const max = Math.max(1, ...counts);
+  const bw = width / bins;
+  const rects = counts.map((c, i) => {
+    const h = (height - 14) * (c / max);
+    return `<rect x="${(i * bw + 1).toFixed(1)}" y="${(height - 14 - h).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"/>`;
+  });
+  return `<svg width="${width}" height="${height}" font-size="10" font-family="sans-serif">${rects.join('')}<text x="0" y="${height - 2}">0</text><text x="${width - 18}" y="${height - 2}">100</text></svg>`;
+}
+
+export function nav(active) {
+  const link = (href, text) => `<a href="${href}" class="${active === href ? 'active' : ''}">${text}</a>`;
+  document.querySelector('nav').innerHTML =
+    `<strong>hitstream</strong> ${link('live.html', 'Live')} ${link('whatif.html', 'What-if')} ${link('models.html', 'Models')} <a href="/docs">API</a>`;
+}

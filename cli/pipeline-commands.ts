@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig } from '../lib/config.ts';
+import { HitstreamError } from '../lib/errors.ts';
+import { ensureTopics } from '../lib/kafka.ts';
+import { createPublisher } from '../producers/publisher.ts';
+import { replayCsv } from '../producers/replay.ts';
+import { runApi } from '../api/main.ts';
+import { runWorker } from '../scorers/main.ts';
+
+function positive(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new HitstreamError('CLI_BAD_OPTION', `${flag} must be a positive number, got ${v}`, {
+      field: flag,
+    });
+  return n;
+}
+
+/** One JSON object, or NDJSON (one object per line); each gets `source` and `event_time` if absent. */
+function parseRecords(text: string): unknown[] {
+  const trimmed = text.trim();
+  if (!trimmed) return [];
+  const lines = trimmed.startsWith('[') ? [trimmed] : trimmed.split('\n').filter((l) => l.trim());
+  return lines.flatMap((line, i) => {
+    try {
+      const v: unknown = JSON.parse(line);
+      return Array.isArray(v) ? (v as unknown[]) : [v];
+    } catch (err) {
+      throw new HitstreamError('CLI_BAD_JSON', `line ${i + 1}: not JSON: ${(err as Error).message}`);
+    }
+  });
+}
+
+const withDefaults = (r: unknown) =>
+  typeof r === 'object' && r !== null && !Array.isArray(r)
+    ? { source: 'cli', event_time: new Date().toISOString(), ...r }
+    : r;
+
+export function registerPipelineCommands(program: Command): void {
+  program
+    .command('publish')
+    .description('Publish track events: one JSON object as an argument, or NDJSON on stdin')
+    .argument('[json]', 'one TrackFeatures object (default: read NDJSON from stdin)')
+    .action(async (json: string | undefined) => {
+      const cfg = loadConfig();
+      const records = parseRecords(json ?? readFileSync(0, 'utf8')).map(withDefaults);
+      await ensureTopics(cfg);
+      const publisher = await createPublisher(cfg, 'hitstream-cli');
+      try {
+        const results = await publisher.publish(records);
+        for (const r of results)
+          process.stdout.write(
+            `${JSON.stringify(r.ok ? { index: r.index, accepted: true, track_id: r.track_id } : { index: r.index, accepted: false, errors: r.errors })}\n`,
+          );
+        const bad = results.filter((r) => !r.ok).length;
+        process.stderr.write(`publish: ${results.length - bad} accepted, ${bad} rejected\n`);
+        if (bad) process.exitCode = 2;
+      } finally {
+        await publisher.close();
+      }
+    });
+
+  program
+    .command('replay')
+    .description('Stream a Kaggle-format CSV onto the tracks topic (popularity travels as the label)')
+    .requiredOption('--data <path>', 'CSV in the Kaggle Spotify Tracks format')
+    .option('--rate <n>', 'events per second (default: as fast as possible)')
+    .option('--max', 'as fast as possible (the default)')
+    .option('--limit <n>', 'stop after this many rows')
+    .option('--loop', 'start over at the end of the file')
+    .action(async (opts: { data: string; rate?: string; limit?: string; loop?: boolean }) => {
+      const cfg = loadConfig();
+      await ensureTopics(cfg);
+      const publisher = await createPublisher(cfg, 'hitstream-replay');
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      process.once('SIGTERM', () => abort.abort());
+      try {
+        const summary = await replayCsv(publisher, {
+          path: opts.data,
+          rate: positive('--rate', opts.rate),
+          limit: positive('--limit', opts.limit),
+          loop: opts.loop,
+          signal: abort.signal,
+        });
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      } finally {
+        await publisher.close();
+      }
+    });
+
+  program
+    .command('worker')
+    .description('Run one scorer worker (join the consumer group, score with all four models)')
+    .action(async () => runWorker(loadConfig()));
+
+  program
+    .command('api')
+    .description('Run the HTTP API, the WebSocket feed (/feed) and the web pages')
+    .action(async () => runApi(loadConfig()));
+}

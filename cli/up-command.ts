@@ -1,0 +1,147 @@
+/**
+ * `hitstream up` (what `npm start` runs): the whole pipeline on one machine. Starts the native
+ * stack unless KAFKA_BROKERS and CLICKHOUSE_URL point elsewhere, migrates, starts N scorer workers
+ * and the API as child processes, replays the sample, and on Ctrl-C stops everything it started.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import { loadConfig } from '../lib/config.ts';
+import { ensureTopics } from '../lib/kafka.ts';
+import { migrate } from '../infra/migrate.ts';
+import { stackDown, stackUp } from '../infra/stack/stack.ts';
+import { createPublisher } from '../producers/publisher.ts';
+import { replayCsv } from '../producers/replay.ts';
+
+const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
+const SAMPLE = fileURLToPath(new URL('../data/spotify_tracks_sample.csv', import.meta.url));
+const say = (m: string) => process.stderr.write(`up: ${m}\n`);
+
+async function waitHealthy(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return false;
+}
+
+export function registerUpCommand(program: Command): void {
+  program
+    .command('up')
+    .description(
+      'Run everything: stack, migrations, scorer workers, API + live feed, and a replay of the sample',
+    )
+    .option('--workers <n>', 'scorer worker processes', '2')
+    .option('--data <path>', 'CSV to replay', SAMPLE)
+    .option('--rate <n>', 'replay rate, events/s (default: as fast as possible)')
+    .option('--no-replay', 'start the pipeline without replaying anything')
+    .option('--exit', 'stop everything once the replay has been scored (for scripts and smoke tests)')
+    .action(
+      async (opts: { workers: string; data: string; rate?: string; replay: boolean; exit?: boolean }) => {
+        const env = { ...process.env };
+        let cfg = loadConfig();
+        const external = Boolean(process.env.KAFKA_BROKERS && process.env.CLICKHOUSE_URL);
+        let startedStack = false;
+        if (!external) {
+          const r = await stackUp(cfg, say);
+          startedStack = r.kafka.action === 'started' || r.clickhouse.action === 'started';
+          Object.assign(env, {
+            KAFKA_BROKERS: `127.0.0.1:${cfg.kafkaPort}`,
+            CLICKHOUSE_URL: `http://127.0.0.1:${cfg.clickhouseHttpPort}`,
+          });
+          cfg = loadConfig(env);
+          say(
+            `Kafka ${r.kafka.action} (${r.kafka.seconds.toFixed(1)} s), ClickHouse ${r.clickhouse.action} (${r.clickhouse.seconds.toFixed(1)} s)`,
+          );
+        }
+        const applied = await migrate(cfg);
+        say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database up to date');
+        await ensureTopics(cfg);
+
+        const children: ChildProcess[] = [];
+        const nWorkers = Math.max(1, Number(opts.workers) || 1);
+        for (let i = 0; i < nWorkers; i++)
+          children.push(
+            spawn(process.execPath, [BIN, 'worker'], {
+              env: { ...env, HITSTREAM_WORKER_PORT: String(cfg.workerPort + i) },
+              stdio: ['ignore', 'inherit', 'inherit'],
+            }),
+          );
+        children.push(
+          spawn(process.execPath, [BIN, 'api'], { env, stdio: ['ignore', 'inherit', 'inherit'] }),
+        );
+        let stopping = false;
+        const stopAll = async (code: number) => {
+          if (stopping) return;
+          stopping = true;
+          say('stopping workers and API (they finish and commit the batch in hand)');
+          await Promise.all(
+            children.map(
+              (c) =>
+                new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM')))),
+            ),
+          );
+          if (startedStack) {
+            await stackDown(cfg);
+            say('stack stopped');
+          }
+          process.exit(code);
+        };
+        process.once('SIGINT', () => void stopAll(0));
+        process.once('SIGTERM', () => void stopAll(0));
+        for (const c of children)
+          c.once(
+            'exit',
+            (code) => !stopping && code !== 0 && say(`a child process exited with code ${code}`),
+          );
+
+        const healthy = await Promise.all(
+          Array.from({ length: nWorkers }, (_, i) =>
+            waitHealthy(`http://127.0.0.1:${cfg.workerPort + i}/health`, 60_000),
+          ),
+        );
+        say(
+          `${healthy.filter(Boolean).length}/${nWorkers} workers ready; API and live feed on http://${cfg.apiHost}:${cfg.apiPort}`,
+        );
+        if (opts.replay) {
+          const ch = createClickhouse(cfg);
+          const count = async () =>
+            Number(
+              (
+                await (
+                  await ch.query({
+                    query: 'SELECT count() AS n FROM predictions FINAL',
+                    format: 'JSONEachRow',
+                  })
+                ).json<{ n: string }>()
+              )[0]?.n ?? 0,
+            );
+          const before = await count();
+          const publisher = await createPublisher(cfg, 'hitstream-up');
+          const summary = await replayCsv(publisher, {
+            path: opts.data,
+            rate: opts.rate ? Number(opts.rate) : undefined,
+          });
+          await publisher.close();
+          const want = before + summary.sent * 4;
+          const t0 = Date.now();
+          let have = before;
+          while (have < want && Date.now() - t0 < 120_000) {
+            await new Promise((r) => setTimeout(r, 500));
+            have = await count();
+          }
+          say(
+            `${have - before} prediction rows for ${summary.sent} events (4 models each) in ClickHouse after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+          );
+          await ch.close();
+        }
+        if (opts.exit) await stopAll(0);
+        else say('running; Ctrl-C stops everything this command started');
+      },
+    );
+}

@@ -1,0 +1,72 @@
+/**
+ * `hitstream predict`: offline scoring of a Kaggle-format CSV, streamed in batches. Writes
+ * track_id and one column per model; with a popularity column, reports RMSE/MAE/R2 per model.
+ * A bad row stops nothing: it is reported with its row number and column and left out.
+ */
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { readKaggleCsv, type KaggleTrack } from '../lib/kaggle-csv.ts';
+import { ProgressReporter } from '../lib/progress.ts';
+import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
+import { type Metrics, regressionMetrics } from './metrics.ts';
+import type { LoadedModels } from './registry.ts';
+
+export interface PredictCsvResult {
+  rows: number;
+  badRows: { row: number; column: string; message: string }[];
+  metrics: Record<ModelName, Metrics> | undefined;
+}
+
+export async function predictCsv(
+  models: LoadedModels,
+  path: string,
+  out: Writable | string,
+  opts: { batchSize?: number; quiet?: boolean } = {},
+): Promise<PredictCsvResult> {
+  const sink = typeof out === 'string' ? createWriteStream(out) : out;
+  const write = (s: string) =>
+    new Promise<void>((resolve, reject) =>
+      sink.write(s) ? resolve() : sink.once('drain', resolve).once('error', reject),
+    );
+  await write(`track_id,${MODEL_NAMES.join(',')}\n`);
+  const batchSize = opts.batchSize ?? 1024;
+  const progress = opts.quiet ? undefined : new ProgressReporter('predict', undefined);
+  const result: PredictCsvResult = { rows: 0, badRows: [], metrics: undefined };
+  const truth: number[] = [];
+  const preds = Object.fromEntries(MODEL_NAMES.map((m) => [m, [] as number[]])) as Record<
+    ModelName,
+    number[]
+  >;
+  let labelled = true;
+  let batch: KaggleTrack[] = [];
+  const flush = async () => {
+    if (!batch.length) return;
+    const p = await models.predictBatch(batch);
+    const lines = batch.map((t, i) => {
+      if (t.popularity === undefined) labelled = false;
+      else truth.push(t.popularity);
+      for (const m of MODEL_NAMES) preds[m].push(p.scores[m][i]!);
+      return `${/[",\n]/.test(t.track_id) ? JSON.stringify(t.track_id) : t.track_id},${MODEL_NAMES.map((m) => p.scores[m][i]!.toFixed(3)).join(',')}`;
+    });
+    await write(`${lines.join('\n')}\n`);
+    result.rows += batch.length;
+    progress?.update(result.rows);
+    batch = [];
+  };
+  for await (const r of readKaggleCsv(path)) {
+    if (!r.ok) {
+      result.badRows.push({ row: r.row, column: r.column, message: r.message });
+      continue;
+    }
+    batch.push(r.track);
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  if (typeof out === 'string') await new Promise((r) => sink.end(r));
+  if (labelled && truth.length)
+    result.metrics = Object.fromEntries(
+      MODEL_NAMES.map((m) => [m, regressionMetrics(truth, preds[m])]),
+    ) as Record<ModelName, Metrics>;
+  progress?.done(`${result.rows} rows scored, ${result.badRows.length} bad rows skipped`);
+  return result;
+}

@@ -1,0 +1,71 @@
+/**
+ * Turning a Kafka message into a TrackFeatures event, or into the reason it cannot be one.
+ * Pure: no I/O, so every bad-input case is unit-tested.
+ */
+import type { DeadLetter, DeadLetterCode } from '../schemas/dead-letter.ts';
+import { TrackFeatures, validate } from '../schemas/index.ts';
+
+/** Larger values are dead-lettered unread (the broker's default limit is ~1 MB). */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
+export type Decoded =
+  { ok: true; event: TrackFeatures } | { ok: false; code: DeadLetterCode; message: string; field: string };
+
+export function decodeTrackMessage(value: Buffer | null): Decoded {
+  if (!value || value.length === 0)
+    return { ok: false, code: 'empty_message', message: 'message value is empty', field: '' };
+  if (value.length > MAX_EVENT_BYTES)
+    return {
+      ok: false,
+      code: 'oversized_message',
+      message: `message is ${value.length} bytes; the limit is ${MAX_EVENT_BYTES}`,
+      field: '',
+    };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return { ok: false, code: 'malformed_json', message: `not JSON: ${(err as Error).message}`, field: '' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { ok: false, code: 'wrong_type', message: 'a track event must be a JSON object', field: '' };
+  const v = validate(TrackFeatures, parsed);
+  if (v.ok) return { ok: true, event: v.value };
+  const first = v.errors[0]!;
+  return {
+    ok: false,
+    code: first.code,
+    message: v.errors.map((e) => e.message).join('; '),
+    field: first.field,
+  };
+}
+
+/** The whole message kept with the reason; binary payloads survive as base64. */
+export function deadLetterFor(
+  failure: Extract<Decoded, { ok: false }>,
+  msg: { value: Buffer | null; key: Buffer | null; offset: string },
+  topic: string,
+  partition: number,
+  now: Date,
+): DeadLetter {
+  const raw = msg.value ?? Buffer.alloc(0);
+  const text = raw.toString('utf8');
+  const isUtf8 = Buffer.from(text, 'utf8').equals(raw);
+  return {
+    payload: isUtf8 ? text : raw.toString('base64'),
+    payload_encoding: isUtf8 ? 'utf8' : 'base64',
+    payload_bytes: raw.length,
+    error_code: failure.code,
+    message: failure.message,
+    field: failure.field,
+    topic,
+    partition,
+    offset: msg.offset,
+    ...(msg.key ? { key: msg.key.toString('utf8') } : {}),
+    time: now.toISOString(),
+  };
+}
+
+/** Deterministic id of the event at a Kafka position: a re-delivery gets the same id. */
+export const eventIdOf = (topic: string, partition: number, offset: string) =>
+  `${topic}-${partition}-${offset}`;

@@ -1,0 +1,58 @@
+/** Prometheus metrics of one scorer worker. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createWorkerMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hitstream_worker_' });
+  return {
+    registry,
+    eventsIn: new Counter({
+      name: 'hitstream_events_in_total',
+      help: 'Messages consumed from the tracks topic',
+      registers: [registry],
+    }),
+    predictionsOut: new Counter({
+      name: 'hitstream_predictions_out_total',
+      help: 'Prediction rows written (one per event per model)',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'hitstream_dead_letters_total',
+      help: 'Events sent to the dead-letter topic',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'hitstream_batch_size',
+      help: 'Messages per consumed batch',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    inferenceUs: new Histogram({
+      name: 'hitstream_model_inference_us_per_row',
+      help: 'Model time per row in a batch, microseconds',
+      labelNames: ['model'],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
+    latencyMs: new Histogram({
+      name: 'hitstream_event_to_prediction_ms',
+      help: 'Event time to prediction published, milliseconds',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
+      registers: [registry],
+    }),
+    lag: new Gauge({
+      name: 'hitstream_consumer_lag',
+      help: 'Messages behind the high watermark, per partition',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'hitstream_sink_retries_total',
+      help: 'Failed ClickHouse or Kafka writes that were retried',
+      registers: [registry],
+    }),
+  };
+}
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

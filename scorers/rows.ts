@@ -1,0 +1,107 @@
+/** Shaping scored events into ClickHouse rows and feed messages. Pure. */
+import type { BatchPrediction } from '../models/registry.ts';
+import type { ModelManifest } from '../models/manifest.ts';
+import {
+  FEATURE_NAMES,
+  MODEL_NAMES,
+  type ModelName,
+  type ScoredEvent,
+  type TrackFeatures,
+} from '../schemas/index.ts';
+import type { DeadLetter } from '../schemas/dead-letter.ts';
+
+export interface Scored {
+  eventId: string;
+  event: TrackFeatures;
+}
+
+/** ClickHouse DateTime as seconds since the epoch (what JSONEachRow takes on 18.16 and current). */
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+export function trackRow(s: Scored, ingestedAt: Date) {
+  const e = s.event;
+  return {
+    event_id: s.eventId,
+    track_id: e.track_id,
+    track_name: e.track_name ?? '',
+    artists: e.artists ?? '',
+    album_name: e.album_name ?? '',
+    track_genre: e.track_genre ?? '',
+    ...Object.fromEntries(FEATURE_NAMES.map((f) => [f, f === 'explicit' ? (e.explicit ? 1 : 0) : e[f]])),
+    popularity: e.popularity ?? null,
+    source: e.source,
+    event_time: seconds(e.event_time),
+    ingested_at: Math.floor(ingestedAt.getTime() / 1000),
+  };
+}
+
+export function predictionRows(
+  batch: readonly Scored[],
+  pred: BatchPrediction,
+  manifests: Record<ModelName, ModelManifest>,
+  scoredAt: Date,
+) {
+  const rows = [];
+  for (let i = 0; i < batch.length; i++) {
+    const { eventId, event } = batch[i]!;
+    const latency = Math.max(0, scoredAt.getTime() - Date.parse(event.event_time));
+    for (const model of MODEL_NAMES)
+      rows.push({
+        event_id: eventId,
+        track_id: event.track_id,
+        track_genre: event.track_genre ?? '',
+        model,
+        model_version: manifests[model].version,
+        score: pred.scores[model][i]!,
+        popularity: event.popularity ?? null,
+        inference_us: pred.inferenceUs[model],
+        latency_ms: latency,
+        event_time: seconds(event.event_time),
+        scored_at: Math.floor(scoredAt.getTime() / 1000),
+      });
+  }
+  return rows;
+}
+
+export function scoredEvents(
+  batch: readonly Scored[],
+  pred: BatchPrediction,
+  manifests: Record<ModelName, ModelManifest>,
+  scoredAt: Date,
+): ScoredEvent[] {
+  const nFeatures = pred.tabnetMasks.length / Math.max(1, batch.length);
+  return batch.map(({ eventId, event }, i) => ({
+    event_id: eventId,
+    track_id: event.track_id,
+    ...(event.track_name ? { track_name: event.track_name } : {}),
+    ...(event.artists ? { artists: event.artists } : {}),
+    ...(event.track_genre ? { track_genre: event.track_genre } : {}),
+    features: Object.fromEntries(FEATURE_NAMES.map((f) => [f, event[f]])) as ScoredEvent['features'],
+    ...(event.popularity !== undefined ? { popularity: event.popularity } : {}),
+    scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, Math.round(pred.scores[m][i]! * 100) / 100])),
+    model_versions: Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].version])),
+    tabnet_mask: Array.from(
+      pred.tabnetMasks.subarray(i * nFeatures, (i + 1) * nFeatures),
+      (v) => Math.round(v * 1000) / 1000,
+    ),
+    event_time: event.event_time,
+    scored_at: scoredAt.toISOString(),
+    latency_ms: Math.max(0, scoredAt.getTime() - Date.parse(event.event_time)),
+  }));
+}
+
+export function deadLetterRow(d: DeadLetter) {
+  return {
+    kafka_topic: d.topic,
+    kafka_partition: d.partition,
+    kafka_offset: d.offset,
+    message_key: d.key ?? '',
+    error_code: d.error_code,
+    message: d.message,
+    field: d.field,
+    payload: d.payload,
+    payload_encoding: d.payload_encoding,
+    payload_bytes: d.payload_bytes,
+    time: seconds(d.time),
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The scorer worker: consumes the tracks topic in a consumer group, batch by batch:
+ *   decode + validate → score with all four models (one call per model) → write track events,
+ *   predictions and dead letters to ClickHouse → publish predictions and dead letters to Kafka →
+ *   commit the batch's offsets.
+ * Offsets are committed only after everything is written, and every row's id comes from its Kafka
+ * position, so a crash at any point means a re-delivery that overwrites the same rows
+ * (ReplacingMergeTree, read with FINAL): nothing lost, nothing counted twice.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import { createKafka } from '../lib/kafka.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { LoadedModels } from '../models/registry.ts';
+import { MODEL_NAMES } from '../schemas/index.ts';
+import type { DeadLetter } from '../schemas/dead-letter.ts';
+import { deadLetterFor, decodeTrackMessage, eventIdOf } from './decode.ts';
+import type { WorkerMetrics } from './metrics.ts';
+import { deadLetterRow, predictionRows, type Scored, scoredEvents, trackRow } from './rows.ts';
+import { insertRows, withRetry } from './sink.ts';
+
+export interface Worker {
+  start(): Promise<void>;
+  /** Stop fetching, finish and commit the batch in hand, disconnect. */
+  stop(): Promise<void>;
+  readonly ready: () => boolean;
+}
+
+export function createWorker(
+  cfg: Config,
+  deps: { models: LoadedModels; metrics: WorkerMetrics; log: Logger; clickhouse?: ClickHouseClient },
+): Worker {
+  const { models, metrics, log } = deps;
+  const kafka = createKafka(cfg, `hitstream-worker-${process.pid}`);
+  const consumer: Consumer = kafka.consumer({
+    groupId: cfg.consumerGroup,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+  });
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const ch = deps.clickhouse ?? createClickhouse(cfg);
+  const shutdown = new AbortController();
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
+  });
+  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error }, 'consumer crashed'));
+
+  async function handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (!batch.messages.length || !payload.isRunning() || payload.isStale()) return;
+    const heartbeat = () => payload.heartbeat();
+    const retry = { log, onWait: heartbeat, signal: shutdown.signal };
+    const now = new Date();
+    const valid: Scored[] = [];
+    const dead: DeadLetter[] = [];
+    for (const m of batch.messages) {
+      const d = decodeTrackMessage(m.value);
+      if (d.ok) valid.push({ eventId: eventIdOf(batch.topic, batch.partition, m.offset), event: d.event });
+      else dead.push(deadLetterFor(d, m, batch.topic, batch.partition, now));
+    }
+    metrics.eventsIn.inc(batch.messages.length);
+    metrics.batchSize.observe(batch.messages.length);
+
+    const pred = await models.predictBatch(valid.map((s) => s.event));
+    const scoredAt = new Date();
+    for (const m of MODEL_NAMES) metrics.inferenceUs.observe({ model: m }, pred.inferenceUs[m]);
+
+    await insertRows(
+      ch,
+      'track_events',
+      valid.map((s) => trackRow(s, scoredAt)),
+      retry,
+    );
+    await insertRows(ch, 'predictions', predictionRows(valid, pred, models.manifests, scoredAt), retry);
+    await insertRows(ch, 'dead_letters', dead.map(deadLetterRow), retry);
+
+    const feed = scoredEvents(valid, pred, models.manifests, scoredAt);
+    await withRetry(
+      'publish predictions',
+      async () => {
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [
+            {
+              topic: cfg.topicPredictions,
+              messages: feed.map((e) => ({ key: e.track_id, value: JSON.stringify(e) })),
+            },
+            {
+              topic: cfg.topicDeadLetters,
+              messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
+            },
+          ].filter((t) => t.messages.length),
+        });
+      },
+      retry,
+    );
+
+    const published = Date.now();
+    for (const e of feed) metrics.latencyMs.observe(Math.max(0, published - Date.parse(e.event_time)));
+    for (const m of MODEL_NAMES) metrics.predictionsOut.inc({ model: m }, valid.length);
+    for (const d of dead) metrics.deadLetters.inc({ reason: d.error_code });
+    if (dead.length)
+      log.warn(
+        {
+          count: dead.length,
+          reasons: [...new Set(dead.map((d) => `${d.field || 'message'}: ${d.error_code}`))],
+        },
+        'dead-lettered events',
+      );
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    metrics.lag.set(
+      { partition: String(batch.partition) },
+      Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
+    );
+    await consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+    ]);
+    await heartbeat();
+  }
+
+  return {
+    ready: () => joined,
+    async start() {
+      await Promise.all([consumer.connect(), producer.connect()]);
+      await consumer.subscribe({ topic: cfg.topicTracks, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: handleBatch,
+      });
+    },
+    async stop() {
+      // kafkajs lets the batch in hand finish (its writes and commit) before it leaves the group.
+      await consumer.disconnect();
+      await producer.disconnect();
+      await ch.close();
+    },
+  };
+}
