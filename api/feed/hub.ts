@@ -59,8 +59,15 @@ export class FeedHub {
 
   publish(events: readonly ScoredEvent[]): void {
     for (const s of this.subs.values()) {
-      for (const e of events)
-        if (matches(s.filter, e)) s.queue.push(JSON.stringify({ type: 'prediction', ...e }));
+      for (const e of events) {
+        if (!matches(s.filter, e)) continue;
+        const text = JSON.stringify({ type: 'prediction', ...e });
+        // Straight to the socket while it keeps up; queue only behind a backed-up one.
+        if (!s.queue.length && s.missed === 0 && s.client.bufferedAmount() < this.maxSocketBuffer) {
+          s.client.send(text);
+          this.delivered++;
+        } else s.queue.push(text);
+      }
       if (s.queue.length > this.maxQueue) {
         const drop = s.queue.length - this.maxQueue;
         s.queue.splice(0, drop);

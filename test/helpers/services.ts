@@ -52,3 +52,64 @@ export async function freshTopics(cfg: Config, topics: { topic: string; numParti
     await admin.disconnect();
   };
 }
+
+/** A config whose topics, group and database are this test's own; `cleanup()` removes them. */
+export async function isolatedPipeline(partitions = 4) {
+  const base = testConfig();
+  const id = uniqueName('p');
+  const db = await freshDatabase(base);
+  const cfg: Config = {
+    ...db.cfg,
+    topicTracks: `${id}.tracks`,
+    topicPredictions: `${id}.predictions`,
+    topicDeadLetters: `${id}.dead`,
+    consumerGroup: `${id}-scorers`,
+    tracksPartitions: partitions,
+    workerPort: 0,
+  };
+  const dropTopics = await freshTopics(cfg, [
+    { topic: cfg.topicTracks, numPartitions: partitions },
+    { topic: cfg.topicPredictions, numPartitions: partitions },
+    { topic: cfg.topicDeadLetters, numPartitions: 1 },
+  ]);
+  return {
+    cfg,
+    client: db.client,
+    /** Environment for a child `hitstream` process using this pipeline. */
+    env: {
+      ...process.env,
+      CLICKHOUSE_DATABASE: cfg.clickhouseDatabase,
+      HITSTREAM_TOPIC_TRACKS: cfg.topicTracks,
+      HITSTREAM_TOPIC_PREDICTIONS: cfg.topicPredictions,
+      HITSTREAM_TOPIC_DEAD_LETTERS: cfg.topicDeadLetters,
+      HITSTREAM_CONSUMER_GROUP: cfg.consumerGroup,
+      HITSTREAM_WORKER_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
+    async count(query: string): Promise<number> {
+      const rs = await db.client.query({ query, format: 'JSONEachRow' });
+      const [row] = await rs.json<Record<string, string>>();
+      return Number(Object.values(row ?? { n: 0 })[0]);
+    },
+    async cleanup() {
+      await dropTopics();
+      await db.client.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Polls until `check` is true or the time is up; returns the last value seen. */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let v = await read();
+  while (!done(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    v = await read();
+  }
+  return v;
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { deadLetterFor, decodeTrackMessage, eventIdOf, MAX_EVENT_BYTES } from '../../scorers/decode.ts';
+
+const good = (
+  JSON.parse(readFileSync('schemas/examples/good/track-features-full.json', 'utf8')) as {
+    value: Record<string, unknown>;
+  }
+).value;
+const msg = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+
+test('a valid event decodes', () => {
+  const d = decodeTrackMessage(msg(good));
+  assert.ok(d.ok);
+  assert.equal(d.event.track_id, good.track_id);
+});
+
+const cases: [string, Buffer | null, string, string][] = [
+  ['empty value', Buffer.alloc(0), 'empty_message', ''],
+  ['null value (tombstone)', null, 'empty_message', ''],
+  ['oversized', Buffer.alloc(MAX_EVENT_BYTES + 1, 0x20), 'oversized_message', ''],
+  ['malformed JSON', msg('{"track_id": "x", '), 'malformed_json', ''],
+  ['a JSON array', msg([good]), 'wrong_type', ''],
+  ['missing field', msg({ ...good, energy: undefined }), 'missing_field', 'energy'],
+  ['wrong type', msg({ ...good, tempo: 'fast' }), 'wrong_type', 'tempo'],
+  ['out of range', msg({ ...good, valence: 1.5 }), 'out_of_range', 'valence'],
+  ['unknown field', msg({ ...good, colour: 'red' }), 'unknown_field', 'colour'],
+];
+for (const [name, value, code, field] of cases) {
+  test(`${name} is rejected as ${code}${field ? ` naming ${field}` : ''}`, () => {
+    const d = decodeTrackMessage(value);
+    assert.equal(d.ok, false);
+    if (d.ok) return;
+    assert.equal(d.code, code);
+    assert.equal(d.field, field);
+    assert.ok(d.message.length > 0);
+  });
+}
+
+test('a dead letter keeps the whole payload; binary payloads as base64', () => {
+  const bin = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
+  const d = decodeTrackMessage(bin);
+  assert.equal(d.ok, false);
+  if (d.ok) return;
+  const dl = deadLetterFor(
+    d,
+    { value: bin, key: Buffer.from('k1'), offset: '42' },
+    'tracks',
+    3,
+    new Date('2026-01-01T00:00:00Z'),
+  );
+  assert.equal(dl.payload_encoding, 'base64');
+  assert.deepEqual(Buffer.from(dl.payload, 'base64'), bin);
+  assert.equal(dl.payload_bytes, 4);
+  assert.deepEqual([dl.topic, dl.partition, dl.offset, dl.key], ['tracks', 3, '42', 'k1']);
+  const text = deadLetterFor(
+    { ok: false, code: 'malformed_json', message: 'x', field: '' },
+    { value: msg('{oops'), key: null, offset: '7' },
+    't',
+    0,
+    new Date(),
+  );
+  assert.equal(text.payload, '{oops');
+  assert.equal(text.payload_encoding, 'utf8');
+});
+
+test('event ids are deterministic per Kafka position', () => {
+  assert.equal(eventIdOf('t', 2, '10'), eventIdOf('t', 2, '10'));
+  assert.notEqual(eventIdOf('t', 2, '10'), eventIdOf('t', 3, '10'));
+});

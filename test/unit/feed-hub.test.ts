@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type FeedClient, FeedHub } from '../../api/feed/hub.ts';
+import type { ScoredEvent } from '../../schemas/prediction.ts';
+
+const event = (i: number, genre = 'pop', score = 50): ScoredEvent => ({
+  event_id: `e${i}`,
+  track_id: `t${i}`,
+  track_genre: genre,
+  features: {} as ScoredEvent['features'],
+  scores: { rf: score, xgb: score, mlp: score, tabnet: score },
+  model_versions: {},
+  event_time: '2026-01-01T00:00:00Z',
+  scored_at: '2026-01-01T00:00:00Z',
+  latency_ms: 1,
+});
+
+function fakeClient(stuck = false) {
+  const sent: { type: string; event_id?: string; count?: number }[] = [];
+  const client: FeedClient & { sent: typeof sent; stuck: boolean } = {
+    sent,
+    stuck,
+    send: (t) => sent.push(JSON.parse(t) as (typeof sent)[number]),
+    bufferedAmount: () => (client.stuck ? 10 << 20 : 0),
+  };
+  return client;
+}
+
+test('a slow client loses its oldest messages, is told how many, and never holds back the others', () => {
+  const hub = new FeedHub(100);
+  const fast = fakeClient();
+  const slow = fakeClient(true);
+  hub.add(fast);
+  hub.add(slow);
+  hub.publish(Array.from({ length: 250 }, (_, i) => event(i)));
+  assert.equal(fast.sent.length, 250, 'the fast client got everything');
+  assert.equal(slow.sent.length, 0, 'nothing could be written to the stuck socket');
+  slow.stuck = false;
+  hub.flushAll();
+  assert.deepEqual(slow.sent[0], { type: 'missed', count: 150 });
+  assert.equal(slow.sent.length, 101);
+  assert.equal(slow.sent[1]?.event_id, 'e150', 'the newest 100 were kept');
+  assert.equal(hub.dropped, 150);
+});
+
+test('subscribe filters by genre and minimum score of a model', () => {
+  const hub = new FeedHub();
+  const c = fakeClient();
+  hub.add(c);
+  hub.setFilter(c, { genre: 'rock', model: 'xgb', minScore: 60 });
+  hub.publish([event(1, 'rock', 70), event(2, 'pop', 90), event(3, 'rock', 40)]);
+  assert.deepEqual(
+    c.sent.map((m) => m.event_id),
+    ['e1'],
+  );
+});

@@ -1,0 +1,174 @@
+/** Model code on the repo's sample: formats round-trip, predictors agree, a tiny train-predict works. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { before, test } from 'node:test';
+import { createRequire } from 'node:module';
+import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
+import { fitPreprocessing, type Preprocessing, toMatrix } from '../../models/features.ts';
+import { predictCsv } from '../../models/predict-csv.ts';
+import { decodeForest, encodeForest } from '../../models/random-forest/compact-format.ts';
+import { predictCompact, trainForest } from '../../models/random-forest/histogram-trainer.ts';
+import { randomForestKind } from '../../models/random-forest/index.ts';
+import { loadModels } from '../../models/registry.ts';
+import { sparsemax } from '../../models/tabnet/sparsemax.ts';
+import { tf, tfReady } from '../../models/tf-backend.ts';
+import { train } from '../../models/train.ts';
+import { parseXgbModel, predictXgb } from '../../models/xgboost/binary-model.ts';
+import { trainXgboostBinary } from '../../models/xgboost/wasm-trainer.ts';
+import { MODEL_NAMES } from '../../schemas/index.ts';
+
+const SAMPLE = 'data/spotify_tracks_sample.csv';
+let X: Float32Array;
+let y: Float32Array;
+let pre: Preprocessing;
+let f: number;
+before(async () => {
+  const { tracks } = await loadKaggleCsv(SAMPLE);
+  y = Float32Array.from(tracks, (t) => t.popularity!);
+  pre = fitPreprocessing(tracks, y);
+  X = toMatrix(tracks, pre);
+  f = pre.features.length;
+});
+
+test('preprocessing survives a JSON round trip (what a manifest stores) unchanged', async () => {
+  const { tracks } = await loadKaggleCsv(SAMPLE);
+  const again = JSON.parse(JSON.stringify(pre)) as Preprocessing;
+  assert.deepEqual(toMatrix(tracks, again), X);
+  assert.equal(f, 15);
+  assert.equal(
+    X[14],
+    Math.fround(pre.genre.means[tracks[0]!.track_genre]!),
+    'genre column is the genre mean',
+  );
+  assert.equal(
+    toMatrix([{ ...tracks[0]!, track_genre: 'no-such-genre' }], pre)[14],
+    Math.fround(pre.genre.prior),
+  );
+});
+
+test('random forest: compact storage round-trips and ml-random-forest predicts what the trees say', async () => {
+  const forest = trainForest(X, y, f, {
+    nTrees: 5,
+    minSamplesLeaf: 3,
+    maxFeatures: 0.6,
+    maxDepth: 30,
+    maxBins: 255,
+    seed: 3,
+  });
+  const decoded = decodeForest(encodeForest(forest.trees));
+  for (let t = 0; t < forest.trees.length; t++) assert.deepEqual(decoded[t], forest.trees[t]);
+  const direct = predictCompact(forest.trees, X, f);
+  const kind = randomForestKind({ nTrees: 5, minSamplesLeaf: 3 });
+  const trained = await kind.train({ X, y, f, preprocessing: pre, seed: 3 }, () => undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'hs-rf-'));
+  await trained.save(dir);
+  const loaded = await kind.load(dir, pre);
+  const viaMl = await loaded.predict(X);
+  const viaTrained = await trained.scorer.predict(X);
+  for (let i = 0; i < y.length; i++) assert.ok(Math.abs(viaMl[i]! - viaTrained[i]!) < 1e-4, `row ${i}`);
+  assert.ok(direct.length === y.length);
+  const imp = forest.importance.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(imp - 1) < 1e-9);
+});
+
+test("xgboost: the batch scorer reproduces ml-xgboost's own predictions", async () => {
+  const bytes = await trainXgboostBinary(
+    X,
+    y,
+    f,
+    { booster: 'gbtree', objective: 'reg:linear', max_depth: 5, eta: 0.2, silent: 1 },
+    30,
+  );
+  const mine = predictXgb(parseXgbModel(bytes), X, f);
+  const require = createRequire(import.meta.url);
+  const XGBoost = await (require('ml-xgboost') as Promise<{
+    load(m: object): { predict(x: number[][]): number[] };
+  }>);
+  const theirs = XGBoost.load({
+    name: 'ml-xgboost',
+    model: Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+    options: {},
+  });
+  const rows = Array.from({ length: 200 }, (_, i) => Array.from(X.subarray(i * f, (i + 1) * f)));
+  const ref = theirs.predict(rows);
+  for (let i = 0; i < 200; i++)
+    assert.ok(Math.abs(mine[i]! - ref[i]!) < 1e-3, `row ${i}: ${mine[i]} vs ${ref[i]}`);
+});
+
+test('sparsemax projects onto the simplex with exact zeros, and its gradient is the known Jacobian', async () => {
+  await tfReady();
+  const z = tf.tensor2d([
+    [1, 0.5, 0.1, -1],
+    [0.2, 0.2, 0.2, 0.2],
+  ]);
+  assert.deepEqual(
+    Array.from((sparsemax(z) as tf.Tensor).dataSync()).map((v) => Math.round(v * 1000) / 1000),
+    [0.75, 0.25, 0, 0, 0.25, 0.25, 0.25, 0.25],
+  );
+  const g = tf.grad((x: tf.Tensor) =>
+    tf.sum(
+      tf.mul(
+        sparsemax(x) as tf.Tensor,
+        tf.tensor2d([
+          [1, 2, 3, 4],
+          [1, 2, 3, 4],
+        ]),
+      ),
+    ),
+  )(z);
+  assert.deepEqual(Array.from(g.dataSync()), [-0.5, 0.5, 0, 0, -1.5, -0.5, 0.5, 1.5]);
+});
+
+test('tiny train on the sample, then loadModels/predictBatch and offline predict give four scores per row', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'hs-train-'));
+  const out = join(root, 'artifacts');
+  const report = await train({
+    data: SAMPLE,
+    models: [...MODEL_NAMES],
+    seed: 7,
+    protocols: ['grouped'],
+    outDir: out,
+    log: () => undefined,
+  });
+  for (const m of MODEL_NAMES) assert.ok(report.protocols.grouped?.[m]?.metrics.rmse, m);
+  const manifest = JSON.parse(readFileSync(join(out, 'rf', 'manifest.json'), 'utf8')) as {
+    training: { dataRows: number; dataSha256: string };
+    drift: { features: Record<string, unknown> };
+  };
+  assert.equal(manifest.training.dataRows, 2964);
+  assert.match(manifest.training.dataSha256, /^[0-9a-f]{64}$/);
+  assert.equal(Object.keys(manifest.drift.features).length, 15);
+  assert.ok(readFileSync(join(root, 'REPORT.md'), 'utf8').includes('Leakage-free'));
+
+  const models = await loadModels(out);
+  const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 10 });
+  const p = await models.predictBatch(tracks);
+  for (const m of MODEL_NAMES) {
+    assert.equal(p.scores[m].length, 10);
+    for (const s of p.scores[m]) assert.ok(s >= 0 && s <= 100, `${m} score ${s}`);
+  }
+  for (let i = 0; i < 10; i++) {
+    const row = p.tabnetMasks.subarray(i * 15, (i + 1) * 15).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(row - 1) < 1e-3, `mask row ${i} sums to ${row}`);
+  }
+
+  const bad = join(root, 'bad.csv');
+  const lines = readFileSync(SAMPLE, 'utf8').split('\n').slice(0, 4);
+  lines[2] = lines[2]!.replace(/,(True|False),/, ',Maybe,');
+  writeFileSync(bad, `${lines.join('\n')}\n`);
+  const sink = new PassThrough();
+  let csv = '';
+  sink.on('data', (c: Buffer) => (csv += c.toString()));
+  const r = await predictCsv(models, bad, sink, { quiet: true });
+  assert.equal(r.rows, 2);
+  assert.deepEqual(
+    r.badRows.map((b) => [b.row, b.column]),
+    [[2, 'explicit']],
+  );
+  assert.equal(csv.trim().split('\n')[0], 'track_id,rf,xgb,mlp,tabnet');
+  assert.equal(csv.trim().split('\n').length, 3);
+  assert.ok(r.metrics?.rf, 'labelled input gives metrics');
+});
