@@ -105,13 +105,13 @@ test('sparsemax projects onto the simplex with exact zeros, and its gradient is 
     [0.2, 0.2, 0.2, 0.2],
   ]);
   assert.deepEqual(
-    Array.from((sparsemax(z) as tf.Tensor).dataSync()).map((v) => Math.round(v * 1000) / 1000),
+    Array.from(sparsemax(z).dataSync()).map((v) => Math.round(v * 1000) / 1000),
     [0.75, 0.25, 0, 0, 0.25, 0.25, 0.25, 0.25],
   );
   const g = tf.grad((x: tf.Tensor) =>
     tf.sum(
       tf.mul(
-        sparsemax(x) as tf.Tensor,
+        sparsemax(x),
         tf.tensor2d([
           [1, 2, 3, 4],
           [1, 2, 3, 4],
