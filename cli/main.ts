@@ -1,7 +1,9 @@
 /** `hitstream`: one command, one subcommand per job. Each subcommand lives in its own file. */
 import { Command } from 'commander';
 import { describeError, HitstreamError } from '../lib/errors.ts';
+import { registerBenchCommand } from './bench-command.ts';
 import { registerConfigCommand } from './config-command.ts';
+import { registerDashboardsCommand } from './dashboards-command.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
 import { registerPipelineCommands } from './pipeline-commands.ts';
 import { registerStackCommand } from './stack-command.ts';
@@ -19,6 +21,8 @@ registerTrainCommand(program);
 registerPredictCommand(program);
 registerPipelineCommands(program);
 registerUpCommand(program);
+registerDashboardsCommand(program);
+registerBenchCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -136,6 +136,12 @@ export const SETTINGS = {
     default: '',
     meaning: 'Folder with the trained models (default: models/artifacts of this checkout).',
   },
+  workerHost: {
+    env: 'HITSTREAM_WORKER_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    meaning: 'Scorer worker: listen address of /metrics and /health.',
+  },
   workerPort: {
     env: 'HITSTREAM_WORKER_PORT',
     kind: 'int',

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KaggleTrack } from '../lib/kaggle-csv.ts';
 import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
@@ -80,6 +80,29 @@ async function dirSize(dir: string): Promise<number> {
   let total = 0;
   for (const f of await readdir(dir)) total += (await stat(join(dir, f))).size;
   return total;
+}
+
+/**
+ * Retraining a subset (`--models tabnet`) keeps the other models' results from the previous
+ * report when it was made from the same data and seed; otherwise the new report stands alone.
+ */
+async function mergeWithPrevious(report: TrainReport, path: string): Promise<TrainReport> {
+  let prev: TrainReport;
+  try {
+    prev = JSON.parse(await readFile(path, 'utf8')) as TrainReport;
+  } catch {
+    return report;
+  }
+  if (prev.data?.sha256 !== report.data.sha256 || prev.seed !== report.seed) return report;
+  const protocols = { ...prev.protocols };
+  for (const [p, section] of Object.entries(report.protocols) as [
+    Protocol,
+    NonNullable<TrainReport['protocols'][Protocol]>,
+  ][]) {
+    const old = protocols[p];
+    protocols[p] = old ? { ...old, ...section, features: { ...old.features, ...section.features } } : section;
+  }
+  return { ...report, protocols };
 }
 
 export async function train(opts: TrainOptions): Promise<TrainReport> {
@@ -208,6 +231,7 @@ export async function train(opts: TrainOptions): Promise<TrainReport> {
       }
     }
   }
-  await writeReport(report, join(outDir, '..'));
-  return report;
+  const merged = await mergeWithPrevious(report, join(outDir, '..', 'report.json'));
+  await writeReport(merged, join(outDir, '..'));
+  return merged;
 }

@@ -41,7 +41,7 @@ export async function runWorker(cfg: Config): Promise<void> {
       } else res.writeHead(404).end();
     })();
   });
-  await new Promise<void>((resolve) => server.listen(cfg.workerPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(cfg.workerPort, cfg.workerHost, resolve));
   log.info({ port: (server.address() as AddressInfo).port }, 'metrics and health listening');
 
   let stopping = false;

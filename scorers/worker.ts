@@ -21,6 +21,30 @@ import type { WorkerMetrics } from './metrics.ts';
 import { deadLetterRow, predictionRows, type Scored, scoredEvents, trackRow } from './rows.ts';
 import { insertRows, withRetry } from './sink.ts';
 
+/**
+ * A consumed batch can be a few MB of predictions; the broker refuses a record batch over
+ * `message.max.bytes` (1 MB by default) with a non-retriable error, so sends are chunked.
+ */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+export function chunkBySize<T extends { value: string }>(items: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.value) + 64;
+    if (current.length && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
 export interface Worker {
   start(): Promise<void>;
   /** Stop fetching, finish and commit the batch in hand, disconnect. */
@@ -83,25 +107,25 @@ export function createWorker(
     await insertRows(ch, 'dead_letters', dead.map(deadLetterRow), retry);
 
     const feed = scoredEvents(valid, pred, models.manifests, scoredAt);
-    await withRetry(
-      'publish predictions',
-      async () => {
-        await producer.sendBatch({
-          acks: -1,
-          topicMessages: [
-            {
-              topic: cfg.topicPredictions,
-              messages: feed.map((e) => ({ key: e.track_id, value: JSON.stringify(e) })),
-            },
-            {
-              topic: cfg.topicDeadLetters,
-              messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
-            },
-          ].filter((t) => t.messages.length),
-        });
-      },
-      retry,
-    );
+    const outgoing = [
+      ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
+      ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),
+    ];
+    for (const chunk of chunkBySize(outgoing, MAX_REQUEST_BYTES))
+      await withRetry(
+        'publish predictions',
+        () =>
+          producer.sendBatch({
+            acks: -1,
+            topicMessages: [cfg.topicPredictions, cfg.topicDeadLetters]
+              .map((topic) => ({
+                topic,
+                messages: chunk.filter((m) => m.topic === topic).map(({ key, value }) => ({ key, value })),
+              }))
+              .filter((t) => t.messages.length),
+          }),
+        retry,
+      );
 
     const published = Date.now();
     for (const e of feed) metrics.latencyMs.observe(Math.max(0, published - Date.parse(e.event_time)));

@@ -5,7 +5,7 @@ import { HitstreamError } from '../../lib/errors.ts';
 import { jensenShannon, psi, shares } from '../../models/drift-reference.ts';
 import type { LoadedModels } from '../../models/registry.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
-import { featureBinsSql, scoreBinsSql } from '../drift-sql.ts';
+import { featureBinsSql, scoreBinsSql } from '../../models/drift-sql.ts';
 
 /** `15m`, `2h`, `90s`, `1d` → seconds. */
 export function parseWindow(w: string): number {

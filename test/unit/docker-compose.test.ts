@@ -22,7 +22,7 @@ test('compose has the whole pipeline', () => {
 
 test('every image is pinned to a version, and services are built from the Dockerfile', () => {
   for (const [name, s] of Object.entries(services)) {
-    if (s.image) assert.match(s.image, /:[0-9][\w.-]*$/, `${name} image ${s.image} is not pinned`);
+    if (s.image) assert.match(s.image, /:v?[0-9][\w.-]*$/, `${name} image ${s.image} is not pinned`);
     else assert.ok(s.build, `${name} has neither image nor build`);
   }
   assert.ok(existsSync('Dockerfile'));
@@ -42,7 +42,7 @@ test('mounted host paths exist', () => {
 });
 
 test('long-running services have healthchecks and wait on healthy dependencies', () => {
-  for (const name of ['kafka', 'clickhouse', 'grafana', 'worker', 'api'])
+  for (const name of ['kafka', 'clickhouse', 'grafana', 'prometheus', 'worker', 'api'])
     assert.ok(services[name]!.healthcheck, `${name} healthcheck`);
   for (const [name, s] of Object.entries(services))
     for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binExpr, featureBinsSql } from '../../api/drift-sql.ts';
+import { binExpr, featureBinsSql } from '../../models/drift-sql.ts';
 import { parseWindow } from '../../api/routes/drift.ts';
 import { binOf, decileReference, jensenShannon, psi, shares } from '../../models/drift-reference.ts';
 import { rng } from '../../models/split.ts';
