@@ -79,9 +79,9 @@ test('reference-like rows show no drift; the same rows shifted (energy +0.25, lo
   );
 
   // The last hour holds both streams; the reference alone is the 45–35 minutes ago slice.
-  const old = (await (await app.inject({ url: '/drift?window=1h' })).json()) as Drift;
+  const old = (await app.inject({ url: '/drift?window=1h' })).json<Drift>();
   assert.equal(old.features.energy?.n, 2 * n);
-  const recent = (await (await app.inject({ url: '/drift?window=10m' })).json()) as Drift;
+  const recent = (await app.inject({ url: '/drift?window=10m' })).json<Drift>();
   for (const f of FEATURE_NAMES) {
     const psi = recent.features[f]?.psi;
     assert.ok(psi !== null && psi !== undefined, f);
