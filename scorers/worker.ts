@@ -144,6 +144,8 @@ export function createWorker(
       { partition: String(batch.partition) },
       Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
     );
+    // Resolve first: kafkajs fetches the next batch from the last *resolved* offset.
+    payload.resolveOffset(last);
     await consumer.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
     ]);

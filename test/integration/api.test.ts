@@ -1,0 +1,184 @@
+/** The HTTP API and the WebSocket feed against the real broker and server. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import WebSocket from 'ws';
+import { buildApp } from '../../api/app.ts';
+import { FeedHub } from '../../api/feed/hub.ts';
+import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { loadModels, type LoadedModels } from '../../models/registry.ts';
+import { createPublisher, type Publisher } from '../../producers/publisher.ts';
+import { replayCsv } from '../../producers/replay.ts';
+import { createWorkerMetrics } from '../../scorers/metrics.ts';
+import { createWorker, type Worker } from '../../scorers/worker.ts';
+import { eventually, isolatedPipeline } from '../helpers/services.ts';
+
+let p: Awaited<ReturnType<typeof isolatedPipeline>>;
+let models: LoadedModels;
+let worker: Worker;
+let publisher: Publisher;
+let app: FastifyInstance;
+let source: Awaited<ReturnType<typeof startPredictionsSource>>;
+const hub = new FeedHub();
+const features = {
+  duration_ms: 210000,
+  explicit: false,
+  danceability: 0.7,
+  energy: 0.8,
+  key: 5,
+  loudness: -5,
+  mode: 1,
+  speechiness: 0.05,
+  acousticness: 0.1,
+  instrumentalness: 0,
+  liveness: 0.1,
+  valence: 0.6,
+  tempo: 120,
+  time_signature: 4,
+};
+
+before(async () => {
+  p = await isolatedPipeline();
+  models = await loadModels(p.cfg.modelsDir || undefined);
+  worker = createWorker(p.cfg, {
+    models,
+    metrics: createWorkerMetrics(),
+    log: createLogger('test-worker', 'warn'),
+  });
+  await worker.start();
+  publisher = await createPublisher(p.cfg);
+  source = await startPredictionsSource(p.cfg, createLogger('test-feed', 'warn'), (e) => hub.publish(e));
+  app = await buildApp({
+    cfg: { ...p.cfg, logLevel: 'warn', apiKey: 'sesame' },
+    models,
+    publisher,
+    clickhouse: p.client,
+    hub,
+    feedReady: source.ready,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+});
+after(async () => {
+  await app.close();
+  await source.stop();
+  await publisher.close();
+  await worker.stop();
+  await p.cleanup();
+});
+
+test('POST /predict answers four scores in 0..100, timings and a TabNet mask over every feature', async () => {
+  const r = await app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: { ...features, track_genre: 'pop' },
+  });
+  assert.equal(r.statusCode, 200);
+  const body = r.json<{
+    scores: Record<string, number>;
+    inference_us: Record<string, number>;
+    tabnet_mask: Record<string, number>;
+  }>();
+  for (const m of ['rf', 'xgb', 'mlp', 'tabnet'])
+    assert.ok(body.scores[m]! >= 0 && body.scores[m]! <= 100, m);
+  assert.equal(Object.keys(body.tabnet_mask).length, 15);
+  const changed = await app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: { ...features, track_genre: 'pop', acousticness: 0.95, energy: 0.1, loudness: -25 },
+  });
+  assert.notDeepEqual(
+    changed.json<{ scores: unknown }>().scores,
+    body.scores,
+    'the scores move with the features',
+  );
+});
+
+test('bad requests get JSON errors naming the field', async () => {
+  const missing = await app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: { ...features, tempo: undefined },
+  });
+  assert.equal(missing.statusCode, 400);
+  assert.deepEqual(missing.json(), { code: 'invalid_request', message: 'tempo is required', field: 'tempo' });
+  const range = await app.inject({ method: 'POST', url: '/predict', payload: { ...features, energy: 2 } });
+  assert.equal(range.statusCode, 400);
+  assert.equal(range.json<{ field: string }>().field, 'energy');
+  const noKey = await app.inject({ method: 'POST', url: '/tracks', payload: { track_id: 'x', ...features } });
+  assert.equal(noKey.statusCode, 401);
+  const win = await app.inject({ url: '/drift?window=soon' });
+  assert.equal(win.statusCode, 400);
+  assert.equal(win.json<{ field: string }>().field, 'window');
+});
+
+test('POST /tracks answers per record, and accepted tracks get stored predictions and reach the WebSocket feed', async () => {
+  const port = (app.server.address() as AddressInfo).port;
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/feed`);
+  const received: { type: string; track_id?: string; scores?: Record<string, number> }[] = [];
+  ws.on('message', (d) => received.push(JSON.parse(String(d)) as (typeof received)[number]));
+  await new Promise((r) => ws.once('open', r));
+  ws.send(JSON.stringify({ type: 'subscribe', genre: 'api-test' }));
+  await eventually(() => Promise.resolve(received.some((m) => m.type === 'subscribed')), Boolean, 5000);
+
+  const r = await app.inject({
+    method: 'POST',
+    url: '/tracks',
+    headers: { 'x-api-key': 'sesame' },
+    payload: [
+      { track_id: 'api-1', track_genre: 'api-test', ...features },
+      { track_id: 'api-2', ...features, valence: 7 },
+    ],
+  });
+  assert.equal(r.statusCode, 207);
+  const body = r.json<{
+    accepted: number;
+    rejected: number;
+    results: { accepted: boolean; errors?: { field: string }[] }[];
+  }>();
+  assert.deepEqual([body.accepted, body.rejected], [1, 1]);
+  assert.equal(body.results[1]?.errors?.[0]?.field, 'valence');
+
+  // Other genres are filtered out of this client's feed.
+  const sink = await createPublisher(p.cfg);
+  await replayCsv(sink, { path: 'data/spotify_tracks_sample.csv', limit: 50, quiet: true });
+  await sink.close();
+  const got = await eventually(
+    () => Promise.resolve(received.filter((m) => m.type === 'prediction')),
+    (a) => a.length >= 1,
+    30_000,
+  );
+  await new Promise((res) => setTimeout(res, 1500));
+  const predictions = received.filter((m) => m.type === 'prediction');
+  assert.deepEqual(
+    predictions.map((m) => m.track_id),
+    ['api-1'],
+    'only the subscribed genre, once',
+  );
+  assert.equal(Object.keys(got[0]!.scores!).length, 4);
+  ws.close();
+
+  const stored = await eventually(
+    async () =>
+      (await app.inject({ url: '/tracks/api-1/predictions' })).json<{ predictions: unknown[] }>().predictions,
+    (a) => a.length >= 4,
+  );
+  assert.equal(stored.length, 4);
+});
+
+test('GET /models, /health, /metrics and /docs answer', async () => {
+  const m = (await app.inject({ url: '/models' })).json<{
+    models: { name: string; metrics: { grouped: { rmse: number } } }[];
+  }>();
+  assert.deepEqual(
+    m.models.map((x) => x.name),
+    ['rf', 'xgb', 'mlp', 'tabnet'],
+  );
+  assert.ok(m.models.every((x) => x.metrics.grouped.rmse > 0));
+  const h = await app.inject({ url: '/health' });
+  assert.equal(h.statusCode, 200);
+  assert.match((await app.inject({ url: '/metrics' })).body, /hitstream_api_requests_total/);
+  assert.equal((await app.inject({ url: '/docs/json' })).statusCode, 200);
+  assert.equal((await app.inject({ url: '/live.html' })).statusCode, 200);
+});
