@@ -37,7 +37,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: { level: deps.cfg.logLevel }, bodyLimit: 1024 * 1024 });
   app.setErrorHandler(errorHandler);
   await app.register(cors, {
-    origin: process.env.HITSTREAM_CORS_ORIGIN ? process.env.HITSTREAM_CORS_ORIGIN.split(',') : false,
+    origin: deps.cfg.corsOrigin ? deps.cfg.corsOrigin.split(',') : false,
   });
   await app.register(swagger, {
     openapi: {

@@ -14,7 +14,9 @@ const pinoLogCreator: logCreator = () => {
   const log = createLogger('kafkajs');
   return ({ level, log: entry }) => {
     const { message, ...fields } = entry;
-    log[LEVELS[level] ?? 'info'](fields, message);
+    // kafkajs logs the broker's answers during a normal group rebalance at ERROR; they are expected.
+    const routine = /rebalanc|coordinator is not available|not the correct coordinator/i.test(String(fields.error ?? ''));
+    log[routine ? 'debug' : (LEVELS[level] ?? 'info')](fields, message);
   };
 };
 

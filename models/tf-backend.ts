@@ -4,6 +4,7 @@
  * so it is used only when HITSTREAM_TF_ALLOW_CPU=true says so.
  */
 import * as tf from '@tensorflow/tfjs';
+import { loadConfig } from '../lib/config.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 
@@ -29,7 +30,7 @@ async function pick(): Promise<string> {
   } catch (err) {
     log.warn({ err }, 'wasm backend failed to load');
   }
-  if (process.env.HITSTREAM_TF_ALLOW_CPU === 'true' && (await tf.setBackend('cpu'))) {
+  if (loadConfig().tfAllowCpu && (await tf.setBackend('cpu'))) {
     log.warn('TensorFlow.js runs on the plain-JS cpu backend (about 5x slower than wasm)');
     return 'cpu';
   }
