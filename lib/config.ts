@@ -170,8 +170,18 @@ export const SETTINGS = {
     default: '',
     meaning: 'When set, write endpoints require header `x-api-key` with this value.',
   },
-  corsOrigin: { env: 'HITSTREAM_CORS_ORIGIN', kind: 'string', default: '', meaning: 'Comma-separated origins allowed to call the API from a browser (empty: same origin only).' },
-  tfAllowCpu: { env: 'HITSTREAM_TF_ALLOW_CPU', kind: 'bool', default: 'false', meaning: 'Allow TensorFlow.js to fall back to its plain-JS cpu backend (about 5x slower than wasm).' },
+  corsOrigin: {
+    env: 'HITSTREAM_CORS_ORIGIN',
+    kind: 'string',
+    default: '',
+    meaning: 'Comma-separated origins allowed to call the API from a browser (empty: same origin only).',
+  },
+  tfAllowCpu: {
+    env: 'HITSTREAM_TF_ALLOW_CPU',
+    kind: 'bool',
+    default: 'false',
+    meaning: 'Allow TensorFlow.js to fall back to its plain-JS cpu backend (about 5x slower than wasm).',
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     kind: 'string',

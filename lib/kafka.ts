@@ -15,7 +15,9 @@ const pinoLogCreator: logCreator = () => {
   return ({ level, log: entry }) => {
     const { message, ...fields } = entry;
     // kafkajs logs the broker's answers during a normal group rebalance at ERROR; they are expected.
-    const routine = /rebalanc|coordinator is not available|not the correct coordinator/i.test(String(fields.error ?? ''));
+    const routine = /rebalanc|coordinator is not available|not the correct coordinator/i.test(
+      String(fields.error ?? ''),
+    );
     log[routine ? 'debug' : (LEVELS[level] ?? 'info')](fields, message);
   };
 };
