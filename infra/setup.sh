@@ -4,6 +4,7 @@
 #   - Java 17+ and Maven: the native Kafka broker comes from Maven Central jars.
 #   - clickhouse-server: Debian's 18.16 (the native stack's ClickHouse).
 #   - Python's chdb: a current ClickHouse engine in-process, for the SQL portability tests.
+#   - chromium (tests only): Debian's headless browser for the web page tests.
 #   - node_modules, from package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     say "missing: ${missing[*]}. Install them (e.g. sudo apt-get install ${missing[*]}) or point KAFKA_BROKERS / CLICKHOUSE_URL at running services."
   fi
+fi
+
+# The web pages are tested in Debian's headless Chromium (playwright-core drives it; its own browser
+# download does not work offline).
+if [ "${1:-}" = --test ] && [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "${HITSTREAM_ALLOW_APT:-true}" != false ]; then
+  say "installing chromium with apt-get for the browser tests"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 if [ "${1:-}" = --test ] && ! python3 -c 'import chdb' 2>/dev/null; then

@@ -1,0 +1,140 @@
+/**
+ * The web pages in a real headless Chromium (Debian's, driven by playwright-core): rows arrive on
+ * the Live page during a replay, a slider move changes the What-if predictions, the Models page
+ * shows all four models. Screenshots go to the temp folder for people to look at.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { type Browser, chromium } from 'playwright-core';
+import { buildApp } from '../../api/app.ts';
+import { FeedHub } from '../../api/feed/hub.ts';
+import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { loadModels } from '../../models/registry.ts';
+import { createPublisher, type Publisher } from '../../producers/publisher.ts';
+import { replayCsv } from '../../producers/replay.ts';
+import { createWorkerMetrics } from '../../scorers/metrics.ts';
+import { createWorker, type Worker } from '../../scorers/worker.ts';
+import { isolatedPipeline } from '../helpers/services.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+
+let p: Awaited<ReturnType<typeof isolatedPipeline>>;
+let worker: Worker;
+let publisher: Publisher;
+let app: FastifyInstance;
+let source: Awaited<ReturnType<typeof startPredictionsSource>>;
+let browser: Browser;
+let base: string;
+
+before(async () => {
+  if (skip) return;
+  p = await isolatedPipeline();
+  const models = await loadModels(p.cfg.modelsDir || undefined);
+  worker = createWorker(p.cfg, {
+    models,
+    metrics: createWorkerMetrics(),
+    log: createLogger('test-worker', 'warn'),
+  });
+  await worker.start();
+  publisher = await createPublisher(p.cfg);
+  const hub = new FeedHub();
+  source = await startPredictionsSource(p.cfg, createLogger('test-feed', 'warn'), (e) => hub.publish(e));
+  app = await buildApp({
+    cfg: { ...p.cfg, logLevel: 'warn' },
+    models,
+    publisher,
+    clickhouse: p.client,
+    hub,
+    feedReady: source.ready,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+after(async () => {
+  if (skip) return;
+  await browser.close();
+  await app.close();
+  await source.stop();
+  await publisher.close();
+  await worker.stop();
+  await p.cleanup();
+});
+
+const shot = (name: string) => join(tmpdir(), `hitstream-${name}.png`);
+
+test('Live page: rows and charts arrive during a replay', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${base}/live.html`);
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'connected');
+  await new Promise((r) => setTimeout(r, 1500)); // the feed consumer starts at the end of the topic
+  const replay = replayCsv(publisher, {
+    path: 'data/spotify_tracks_sample.csv',
+    limit: 300,
+    rate: 150,
+    quiet: true,
+  });
+  await page.waitForSelector('[data-testid=feed-row]', { timeout: 30_000 });
+  await replay;
+  await page.waitForFunction(
+    () => document.querySelectorAll('[data-testid=feed-row]').length >= 20,
+    undefined,
+    { timeout: 30_000 },
+  );
+  assert.ok(Number(await page.textContent('#count')) > 0);
+  assert.ok((await page.locator('#hists svg rect').count()) > 0, 'histograms drawn');
+  await page.screenshot({ path: shot('live'), fullPage: true });
+  await page.close();
+});
+
+test('What-if page: moving a slider changes the predictions', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${base}/whatif.html`);
+  await page.waitForSelector('[data-testid=score-xgb]');
+  const before = await page.textContent('[data-testid=score-xgb]');
+  const scores = async () =>
+    Promise.all(['rf', 'xgb', 'mlp', 'tabnet'].map((m) => page.textContent(`[data-testid=score-${m}]`)));
+  const first = await scores();
+  await page.locator('[data-testid=slider-acousticness]').fill('0.95');
+  await page.locator('[data-testid=slider-loudness]').fill('-30');
+  await page.waitForFunction(
+    (b) => document.querySelector('[data-testid=score-xgb]')?.textContent !== b,
+    before,
+    { timeout: 10_000 },
+  );
+  const second = await scores();
+  assert.notDeepEqual(second, first);
+  assert.ok((await page.locator('#mask rect').count()) >= 15, 'TabNet mask bars');
+  await page.screenshot({ path: shot('whatif'), fullPage: true });
+  await page.close();
+});
+
+test('Models page: all four models with metrics and importance charts', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
+  await page.goto(`${base}/models.html`);
+  await page.waitForSelector('[data-testid=model-row]');
+  assert.equal(await page.locator('[data-testid=model-row]').count(), 4);
+  assert.equal(await page.locator('#importance .card').count(), 4);
+  await page.screenshot({ path: shot('models'), fullPage: true });
+  await page.close();
+  process.stderr.write(`screenshots: ${['live', 'whatif', 'models'].map(shot).join(', ')}\n`);
+});
