@@ -15,20 +15,20 @@ export interface TabNetTraining {
   patience: number;
 }
 export const TABNET_DEFAULTS: TabNetParams & TabNetTraining = {
-  nD: 24,
-  nA: 24,
+  nD: 16,
+  nA: 16,
   nSteps: 3,
   gamma: 1.5,
   nShared: 2,
   nIndependent: 2,
-  virtualBatch: 128,
+  virtualBatch: 512,
   momentum: 0.02,
   lambdaSparse: 1e-4,
   mask: 'sparsemax',
-  batchSize: 1024,
-  epochs: 12,
+  batchSize: 4096,
+  epochs: 15,
   learningRate: 0.02,
-  patience: 3,
+  patience: 4,
 };
 
 export interface TabNetScorer extends Scorer {

@@ -117,7 +117,7 @@ test('POST /tracks answers per record, and accepted tracks get stored prediction
   const port = (app.server.address() as AddressInfo).port;
   const ws = new WebSocket(`ws://127.0.0.1:${port}/feed`);
   const received: { type: string; track_id?: string; scores?: Record<string, number> }[] = [];
-  ws.on('message', (d) => received.push(JSON.parse(d.toString()) as (typeof received)[number]));
+  ws.on('message', (d) => received.push(JSON.parse((d as Buffer).toString()) as (typeof received)[number]));
   await new Promise((r) => ws.once('open', r));
   ws.send(JSON.stringify({ type: 'subscribe', genre: 'api-test' }));
   await eventually(() => Promise.resolve(received.some((m) => m.type === 'subscribed')), Boolean, 5000);
