@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { readKaggleCsv } from '../lib/kaggle-csv.ts';
 import { ProgressReporter } from '../lib/progress.ts';
+import type { TrackFeatures } from '../schemas/index.ts';
 import type { Publisher } from './publisher.ts';
 import { trackEventFromCsv } from './track-event.ts';
 
@@ -44,7 +45,10 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
   const t0 = performance.now();
   let queued = 0;
 
-  const send = async (batch: unknown[]) => {
+  const send = async (batch: TrackFeatures[]) => {
+    // Stamp the batch as it leaves, so pacing waits do not count as pipeline latency.
+    const now = new Date().toISOString();
+    for (const e of batch) e.event_time = now;
     const results = await publisher.publish(batch);
     for (const r of results) {
       if (r.ok) summary.sent++;
@@ -52,7 +56,7 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
     }
     progress?.update(summary.sent + summary.rejected);
   };
-  const flush = async (batch: unknown[]) => {
+  const flush = async (batch: TrackFeatures[]) => {
     if (!batch.length) return;
     // Pace by the clock: batch k may leave at t0 + k·batch/rate.
     if (opts.rate) {
@@ -68,7 +72,7 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
 
   let total = 0;
   do {
-    let batch: unknown[] = [];
+    let batch: TrackFeatures[] = [];
     for await (const r of readKaggleCsv(opts.path)) {
       if (opts.signal?.aborted || (opts.limit !== undefined && total >= opts.limit)) break;
       total++;
