@@ -50,8 +50,8 @@ export function driftSql(
     scoreDistribution: Object.fromEntries(
       MODEL_NAMES.map((m) => [m, scoreDistributionSql(m, manifests[m].drift.score, timeFilter('scored_at'))]),
     ) as Record<ModelName, string>,
-    disagreement: `SELECT toStartOfMinute(scored_at) AS time, avg(spread) AS mean_spread, max(spread) AS max_spread
-FROM (SELECT event_id, any(scored_at) AS scored_at, max(score) - min(score) AS spread FROM predictions FINAL WHERE ${timeFilter('scored_at')} GROUP BY event_id)
+    disagreement: `SELECT toStartOfMinute(first_scored) AS time, avg(spread) AS mean_spread, max(spread) AS max_spread
+FROM (SELECT event_id, any(scored_at) AS first_scored, max(score) - min(score) AS spread FROM predictions FINAL WHERE ${timeFilter('scored_at')} GROUP BY event_id)
 GROUP BY time
 ORDER BY time`,
     liveError: `SELECT toStartOfMinute(scored_at) AS time, model, sqrt(avg((score - popularity) * (score - popularity))) AS rmse, avg(abs(score - popularity)) AS mae

@@ -66,6 +66,16 @@ export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
     features: [...pre.features],
     loadSeconds: (performance.now() - t0) / 1000,
     async predictBatch(rows) {
+      // A batch can hold only invalid events; some predictors throw on zero rows.
+      if (rows.length === 0)
+        return {
+          scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, new Float32Array(0)])) as Record<
+            ModelName,
+            Float32Array
+          >,
+          tabnetMasks: new Float32Array(0),
+          inferenceUs: Object.fromEntries(MODEL_NAMES.map((m) => [m, 0])) as Record<ModelName, number>,
+        };
       const X = toMatrix(rows, pre);
       const scores = {} as Record<ModelName, Float32Array>;
       const inferenceUs = {} as Record<ModelName, number>;

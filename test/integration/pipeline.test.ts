@@ -130,6 +130,18 @@ test('bad events go to dead letters with the right reason; valid events around t
     assert.equal(r.field, field, name);
     assert.equal(Number(r.payload_bytes), value.length, `${name}: the whole payload is kept`);
   }
+  // A batch of nothing but bad events must not stop the worker either.
+  const only = testKafka(p.cfg).producer();
+  await only.connect();
+  await only.send({ topic: p.cfg.topicTracks, messages: [{ key: 'bad-alone', value: '{oops' }] });
+  await only.disconnect();
+  assert.equal(
+    await eventually(
+      () => p.count("SELECT count() FROM dead_letters FINAL WHERE message_key = 'bad-alone'"),
+      (n) => n === 1,
+    ),
+    1,
+  );
   const scored = await eventually(
     () => p.count("SELECT uniqExact(track_id) FROM track_events FINAL WHERE track_id LIKE 'dl-good-%'"),
     (n) => n >= cases.length,

@@ -4,7 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { trackPredictionsSql } from '../../api/routes/tracks.ts';
+import { readManifests } from '../../dashboards/common.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
+import { featureBinsSql, scoreBinsSql } from '../../models/drift-sql.ts';
+import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 import { sql } from '../../lib/sql.ts';
 import { runOnChdb } from '../sql/chdb.ts';
 import { HOSTILE_STRINGS } from '../helpers/hostile-strings.ts';
@@ -19,4 +23,22 @@ test('every migration statement runs on a current ClickHouse (chdb)', () => {
 test('hostile strings survive a round trip on chdb too', () => {
   const results = runOnChdb(HOSTILE_STRINGS.map((s) => sql`SELECT ${s} AS s`));
   results.forEach((r, i) => assert.equal(r.rows?.[0]?.s, HOSTILE_STRINGS[i], r.error));
+});
+
+test('the API’s queries run on a current ClickHouse (chdb) too', () => {
+  const manifests = readManifests();
+  const featureEdges = Object.fromEntries(
+    Object.entries(manifests.rf.drift.features).map(([f, r]) => [f, r.edges]),
+  );
+  const scoreEdges = Object.fromEntries(
+    MODEL_NAMES.map((m) => [m, manifests[m].drift.score.edges]),
+  ) as Record<ModelName, number[]>;
+  const statements = [
+    trackPredictionsSql("it's-a-track", 100),
+    featureBinsSql(featureEdges, 900),
+    scoreBinsSql(scoreEdges, 900),
+  ];
+  const setup = [MIGRATIONS_TABLE, ...loadMigrations().flatMap((m) => m.statements)];
+  for (const r of runOnChdb(statements, setup))
+    assert.ok(r.ok, `statement ${r.i} failed on chdb: ${r.error}`);
 });

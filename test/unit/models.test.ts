@@ -144,6 +144,13 @@ test('tiny train on the sample, then loadModels/predictBatch and offline predict
   assert.ok(readFileSync(join(root, 'REPORT.md'), 'utf8').includes('Leakage-free'));
 
   const models = await loadModels(out);
+  const empty = await models.predictBatch([]);
+  for (const m of MODEL_NAMES)
+    assert.equal(
+      empty.scores[m].length,
+      0,
+      'a batch of only invalid events scores nothing, without throwing',
+    );
   const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 10 });
   const p = await models.predictBatch(tracks);
   for (const m of MODEL_NAMES) {
