@@ -1,27 +1,16 @@
 /** The HTTP API and the WebSocket feed against the real broker and server. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
-import { buildApp } from '../../api/app.ts';
-import { FeedHub } from '../../api/feed/hub.ts';
-import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { loadModels, type LoadedModels } from '../../models/registry.ts';
-import { createPublisher, type Publisher } from '../../producers/publisher.ts';
+import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
-import { createWorkerMetrics } from '../../scorers/metrics.ts';
-import { createWorker, type Worker } from '../../scorers/worker.ts';
+import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { eventually, isolatedPipeline } from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
-let models: LoadedModels;
-let worker: Worker;
-let publisher: Publisher;
+let s: ScoringApp;
 let app: FastifyInstance;
-let source: Awaited<ReturnType<typeof startPredictionsSource>>;
-const hub = new FeedHub();
 const features = {
   duration_ms: 210000,
   explicit: false,
@@ -41,30 +30,11 @@ const features = {
 
 before(async () => {
   p = await isolatedPipeline();
-  models = await loadModels(p.cfg.modelsDir || undefined);
-  worker = createWorker(p.cfg, {
-    models,
-    metrics: createWorkerMetrics(),
-    log: createLogger('test-worker', 'warn'),
-  });
-  await worker.start();
-  publisher = await createPublisher(p.cfg);
-  source = await startPredictionsSource(p.cfg, createLogger('test-feed', 'warn'), (e) => hub.publish(e));
-  app = await buildApp({
-    cfg: { ...p.cfg, logLevel: 'warn', apiKey: 'sesame' },
-    models,
-    publisher,
-    clickhouse: p.client,
-    hub,
-    feedReady: source.ready,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  s = await startScoringApp(p, { feed: true, listen: true, cfg: { apiKey: 'sesame' } });
+  app = s.app;
 });
 after(async () => {
-  await app.close();
-  await source.stop();
-  await publisher.close();
-  await worker.stop();
+  await s.stop();
   await p.cleanup();
 });
 
@@ -114,8 +84,7 @@ test('bad requests get JSON errors naming the field', async () => {
 });
 
 test('POST /tracks answers per record, and accepted tracks get stored predictions and reach the WebSocket feed', async () => {
-  const port = (app.server.address() as AddressInfo).port;
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/feed`);
+  const ws = new WebSocket(`${s.base.replace('http', 'ws')}/feed`);
   const received: { type: string; track_id?: string; scores?: Record<string, number> }[] = [];
   ws.on('message', (d) => received.push(JSON.parse((d as Buffer).toString()) as (typeof received)[number]));
   await new Promise((r) => ws.once('open', r));

@@ -6,53 +6,33 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/app.ts';
-import { FeedHub } from '../../api/feed/hub.ts';
 import { driftSql } from '../../dashboards/drift.ts';
 import { generatedFiles } from '../../dashboards/generate.ts';
 import { expandMacros, panelQueries } from '../../dashboards/macros.ts';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { loadModels, type LoadedModels } from '../../models/registry.ts';
+import type { LoadedModels } from '../../models/registry.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
-import { createPublisher, type Publisher } from '../../producers/publisher.ts';
+import type { Publisher } from '../../producers/publisher.ts';
 import { trackEventFromCsv } from '../../producers/track-event.ts';
-import { createWorkerMetrics } from '../../scorers/metrics.ts';
-import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { FEATURE_NAMES } from '../../schemas/index.ts';
+import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { runOnChdb } from '../sql/chdb.ts';
 import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
+let s: ScoringApp;
 let models: LoadedModels;
-let worker: Worker;
 let publisher: Publisher;
 let app: FastifyInstance;
 const SHIFTED = ['energy', 'loudness'];
 
 before(async () => {
   p = await isolatedPipeline();
-  models = await loadModels(p.cfg.modelsDir || undefined);
-  worker = createWorker(p.cfg, {
-    models,
-    metrics: createWorkerMetrics(),
-    log: createLogger('test-worker', 'warn'),
-  });
-  await worker.start();
-  publisher = await createPublisher(p.cfg);
-  app = await buildApp({
-    cfg: { ...p.cfg, logLevel: 'warn' },
-    models,
-    publisher,
-    clickhouse: p.client,
-    hub: new FeedHub(),
-    feedReady: () => true,
-  });
+  s = await startScoringApp(p);
+  ({ models, publisher, app } = s);
 });
 after(async () => {
-  await app.close();
-  await publisher.close();
-  await worker.stop();
+  await s.stop();
   await p.cleanup();
 });
 

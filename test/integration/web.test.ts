@@ -5,57 +5,29 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { type Browser, chromium } from 'playwright-core';
-import { buildApp } from '../../api/app.ts';
-import { FeedHub } from '../../api/feed/hub.ts';
-import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { loadModels } from '../../models/registry.ts';
-import { createPublisher, type Publisher } from '../../producers/publisher.ts';
+import type { Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
-import { createWorkerMetrics } from '../../scorers/metrics.ts';
-import { createWorker, type Worker } from '../../scorers/worker.ts';
+import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { isolatedPipeline } from '../helpers/services.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
-let worker: Worker;
+let s: ScoringApp;
 let publisher: Publisher;
-let app: FastifyInstance;
-let source: Awaited<ReturnType<typeof startPredictionsSource>>;
 let browser: Browser;
 let base: string;
 
 before(async () => {
   if (skip) return;
   p = await isolatedPipeline();
-  const models = await loadModels(p.cfg.modelsDir || undefined);
-  worker = createWorker(p.cfg, {
-    models,
-    metrics: createWorkerMetrics(),
-    log: createLogger('test-worker', 'warn'),
-  });
-  await worker.start();
-  publisher = await createPublisher(p.cfg);
-  const hub = new FeedHub();
-  source = await startPredictionsSource(p.cfg, createLogger('test-feed', 'warn'), (e) => hub.publish(e));
-  app = await buildApp({
-    cfg: { ...p.cfg, logLevel: 'warn' },
-    models,
-    publisher,
-    clickhouse: p.client,
-    hub,
-    feedReady: source.ready,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  s = await startScoringApp(p, { feed: true, listen: true });
+  ({ publisher, base } = s);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -73,10 +45,7 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await browser.close();
-  await app.close();
-  await source.stop();
-  await publisher.close();
-  await worker.stop();
+  await s.stop();
   await p.cleanup();
 });
 
