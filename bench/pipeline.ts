@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../lib/config.ts';
+import { type Config, configToEnv } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { createKafka, ensureTopics } from '../lib/kafka.ts';
 import { ident, sql } from '../lib/sql.ts';
@@ -35,18 +35,7 @@ export async function benchPipeline(
   };
   await migrate(cfg);
   await ensureTopics(cfg);
-  const env = {
-    ...process.env,
-    KAFKA_BROKERS: cfg.kafkaBrokers.join(','),
-    CLICKHOUSE_URL: cfg.clickhouseUrl,
-    CLICKHOUSE_DATABASE: id,
-    HITSTREAM_TOPIC_TRACKS: cfg.topicTracks,
-    HITSTREAM_TOPIC_PREDICTIONS: cfg.topicPredictions,
-    HITSTREAM_TOPIC_DEAD_LETTERS: cfg.topicDeadLetters,
-    HITSTREAM_CONSUMER_GROUP: cfg.consumerGroup,
-    HITSTREAM_WORKER_PORT: '0',
-    LOG_LEVEL: 'warn',
-  };
+  const env = { ...process.env, ...configToEnv({ ...cfg, workerPort: 0 }), LOG_LEVEL: 'warn' };
   const workers: ChildProcess[] = Array.from({ length: opts.workers }, () =>
     spawn(process.execPath, [BIN, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
   );

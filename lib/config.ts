@@ -244,3 +244,13 @@ export function settingsMarkdown(): string {
   );
   return ['| name | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
+
+/** The environment that makes a child process load exactly `cfg` (the inverse of loadConfig). */
+export function configToEnv(cfg: Config): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [keyof Config, Setting][]) {
+    const v = cfg[key];
+    env[s.env] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return env;
+}

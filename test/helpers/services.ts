@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { type Config, loadConfig } from '../../lib/config.ts';
+import { type Config, configToEnv, loadConfig } from '../../lib/config.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import { migrate } from '../../infra/migrate.ts';
 import { ident, sql } from '../../lib/sql.ts';
@@ -78,12 +78,7 @@ export async function isolatedPipeline(partitions = 4) {
     /** Environment for a child `hitstream` process using this pipeline. */
     env: {
       ...process.env,
-      CLICKHOUSE_DATABASE: cfg.clickhouseDatabase,
-      HITSTREAM_TOPIC_TRACKS: cfg.topicTracks,
-      HITSTREAM_TOPIC_PREDICTIONS: cfg.topicPredictions,
-      HITSTREAM_TOPIC_DEAD_LETTERS: cfg.topicDeadLetters,
-      HITSTREAM_CONSUMER_GROUP: cfg.consumerGroup,
-      HITSTREAM_WORKER_PORT: '0',
+      ...configToEnv(cfg),
       LOG_LEVEL: 'warn',
     },
     async count(query: string): Promise<number> {

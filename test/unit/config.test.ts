@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { loadConfig, settingsMarkdown } from '../../lib/config.ts';
+import { configToEnv, loadConfig, settingsMarkdown } from '../../lib/config.ts';
 
 test('defaults apply when nothing is set', () => {
   const cfg = loadConfig({});
@@ -36,4 +36,14 @@ test('README documents every setting (the table is generated from the code)', ()
     readme.includes(settingsMarkdown()),
     'README.md configuration table is out of date: run `npx hitstream config --markdown`',
   );
+});
+
+test('configToEnv is the inverse of loadConfig (what child processes are started with)', () => {
+  const cfg = loadConfig({
+    KAFKA_BROKERS: 'a:1,b:2',
+    HITSTREAM_WORKER_PORT: '0',
+    HITSTREAM_ALLOW_APT: 'false',
+    CLICKHOUSE_DATABASE: 'x_1',
+  });
+  assert.deepEqual(loadConfig(configToEnv(cfg)), cfg);
 });
