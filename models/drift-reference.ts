@@ -24,7 +24,8 @@ export function decileReference(values: ArrayLike<number>): BinnedReference {
   return { edges, proportions: counts.map((c) => c / n) };
 }
 
-export function binOf(edges: readonly number[], v: number): number {
+/** The number of edges ≤ v: the bin of v (also the random forest's feature bins). */
+export function binOf(edges: ArrayLike<number>, v: number): number {
   let lo = 0;
   let hi = edges.length;
   while (lo < hi) {

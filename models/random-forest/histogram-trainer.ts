@@ -8,6 +8,7 @@
  * depth). Split rule and leaf values are the same as ml-cart's (`x < threshold` goes left; a leaf
  * predicts the mean), so ml-random-forest's predictor scores the result unchanged.
  */
+import { binOf } from '../drift-reference.ts';
 import { rng } from '../split.ts';
 
 export interface ForestOptions {
@@ -55,17 +56,7 @@ export function binFeatures(X: Float32Array, n: number, f: number, maxBins: numb
     }
     const ej = Float32Array.from(e);
     edges.push(ej);
-    for (let i = 0; i < n; i++) {
-      const x = col[i]!;
-      let lo = 0;
-      let hi = ej.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (x < ej[mid]!) hi = mid;
-        else lo = mid + 1;
-      }
-      bins[i * f + j] = lo;
-    }
+    for (let i = 0; i < n; i++) bins[i * f + j] = binOf(ej, col[i]!);
   }
   return { bins, edges };
 }
