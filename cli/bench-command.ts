@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
+import { benchPredict } from '../bench/predict.ts';
 import { loadConfig } from '../lib/config.ts';
 
 export function registerBenchCommand(program: Command): void {
@@ -28,6 +29,23 @@ export function registerBenchCommand(program: Command): void {
         workers: Number(o.workers),
         json: o.json,
         latencySeconds: Number(o.latencySeconds),
+      });
+    });
+  bench
+    .command('predict')
+    .description('POST /predict at a fixed rate against a running API; prints p50/p99')
+    .option('--url <url>', 'API base URL', 'http://127.0.0.1:8080')
+    .option('--rate <n>', 'requests per second', '100')
+    .option('--seconds <n>', 'how long', '20')
+    .option('--data <path>', 'CSV whose rows are sent as features', 'data/spotify_tracks_sample.csv')
+    .option('--json', 'print JSON')
+    .action(async (o: { url: string; rate: string; seconds: string; data: string; json?: boolean }) => {
+      await benchPredict({
+        url: o.url,
+        rate: Number(o.rate),
+        seconds: Number(o.seconds),
+        data: o.data,
+        json: o.json,
       });
     });
 }

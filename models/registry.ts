@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HitstreamError } from '../lib/errors.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
+import { FEATURE_NAMES } from '../schemas/track-features.ts';
 import { type FeatureRow, toMatrix } from './features.ts';
 import { kindFor } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
@@ -27,6 +28,8 @@ export interface LoadedModels {
   manifests: Record<ModelName, ModelManifest>;
   features: string[];
   predictBatch(rows: readonly FeatureRow[]): Promise<BatchPrediction>;
+  /** Scores synthetic batches once, so the first real request does not pay for JIT and wasm set-up. */
+  warmUp(): Promise<void>;
   loadSeconds: number;
 }
 
@@ -61,35 +64,43 @@ export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
         'MODEL_MISMATCH',
         `${name} was trained on other features than rf: retrain all four together`,
       );
+  const predictBatch = async (rows: readonly FeatureRow[]): Promise<BatchPrediction> => {
+    // A batch can hold only invalid events; some predictors throw on zero rows.
+    if (rows.length === 0)
+      return {
+        scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, new Float32Array(0)])) as Record<
+          ModelName,
+          Float32Array
+        >,
+        tabnetMasks: new Float32Array(0),
+        inferenceUs: Object.fromEntries(MODEL_NAMES.map((m) => [m, 0])) as Record<ModelName, number>,
+      };
+    const X = toMatrix(rows, pre);
+    const scores = {} as Record<ModelName, Float32Array>;
+    const inferenceUs = {} as Record<ModelName, number>;
+    let tabnetMasks: Float32Array = new Float32Array(0);
+    for (const name of MODEL_NAMES) {
+      const t = performance.now();
+      if (name === 'tabnet') {
+        const r = await (scorers.tabnet as TabNetScorer).explain(X);
+        scores.tabnet = clip(r.scores);
+        tabnetMasks = r.masks;
+      } else scores[name] = clip(await scorers[name].predict(X));
+      inferenceUs[name] = ((performance.now() - t) * 1000) / Math.max(1, rows.length);
+    }
+    return { scores, tabnetMasks, inferenceUs };
+  };
   return {
     manifests,
     features: [...pre.features],
     loadSeconds: (performance.now() - t0) / 1000,
-    async predictBatch(rows) {
-      // A batch can hold only invalid events; some predictors throw on zero rows.
-      if (rows.length === 0)
-        return {
-          scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, new Float32Array(0)])) as Record<
-            ModelName,
-            Float32Array
-          >,
-          tabnetMasks: new Float32Array(0),
-          inferenceUs: Object.fromEntries(MODEL_NAMES.map((m) => [m, 0])) as Record<ModelName, number>,
-        };
-      const X = toMatrix(rows, pre);
-      const scores = {} as Record<ModelName, Float32Array>;
-      const inferenceUs = {} as Record<ModelName, number>;
-      let tabnetMasks: Float32Array = new Float32Array(0);
-      for (const name of MODEL_NAMES) {
-        const t = performance.now();
-        if (name === 'tabnet') {
-          const r = await (scorers.tabnet as TabNetScorer).explain(X);
-          scores.tabnet = clip(r.scores);
-          tabnetMasks = r.masks;
-        } else scores[name] = clip(await scorers[name].predict(X));
-        inferenceUs[name] = ((performance.now() - t) * 1000) / Math.max(1, rows.length);
-      }
-      return { scores, tabnetMasks, inferenceUs };
+    predictBatch,
+    async warmUp() {
+      // The training means of each feature: a plausible row for every model.
+      const row = Object.fromEntries(
+        FEATURE_NAMES.map((f, j) => [f, f === 'explicit' ? false : pre.mean[j]!]),
+      ) as unknown as FeatureRow;
+      for (const n of [1, 16, 256]) await predictBatch(new Array<FeatureRow>(n).fill(row));
     },
   };
 }

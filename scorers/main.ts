@@ -12,6 +12,7 @@ import { createWorker } from './worker.ts';
 export async function runWorker(cfg: Config): Promise<void> {
   const log = createLogger('worker');
   const models = await loadModels(cfg.modelsDir || undefined);
+  await models.warmUp();
   log.info(
     {
       seconds: models.loadSeconds.toFixed(2),
