@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { benchFeed } from '../bench/feed.ts';
 import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
@@ -31,6 +32,34 @@ export function registerBenchCommand(program: Command): void {
         latencySeconds: Number(o.latencySeconds),
       });
     });
+  bench
+    .command('feed')
+    .description('WebSocket clients on /feed during a fixed-rate replay: prediction → client latency, drops')
+    .option('--clients <n>', 'WebSocket clients', '20')
+    .option('--rate <n>', 'events per second', '1000')
+    .option('--seconds <n>', 'how long', '20')
+    .option('--workers <n>', 'scorer worker processes', '2')
+    .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', 'data/spotify_tracks_sample.csv')
+    .option('--json', 'print JSON')
+    .action(
+      async (o: {
+        clients: string;
+        rate: string;
+        seconds: string;
+        workers: string;
+        data: string;
+        json?: boolean;
+      }) => {
+        await benchFeed(loadConfig(), {
+          data: o.data,
+          clients: Number(o.clients),
+          rate: Number(o.rate),
+          seconds: Number(o.seconds),
+          workers: Number(o.workers),
+          json: o.json,
+        });
+      },
+    );
   bench
     .command('predict')
     .description('POST /predict at a fixed rate against a running API; prints p50/p99')

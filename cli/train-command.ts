@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { HitstreamError } from '../lib/errors.ts';
 import type { Protocol } from '../models/kinds.ts';
@@ -35,34 +36,54 @@ export function registerTrainCommand(program: Command): void {
       'seed,grouped',
     )
     .option('--out <dir>', 'where the model folders go (default models/artifacts)')
-    .action(async (opts: { data: string; models: string; seed: string; protocols: string; out?: string }) => {
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed))
-        throw new HitstreamError('CLI_BAD_OPTION', `--seed must be an integer, got ${opts.seed}`, {
-          field: '--seed',
+    .option(
+      '--jobs <n>',
+      '2 trains the two protocols side by side (one child process); 1 one after the other',
+      String(Math.min(2, availableParallelism())),
+    )
+    .action(
+      async (opts: {
+        data: string;
+        models: string;
+        seed: string;
+        protocols: string;
+        out?: string;
+        jobs: string;
+      }) => {
+        const seed = Number(opts.seed);
+        if (!Number.isInteger(seed))
+          throw new HitstreamError('CLI_BAD_OPTION', `--seed must be an integer, got ${opts.seed}`, {
+            field: '--seed',
+          });
+        const protocols = parseList<Protocol>('--protocols', opts.protocols, ['seed', 'grouped']);
+        const jobs = Number(opts.jobs);
+        if (!Number.isInteger(jobs) || jobs < 1)
+          throw new HitstreamError('CLI_BAD_OPTION', `--jobs must be a whole number ≥ 1, got ${opts.jobs}`, {
+            field: '--jobs',
+          });
+        const t0 = performance.now();
+        const report = await train({
+          data: opts.data,
+          models: parseList<ModelName>('--models', opts.models, MODEL_NAMES),
+          seed,
+          // grouped last: it writes the artifacts, whose manifests also carry the seed-protocol metrics.
+          protocols: (['seed', 'grouped'] as const).filter((p) => protocols.includes(p)),
+          outDir: opts.out,
+          jobs,
+          log: (line) => process.stderr.write(`train: ${line}\n`),
         });
-      const protocols = parseList<Protocol>('--protocols', opts.protocols, ['seed', 'grouped']);
-      const t0 = performance.now();
-      const report = await train({
-        data: opts.data,
-        models: parseList<ModelName>('--models', opts.models, MODEL_NAMES),
-        seed,
-        // grouped last: it writes the artifacts, whose manifests also carry the seed-protocol metrics.
-        protocols: (['seed', 'grouped'] as const).filter((p) => protocols.includes(p)),
-        outDir: opts.out,
-        log: (line) => process.stderr.write(`train: ${line}\n`),
-      });
-      const secs = (performance.now() - t0) / 1000;
-      process.stderr.write(
-        `train: done in ${(secs / 60).toFixed(1)} min; report in ${opts.out ? `${opts.out}/..` : 'models'}/REPORT.md\n`,
-      );
-      for (const [p, s] of Object.entries(report.protocols))
-        for (const m of MODEL_NAMES)
-          if (s?.[m])
-            process.stdout.write(
-              `${p.padEnd(8)} ${m.padEnd(7)} RMSE ${s[m].metrics.rmse.toFixed(3)}  MAE ${s[m].metrics.mae.toFixed(3)}  R2 ${s[m].metrics.r2.toFixed(4)}  ${s[m].trainSeconds.toFixed(0)} s\n`,
-            );
-    });
+        const secs = (performance.now() - t0) / 1000;
+        process.stderr.write(
+          `train: done in ${(secs / 60).toFixed(1)} min; report in ${opts.out ? `${opts.out}/..` : 'models'}/REPORT.md\n`,
+        );
+        for (const [p, s] of Object.entries(report.protocols))
+          for (const m of MODEL_NAMES)
+            if (s?.[m])
+              process.stdout.write(
+                `${p.padEnd(8)} ${m.padEnd(7)} RMSE ${s[m].metrics.rmse.toFixed(3)}  MAE ${s[m].metrics.mae.toFixed(3)}  R2 ${s[m].metrics.r2.toFixed(4)}  ${s[m].trainSeconds.toFixed(0)} s\n`,
+              );
+      },
+    );
 }
 
 export function registerPredictCommand(program: Command): void {

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadConfig } from '../lib/config.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
+import { installWasmSpeedups } from './wasm-speedups.ts';
 
 let ready: Promise<string> | undefined;
 
@@ -25,6 +26,7 @@ async function pick(): Promise<string> {
     await import('@tensorflow/tfjs-backend-wasm');
     if (await tf.setBackend('wasm')) {
       await tf.ready();
+      installWasmSpeedups();
       return 'wasm';
     }
   } catch (err) {

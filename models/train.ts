@@ -3,10 +3,14 @@
  * keeps the grouped-protocol models as the deployed artifacts, and writes models/report.json,
  * models/REPORT.md and the charts.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { KaggleTrack } from '../lib/kaggle-csv.ts';
 import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
 import type { ModelName } from '../schemas/prediction.ts';
@@ -26,8 +30,16 @@ export interface TrainOptions {
   seed: number;
   protocols: Protocol[];
   outDir?: string;
+  /**
+   * 2 runs the seed protocol in a child process while this one trains the grouped protocol: every
+   * trainer is single-threaded (wasm, JS), so on two cores the run takes the longer protocol's time.
+   */
+  jobs?: number;
   log: (line: string) => void;
 }
+
+type Section = NonNullable<TrainReport['protocols'][Protocol]>;
+type Row = KaggleTrack & { popularity: number };
 
 export interface ModelResult {
   metrics: Metrics;
@@ -131,107 +143,200 @@ export async function train(opts: TrainOptions): Promise<TrainReport> {
     `${rows.length} rows used (${report.data.droppedRows} dropped), data sha256 ${report.data.sha256.slice(0, 12)}…`,
   );
 
-  for (const protocol of opts.protocols) {
-    const split: Split =
-      protocol === 'seed'
-        ? randomRowSplit(rows.length, opts.seed)
-        : groupedSplit(
-            rows.map((r) => r.track_id),
-            opts.seed,
-          );
-    const tr = split.train.map((i) => rows[i]!);
-    const te = split.test.map((i) => rows[i]!);
-    const ytr = Float32Array.from(tr, (r) => r.popularity!);
-    const yte = Float32Array.from(te, (r) => r.popularity!);
-    const variants = new Map<boolean, { pre: Preprocessing; Xtr: Float32Array; Xte: Float32Array }>();
-    const variant = (withGenre: boolean) => {
-      let v = variants.get(withGenre);
-      if (!v) {
-        const pre = fitPreprocessing(tr, ytr, withGenre);
-        variants.set(withGenre, (v = { pre, Xtr: toMatrix(tr, pre), Xte: toMatrix(te, pre) }));
-      }
-      return v;
-    };
-    const section: NonNullable<TrainReport['protocols'][Protocol]> = {
-      features: {},
-      trainRows: tr.length,
-      testRows: te.length,
-    };
-    report.protocols[protocol] = section;
-    log(`— protocol ${protocol}: ${tr.length} train / ${te.length} test rows`);
-    for (const name of opts.models) {
-      const { pre, Xtr, Xte } = variant(usesGenre(name, protocol));
-      const f = pre.features.length;
-      section.features[name] = [...pre.features];
-      log(
-        `  ${protocol}/${name}: ${f} features${usesGenre(name, protocol) ? ' (with genre)' : ' (the original 14)'}`,
-      );
-      const t0 = performance.now();
-      let last = 0;
-      const trained = await kindFor(name, protocol).train(
-        { X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed },
-        (fraction, detail) => {
-          if (performance.now() - last > 2000 || fraction >= 1) {
-            last = performance.now();
-            log(`  ${protocol}/${name} ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`);
-          }
-        },
-      );
-      const trainSeconds = (performance.now() - t0) / 1000;
-      const pred = (await trained.scorer.predict(Xte)).map((v) => Math.min(100, Math.max(0, v)));
-      const metrics = regressionMetrics(yte, pred);
-      const usPerRow = await timePerRow(trained.scorer, Xte, f);
-      const result: ModelResult = { metrics, trainSeconds, importance: trained.importance, usPerRow };
-      section[name] = result;
-      log(
-        `  ${protocol}/${name}: RMSE ${metrics.rmse.toFixed(3)}, MAE ${metrics.mae.toFixed(3)}, R2 ${metrics.r2.toFixed(4)}, trained in ${trainSeconds.toFixed(1)} s`,
-      );
-
-      if (protocol === 'grouped') {
-        const dir = join(outDir, name);
-        await rm(dir, { recursive: true, force: true });
-        await mkdir(dir, { recursive: true });
-        const files = await trained.save(dir);
-        const trainScores = await trained.scorer.predict(Xtr);
-        const manifest: ModelManifest = {
-          name,
-          version: `${name}-${report.created.slice(0, 10).replaceAll('-', '')}-${report.data.sha256.slice(0, 8)}-s${opts.seed}`,
-          created: report.created,
-          files: [...files, 'manifest.json'],
-          features: [...pre.features],
-          preprocessing: pre,
-          training: {
-            dataSha256: report.data.sha256,
-            dataRows: report.data.rows,
-            trainRows: tr.length,
-            testRows: te.length,
-            protocol: 'grouped',
-            seed: opts.seed,
-            seconds: trainSeconds,
-          },
-          hyperparameters: trained.hyperparameters,
-          metrics: {
-            grouped: metrics,
-            ...(report.protocols.seed?.[name] ? { seed: report.protocols.seed[name].metrics } : {}),
-          },
-          importance: trained.importance,
-          drift: {
-            features: Object.fromEntries(
-              pre.features.map((feat, j) => [feat, decileReference(Xtr.filter((_, i) => i % f === j))]),
-            ),
-            score: decileReference(trainScores.map((v) => Math.min(100, Math.max(0, v)))),
-          },
-          sizeBytes: 0,
-        };
-        await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
-        manifest.sizeBytes = await dirSize(dir);
-        await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
-        result.sizeBytes = manifest.sizeBytes;
-        log(`  saved ${dir} (${(manifest.sizeBytes / 1e6).toFixed(2)} MB)`);
-      }
-    }
+  // The seed protocol goes first: in one process, the grouped manifests then carry its metrics.
+  const inChild = (opts.jobs ?? 1) > 1 && opts.protocols.length > 1 ? opts.protocols[0] : undefined;
+  // Settled into a value at once, so a failing child cannot be an unhandled rejection meanwhile.
+  const child = inChild
+    ? protocolInChild(opts, inChild).then(
+        (section) => ({ section }),
+        (error: unknown) => ({ error }),
+      )
+    : undefined;
+  for (const protocol of opts.protocols)
+    if (protocol !== inChild)
+      report.protocols[protocol] = await trainProtocol(rows as Row[], protocol, opts, report, outDir);
+  if (child && inChild) {
+    const r = await child;
+    if ('error' in r) throw r.error;
+    report.protocols[inChild] = r.section;
+    await addSeedMetricsToManifests(report, opts.models, outDir);
   }
   const merged = await mergeWithPrevious(report, join(outDir, '..', 'report.json'));
   await writeReport(merged, join(outDir, '..'));
   return merged;
+}
+
+/** Trains and evaluates every chosen model under one protocol; grouped also writes artifacts. */
+async function trainProtocol(
+  rows: Row[],
+  protocol: Protocol,
+  opts: TrainOptions,
+  report: TrainReport,
+  outDir: string,
+): Promise<Section> {
+  const { log } = opts;
+  const split: Split =
+    protocol === 'seed'
+      ? randomRowSplit(rows.length, opts.seed)
+      : groupedSplit(
+          rows.map((r) => r.track_id),
+          opts.seed,
+        );
+  const tr = split.train.map((i) => rows[i]!);
+  const te = split.test.map((i) => rows[i]!);
+  const ytr = Float32Array.from(tr, (r) => r.popularity);
+  const yte = Float32Array.from(te, (r) => r.popularity);
+  const variants = new Map<boolean, { pre: Preprocessing; Xtr: Float32Array; Xte: Float32Array }>();
+  const variant = (withGenre: boolean) => {
+    let v = variants.get(withGenre);
+    if (!v) {
+      const pre = fitPreprocessing(tr, ytr, withGenre);
+      variants.set(withGenre, (v = { pre, Xtr: toMatrix(tr, pre), Xte: toMatrix(te, pre) }));
+    }
+    return v;
+  };
+  const section: NonNullable<TrainReport['protocols'][Protocol]> = {
+    features: {},
+    trainRows: tr.length,
+    testRows: te.length,
+  };
+  log(`— protocol ${protocol}: ${tr.length} train / ${te.length} test rows`);
+  for (const name of opts.models) {
+    const { pre, Xtr, Xte } = variant(usesGenre(name, protocol));
+    const f = pre.features.length;
+    section.features[name] = [...pre.features];
+    log(
+      `  ${protocol}/${name}: ${f} features${usesGenre(name, protocol) ? ' (with genre)' : ' (the original 14)'}`,
+    );
+    const t0 = performance.now();
+    let last = 0;
+    const trained = await kindFor(name, protocol).train(
+      { X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed },
+      (fraction, detail) => {
+        if (performance.now() - last > 2000 || fraction >= 1) {
+          last = performance.now();
+          log(`  ${protocol}/${name} ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`);
+        }
+      },
+    );
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const pred = (await trained.scorer.predict(Xte)).map((v) => Math.min(100, Math.max(0, v)));
+    const metrics = regressionMetrics(yte, pred);
+    const usPerRow = await timePerRow(trained.scorer, Xte, f);
+    const result: ModelResult = { metrics, trainSeconds, importance: trained.importance, usPerRow };
+    section[name] = result;
+    log(
+      `  ${protocol}/${name}: RMSE ${metrics.rmse.toFixed(3)}, MAE ${metrics.mae.toFixed(3)}, R2 ${metrics.r2.toFixed(4)}, trained in ${trainSeconds.toFixed(1)} s`,
+    );
+
+    if (protocol === 'grouped') {
+      const dir = join(outDir, name);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      const files = await trained.save(dir);
+      const trainScores = await trained.scorer.predict(Xtr);
+      const manifest: ModelManifest = {
+        name,
+        version: `${name}-${report.created.slice(0, 10).replaceAll('-', '')}-${report.data.sha256.slice(0, 8)}-s${opts.seed}`,
+        created: report.created,
+        files: [...files, 'manifest.json'],
+        features: [...pre.features],
+        preprocessing: pre,
+        training: {
+          dataSha256: report.data.sha256,
+          dataRows: report.data.rows,
+          trainRows: tr.length,
+          testRows: te.length,
+          protocol: 'grouped',
+          seed: opts.seed,
+          seconds: trainSeconds,
+        },
+        hyperparameters: trained.hyperparameters,
+        metrics: {
+          grouped: metrics,
+          ...(report.protocols.seed?.[name] ? { seed: report.protocols.seed[name].metrics } : {}),
+        },
+        importance: trained.importance,
+        drift: {
+          features: Object.fromEntries(
+            pre.features.map((feat, j) => [feat, decileReference(Xtr.filter((_, i) => i % f === j))]),
+          ),
+          score: decileReference(trainScores.map((v) => Math.min(100, Math.max(0, v)))),
+        },
+        sizeBytes: 0,
+      };
+      await writeManifest(dir, manifest);
+      result.sizeBytes = manifest.sizeBytes;
+      log(`  saved ${dir} (${(manifest.sizeBytes / 1e6).toFixed(2)} MB)`);
+    }
+  }
+  return section;
+}
+
+/** Writes manifest.json with its folder's total size, the manifest itself included. */
+async function writeManifest(dir: string, manifest: ModelManifest): Promise<void> {
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  manifest.sizeBytes = await dirSize(dir);
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
+}
+
+/** When the seed protocol ran in a child, its metrics join the grouped manifests afterwards. */
+async function addSeedMetricsToManifests(report: TrainReport, models: ModelName[], outDir: string) {
+  for (const name of models) {
+    const seed = report.protocols.seed?.[name]?.metrics;
+    if (!seed || !report.protocols.grouped?.[name]) continue;
+    const dir = join(outDir, name);
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
+    manifest.metrics = { ...manifest.metrics, seed };
+    await writeManifest(dir, manifest);
+    report.protocols.grouped[name].sizeBytes = manifest.sizeBytes;
+  }
+}
+
+const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
+
+/**
+ * Runs `hitstream train --protocols <protocol>` as a child process writing into a temporary
+ * folder, forwards its progress lines, and returns its report section.
+ */
+async function protocolInChild(opts: TrainOptions, protocol: Protocol): Promise<Section> {
+  const tmp = await mkdtemp(join(tmpdir(), `hitstream-train-${protocol}-`));
+  try {
+    const args = [
+      BIN,
+      'train',
+      '--data',
+      opts.data,
+      '--models',
+      opts.models.join(','),
+      '--seed',
+      String(opts.seed),
+    ];
+    const child = spawn(
+      process.execPath,
+      [...args, '--protocols', protocol, '--jobs', '1', '--out', join(tmp, 'artifacts')],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const tail: string[] = [];
+    for await (const line of createInterface({ input: child.stderr })) {
+      const text = line.replace(/^train: /, '');
+      tail.push(text);
+      if (tail.length > 20) tail.shift();
+      if (/^ {2}\S/.test(text)) opts.log(text); // per-model lines; the child's header repeats ours
+    }
+    const code = await new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+      else child.once('exit', (c) => resolve(c));
+    });
+    if (code !== 0)
+      throw new Error(
+        `training the ${protocol} protocol in a child process failed (exit ${code}):\n${tail.join('\n')}`,
+      );
+    const childReport = JSON.parse(await readFile(join(tmp, 'report.json'), 'utf8')) as TrainReport;
+    const section = childReport.protocols[protocol];
+    if (!section) throw new Error(`the ${protocol} child wrote no ${protocol} section`);
+    return section;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }

@@ -179,3 +179,31 @@ test('tiny train on the sample, then loadModels/predictBatch and offline predict
   assert.equal(csv.trim().split('\n').length, 3);
   assert.ok(r.metrics?.rf, 'labelled input gives metrics');
 });
+
+test('train --jobs 2 runs the seed protocol in a child process with the same result as in one process', async () => {
+  const run = async (jobs: number) => {
+    const out = join(mkdtempSync(join(tmpdir(), `hs-jobs${jobs}-`)), 'artifacts');
+    const report = await train({
+      data: SAMPLE,
+      models: ['rf'],
+      seed: 3,
+      protocols: ['seed', 'grouped'],
+      outDir: out,
+      jobs,
+      log: () => undefined,
+    });
+    const manifest = JSON.parse(readFileSync(join(out, 'rf', 'manifest.json'), 'utf8')) as {
+      metrics: { seed?: { rmse: number }; grouped: { rmse: number } };
+    };
+    return { report, manifest };
+  };
+  const one = await run(1);
+  const two = await run(2);
+  assert.equal(two.report.protocols.seed?.rf?.metrics.rmse, one.report.protocols.seed?.rf?.metrics.rmse);
+  assert.equal(
+    two.report.protocols.grouped?.rf?.metrics.rmse,
+    one.report.protocols.grouped?.rf?.metrics.rmse,
+  );
+  assert.equal(two.manifest.metrics.seed?.rmse, one.report.protocols.seed?.rf?.metrics.rmse);
+  assert.deepEqual(two.manifest.metrics, one.manifest.metrics);
+});

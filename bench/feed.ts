@@ -1,0 +1,119 @@
+/**
+ * `hitstream bench feed`: N WebSocket clients on the API's /feed while events are replayed at a
+ * fixed rate through workers → predictions topic → API → clients, on fresh topics and tables.
+ * Prints prediction → client latency (from the worker's `scored_at` to the client's receipt; all
+ * on one machine, one clock), event → client latency, and messages the hub dropped.
+ */
+import { createServer } from 'node:net';
+import WebSocket from 'ws';
+import type { Config } from '../lib/config.ts';
+import { createPublisher } from '../producers/publisher.ts';
+import { replayCsv } from '../producers/replay.ts';
+import type { ScoredEvent } from '../schemas/index.ts';
+import { quantile, say, withIsolatedStack } from './isolated-stack.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+interface ClientStats {
+  received: number;
+  missed: number;
+  fromScore: number[];
+  fromEvent: number[];
+}
+
+function connect(url: string, stats: ClientStats, measuring: () => boolean): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once('error', reject);
+    ws.on('message', (data: Buffer) => {
+      const now = Date.now();
+      const m = JSON.parse(data.toString('utf8')) as
+        ({ type: 'prediction' } & ScoredEvent) | { type: 'missed'; count: number } | { type: 'hello' };
+      if (m.type === 'hello') resolve(ws);
+      else if (!measuring()) return;
+      else if (m.type === 'missed') stats.missed += m.count;
+      else if (m.type === 'prediction') {
+        stats.received++;
+        stats.fromScore.push(now - Date.parse(m.scored_at));
+        stats.fromEvent.push(now - Date.parse(m.event_time));
+      }
+    });
+  });
+}
+
+export async function benchFeed(
+  base: Config,
+  opts: { data: string; clients: number; rate: number; seconds: number; workers: number; json?: boolean },
+) {
+  const port = await freePort();
+  return withIsolatedStack(base, opts.workers, async (stack) => {
+    const api = stack.spawn('api', { apiHost: '127.0.0.1', apiPort: port });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      if (api.exitCode !== null) throw new Error(`the API exited (${api.exitCode}) before it was ready`);
+      const health = await fetch(`${url}/health`)
+        .then((r) => r.json() as Promise<{ kafka?: boolean }>)
+        .catch(() => undefined);
+      if (health?.kafka) break;
+      if (i > 240) throw new Error('the API did not become ready within 120 s');
+      await sleep(500);
+    }
+    let measuring = false;
+    const stats: ClientStats[] = Array.from({ length: opts.clients }, () => ({
+      received: 0,
+      missed: 0,
+      fromScore: [],
+      fromEvent: [],
+    }));
+    const sockets = await Promise.all(
+      stats.map((s) => connect(`ws://127.0.0.1:${port}/feed`, s, () => measuring)),
+    );
+    say(`${opts.clients} clients connected; replaying ${opts.rate} events/s for ${opts.seconds} s`);
+    const publisher = await createPublisher(stack.cfg, 'bench-feed');
+    measuring = true;
+    const replay = await replayCsv(publisher, {
+      path: opts.data,
+      rate: opts.rate,
+      limit: opts.rate * opts.seconds,
+      loop: true,
+      quiet: true,
+    });
+    // Let the last predictions reach every client before counting.
+    const expected = replay.sent * opts.clients;
+    for (let i = 0; i < 100; i++) {
+      const got = stats.reduce((a, s) => a + s.received + s.missed, 0);
+      if (got >= expected) break;
+      await sleep(100);
+    }
+    measuring = false;
+    for (const ws of sockets) ws.close();
+    await publisher.close();
+    const fromScore = stats.flatMap((s) => s.fromScore).sort((a, b) => a - b);
+    const fromEvent = stats.flatMap((s) => s.fromEvent).sort((a, b) => a - b);
+    const result = {
+      clients: opts.clients,
+      rate: opts.rate,
+      events: replay.sent,
+      messages_expected: expected,
+      messages_received: fromScore.length,
+      dropped: stats.reduce((a, s) => a + s.missed, 0),
+      p50_ms: quantile(fromScore, 0.5),
+      p99_ms: quantile(fromScore, 0.99),
+      max_ms: fromScore.at(-1) ?? NaN,
+      event_to_client_p50_ms: quantile(fromEvent, 0.5),
+      event_to_client_p99_ms: quantile(fromEvent, 0.99),
+      workers: opts.workers,
+    };
+    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k.padEnd(24)} ${v}\n`);
+    return result;
+  });
+}

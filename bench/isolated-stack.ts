@@ -1,0 +1,85 @@
+/**
+ * What the end-to-end benches share: fresh topics and a fresh database (random names) on the
+ * running stack, N scorer workers as child processes that have joined their group, and clean-up
+ * of all of it afterwards, whatever happens.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { type Config, configToEnv } from '../lib/config.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import { createKafka, ensureTopics } from '../lib/kafka.ts';
+import { ident, sql } from '../lib/sql.ts';
+import { migrate } from '../infra/migrate.ts';
+
+export const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
+export const say = (m: string) => process.stderr.write(`bench: ${m}\n`);
+export const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+export interface IsolatedStack {
+  cfg: Config;
+  /** Environment for a child `hitstream` process that should use this stack's topics and tables. */
+  env: NodeJS.ProcessEnv;
+  spawn(command: 'worker' | 'api', extra?: Partial<Config>): ChildProcess;
+}
+
+export async function withIsolatedStack<T>(
+  base: Config,
+  workers: number,
+  run: (stack: IsolatedStack) => Promise<T>,
+): Promise<T> {
+  const id = `bench_${randomUUID().slice(0, 8)}`;
+  const cfg: Config = {
+    ...base,
+    clickhouseDatabase: id,
+    topicTracks: `${id}.tracks`,
+    topicPredictions: `${id}.predictions`,
+    topicDeadLetters: `${id}.dead`,
+    consumerGroup: `${id}-scorers`,
+  };
+  await migrate(cfg);
+  await ensureTopics(cfg);
+  const children: ChildProcess[] = [];
+  const envFor = (extra: Partial<Config> = {}) => ({
+    ...process.env,
+    ...configToEnv({ ...cfg, workerPort: 0, ...extra }),
+    LOG_LEVEL: 'warn',
+  });
+  const stack: IsolatedStack = {
+    cfg,
+    env: envFor(),
+    spawn(command, extra) {
+      const child = spawn(process.execPath, [BIN, command], {
+        env: envFor(extra),
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    },
+  };
+  try {
+    for (let i = 0; i < workers; i++) stack.spawn('worker');
+    // Wait until the group has all its members, so no clock times worker start-up.
+    const admin = createKafka(cfg, 'bench').admin();
+    await admin.connect();
+    for (let i = 0; i < 240; i++) {
+      const { groups } = await admin.describeGroups([cfg.consumerGroup]);
+      if ((groups[0]?.members.length ?? 0) >= workers && groups[0]?.state === 'Stable') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await admin.disconnect();
+    return await run(stack);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    const ch = createClickhouse(cfg);
+    await ch.command({ query: sql`DROP DATABASE IF EXISTS ${ident(id)}` }).catch(() => undefined);
+    await ch.close();
+    const admin = createKafka(cfg, 'bench-cleanup').admin();
+    await admin.connect();
+    await admin
+      .deleteTopics({ topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters] })
+      .catch(() => undefined);
+    await admin.disconnect();
+  }
+}
