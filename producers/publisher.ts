@@ -3,10 +3,11 @@
  * ones keyed by track_id in one batched request, and answer per record. Used by the CLI, the
  * replay and POST /tracks.
  */
+import { randomUUID } from 'node:crypto';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
-import { type FieldError, TrackFeatures, validate } from '../schemas/index.ts';
+import { EVENT_ID_HEADER, type FieldError, TrackFeatures, validate } from '../schemas/index.ts';
 
 export type PublishResult =
   { index: number; ok: true; track_id: string } | { index: number; ok: false; errors: FieldError[] };
@@ -43,7 +44,12 @@ export async function createPublisher(cfg: Config, clientId = 'hitstream-publish
         await producer.send({
           topic: cfg.topicTracks,
           acks: -1,
-          messages: accepted.map((e) => ({ key: e.track_id, value: JSON.stringify(e) })),
+          // The id travels in a header so that a retried send's second copy is the same event.
+          messages: accepted.map((e) => ({
+            key: e.track_id,
+            value: JSON.stringify(e),
+            headers: { [EVENT_ID_HEADER]: randomUUID() },
+          })),
         });
       return results;
     },

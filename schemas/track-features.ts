@@ -61,3 +61,6 @@ export const FeatureInput = Type.Object(
   { additionalProperties: false, $id: 'FeatureInput' },
 );
 export type FeatureInput = Static<typeof FeatureInput>;
+
+/** Kafka header in which hitstream's publisher gives every track event its id (see scorers/decode.ts). */
+export const EVENT_ID_HEADER = 'hitstream-event-id';

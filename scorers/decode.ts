@@ -3,7 +3,7 @@
  * Pure: no I/O, so every bad-input case is unit-tested.
  */
 import type { DeadLetter, DeadLetterCode } from '../schemas/dead-letter.ts';
-import { TrackFeatures, validate } from '../schemas/index.ts';
+import { EVENT_ID_HEADER, TrackFeatures, validate } from '../schemas/index.ts';
 
 /** Larger values are dead-lettered unread (the broker's default limit is ~1 MB). */
 export const MAX_EVENT_BYTES = 64 * 1024;
@@ -66,6 +66,20 @@ export function deadLetterFor(
   };
 }
 
-/** Deterministic id of the event at a Kafka position: a re-delivery gets the same id. */
-export const eventIdOf = (topic: string, partition: number, offset: string) =>
-  `${topic}-${partition}-${offset}`;
+const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The id an event's rows are stored under, the same on every re-delivery. Preferably the id the
+ * publisher put in the message's header: a producer that retries a send after a lost reply (a
+ * broker restart does that) writes the same message twice at two offsets, and only the header id
+ * makes the copies one event. Messages from other producers fall back to their Kafka position.
+ */
+export function eventIdOf(
+  topic: string,
+  partition: number,
+  message: { offset: string; headers?: Record<string, unknown> },
+): string {
+  const header = message.headers?.[EVENT_ID_HEADER];
+  const id = Buffer.isBuffer(header) ? header.toString('utf8') : typeof header === 'string' ? header : '';
+  return EVENT_ID.test(id) ? id : `${topic}-${partition}-${message.offset}`;
+}

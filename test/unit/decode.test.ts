@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { deadLetterFor, decodeTrackMessage, eventIdOf, MAX_EVENT_BYTES } from '../../scorers/decode.ts';
+import { EVENT_ID_HEADER } from '../../schemas/index.ts';
 
 const good = (
   JSON.parse(readFileSync('schemas/examples/good/track-features-full.json', 'utf8')) as {
@@ -65,7 +66,17 @@ test('a dead letter keeps the whole payload; binary payloads as base64', () => {
   assert.equal(text.payload_encoding, 'utf8');
 });
 
-test('event ids are deterministic per Kafka position', () => {
-  assert.equal(eventIdOf('t', 2, '10'), eventIdOf('t', 2, '10'));
-  assert.notEqual(eventIdOf('t', 2, '10'), eventIdOf('t', 3, '10'));
+test("event ids come from the publisher's header, else from the Kafka position", () => {
+  const headers = { [EVENT_ID_HEADER]: Buffer.from('3f2c9a8e-1b7d-4c55-9e0a-2b1f6d7c8e90') };
+  // Two copies of one send (a producer retry) at different offsets are one event.
+  assert.equal(eventIdOf('t', 2, { offset: '10', headers }), eventIdOf('t', 3, { offset: '99', headers }));
+  assert.equal(eventIdOf('t', 2, { offset: '10', headers }), '3f2c9a8e-1b7d-4c55-9e0a-2b1f6d7c8e90');
+  assert.equal(eventIdOf('t', 2, { offset: '10' }), eventIdOf('t', 2, { offset: '10' }));
+  assert.notEqual(eventIdOf('t', 2, { offset: '10' }), eventIdOf('t', 3, { offset: '10' }));
+  for (const bad of ['', 'a b', "x'; DROP", 'é', 'x'.repeat(129)])
+    assert.equal(
+      eventIdOf('t', 2, { offset: '10', headers: { [EVENT_ID_HEADER]: Buffer.from(bad) } }),
+      't-2-10',
+      `header ${JSON.stringify(bad)} is not used as an id`,
+    );
 });
