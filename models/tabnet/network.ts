@@ -10,6 +10,7 @@
  *   ŷ = FC(out);  loss = MSE + λ · mean entropy of the masks  (sparsity regularisation)
  *
  * GLU block: FC → ghost batch norm → GLU; blocks after the first are residual, scaled by √0.5.
+ * The shared blocks' FC weights are shared by all steps, their batch norms are per step.
  * Ghost batch norm normalises each virtual batch of `virtualBatch` rows on its own while training
  * and uses running averages when scoring. The aggregate mask Σᵢ ηᵢ·Mᵢ with ηᵢ = Σ ReLU(dᵢ)
  * explains a prediction: how much each feature was used for that row.
@@ -31,6 +32,8 @@ export interface TabNetParams {
 }
 
 type Vars = Record<string, tf.Variable>;
+/** true: training (ghost batches); false: scoring; 'calibrate': see `recalibrate`. */
+type Mode = boolean | 'calibrate';
 
 export class TabNet {
   readonly vars: Vars = {};
@@ -53,11 +56,12 @@ export class TabNet {
       this.vars[`${name}.var`] = tf.variable(tf.ones([d]), false);
     };
     bn('input', f);
-    for (let l = 0; l < p.nShared; l++) {
+    // The shared blocks share their weights across steps but not their batch norms: each step
+    // feeds them differently masked inputs, whose statistics must not be averaged together.
+    for (let l = 0; l < p.nShared; l++)
       this.vars[`shared${l}.w`] = glorot([l === 0 ? f : p.nD + p.nA, width]);
-      bn(`shared${l}`, width);
-    }
     for (let step = 0; step <= p.nSteps; step++) {
+      for (let l = 0; l < p.nShared; l++) bn(`step${step}.shared${l}`, width);
       for (let l = 0; l < p.nIndependent; l++) {
         this.vars[`step${step}.glu${l}.w`] = glorot([p.nD + p.nA, width]);
         bn(`step${step}.glu${l}`, width);
@@ -82,58 +86,71 @@ export class TabNet {
     return this.v(name) as unknown as tf.Tensor2D;
   }
 
-  /** Ghost batch norm; in training also moves the running averages. */
-  private gbn(name: string, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+  /**
+   * Ghost batch norm; in training also moves the running averages. `calibrate` (see
+   * `recalibrate`) sets the statistics to this batch's moments and normalises with them.
+   */
+  private gbn(name: string, x: tf.Tensor2D, mode: Mode): tf.Tensor2D {
     const gamma = this.v(`${name}.gamma`) as tf.Tensor1D;
     const beta = this.v(`${name}.beta`) as tf.Tensor1D;
-    if (!training)
-      return tf.batchNorm2d(
-        x,
-        this.v(`${name}.mean`) as tf.Tensor1D,
-        this.v(`${name}.var`) as tf.Tensor1D,
-        beta,
-        gamma,
-        1e-5,
-      );
+    const mean = this.v(`${name}.mean`);
+    const variance = this.v(`${name}.var`);
+    if (mode === 'calibrate')
+      tf.tidy(() => {
+        const whole = tf.moments(x, 0);
+        mean.assign(whole.mean);
+        variance.assign(whole.variance);
+      });
+    if (mode !== true)
+      return tf.batchNorm2d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, 1e-5);
     const [b, d] = x.shape;
     const vb = Math.min(this.p.virtualBatch, b);
     const chunks = Math.max(1, Math.floor(b / vb));
     const xs = tf.reshape(x.slice([0, 0], [chunks * vb, d]), [chunks, vb, d]);
-    const { mean, variance } = tf.moments(xs, 1, true);
-    const normed = tf.reshape(tf.div(tf.sub(xs, mean), tf.sqrt(tf.add(variance, 1e-5))), [chunks * vb, d]);
+    const moments = tf.moments(xs, 1, true);
+    const normed = tf.reshape(tf.div(tf.sub(xs, moments.mean), tf.sqrt(tf.add(moments.variance, 1e-5))), [
+      chunks * vb,
+      d,
+    ]);
     const whole = tf.moments(x, 0);
     const m = this.p.momentum;
     tf.tidy(() => {
-      this.v(`${name}.mean`).assign(tf.add(tf.mul(this.v(`${name}.mean`), 1 - m), tf.mul(whole.mean, m)));
-      this.v(`${name}.var`).assign(tf.add(tf.mul(this.v(`${name}.var`), 1 - m), tf.mul(whole.variance, m)));
+      mean.assign(tf.add(tf.mul(mean, 1 - m), tf.mul(whole.mean, m)));
+      variance.assign(tf.add(tf.mul(variance, 1 - m), tf.mul(whole.variance, m)));
     });
     return tf.add<tf.Tensor2D>(tf.mul(normed, gamma), beta);
   }
 
-  private glu(name: string, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    const h = this.gbn(name, tf.matMul(x, this.w(`${name}.w`)), training);
+  /** FC (weights `weight`) → ghost batch norm (statistics `norm`) → GLU. */
+  private glu(weight: string, norm: string, x: tf.Tensor2D, training: Mode): tf.Tensor2D {
+    const h = this.gbn(norm, tf.matMul(x, this.w(`${weight}.w`)), training);
     const half = this.p.nD + this.p.nA;
     return tf.mul(h.slice([0, 0], [-1, half]), tf.sigmoid(h.slice([0, half], [-1, half])));
   }
 
-  private featureTransformer(step: number, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    const names = [
-      ...Array.from({ length: this.p.nShared }, (_, l) => `shared${l}`),
-      ...Array.from({ length: this.p.nIndependent }, (_, l) => `step${step}.glu${l}`),
-    ];
-    let h = this.glu(names[0]!, x, training);
-    for (const name of names.slice(1)) h = tf.mul(tf.add(h, this.glu(name, h, training)), Math.SQRT1_2);
+  private featureTransformer(step: number, x: tf.Tensor2D, training: Mode): tf.Tensor2D {
+    const blocks = [
+      ...Array.from({ length: this.p.nShared }, (_, l) => [`shared${l}`, `step${step}.shared${l}`]),
+      ...Array.from({ length: this.p.nIndependent }, (_, l) => [
+        `step${step}.glu${l}`,
+        `step${step}.glu${l}`,
+      ]),
+    ] as [string, string][];
+    const [first, ...rest] = blocks;
+    let h = this.glu(first![0], first![1], x, training);
+    for (const [weight, norm] of rest)
+      h = tf.mul(tf.add(h, this.glu(weight, norm, h, training)), Math.SQRT1_2);
     return h;
   }
 
   /** Rows that ghost batch norm used (a whole number of virtual batches while training). */
-  usedRows(b: number, training: boolean): number {
-    if (!training) return b;
+  usedRows(b: number, training: Mode): number {
+    if (training !== true) return b;
     const vb = Math.min(this.p.virtualBatch, b);
     return Math.max(1, Math.floor(b / vb)) * vb;
   }
 
-  forward(xIn: tf.Tensor2D, training: boolean) {
+  forward(xIn: tf.Tensor2D, training: Mode) {
     const x = this.gbn('input', xIn, training);
     const b = x.shape[0];
     let prior: tf.Tensor2D = tf.ones([b, this.f]);
@@ -154,6 +171,19 @@ export class TabNet {
     }
     const y = tf.add<tf.Tensor2D>(tf.matMul(out, this.w('out.w')), this.v('out.b'));
     return { y, aggregate, sparsity: tf.div<tf.Scalar>(entropy, this.p.nSteps) };
+  }
+
+  /**
+   * Sets every batch norm's statistics to the moments of what that layer receives when scoring
+   * (one scoring-mode pass over `x`, each layer normalised with its fresh statistics before the
+   * next one sees it). The moving averages from training lag behind weights that still change and
+   * come from ghost-batch-normalised inputs; the attention masks amplify both: on the Kaggle data
+   * the same training rows scored 0.8 RMSE worse with them than with batch statistics.
+   */
+  recalibrate(x: tf.Tensor2D): void {
+    tf.tidy(() => {
+      this.forward(x, 'calibrate');
+    });
   }
 
   trainableVariables(): tf.Variable[] {
