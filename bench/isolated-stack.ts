@@ -21,6 +21,8 @@ export interface IsolatedStack {
   cfg: Config;
   /** Environment for a child `hitstream` process that should use this stack's topics and tables. */
   env: NodeJS.ProcessEnv;
+  /** The scorer worker processes, already in their group. */
+  workers: ChildProcess[];
   spawn(command: 'worker' | 'api', extra?: Partial<Config>): ChildProcess;
 }
 
@@ -49,6 +51,7 @@ export async function withIsolatedStack<T>(
   const stack: IsolatedStack = {
     cfg,
     env: envFor(),
+    workers: [],
     spawn(command, extra) {
       const child = spawn(process.execPath, [BIN, command], {
         env: envFor(extra),
@@ -59,7 +62,7 @@ export async function withIsolatedStack<T>(
     },
   };
   try {
-    for (let i = 0; i < workers; i++) stack.spawn('worker');
+    for (let i = 0; i < workers; i++) stack.workers.push(stack.spawn('worker'));
     // Wait until the group has all its members, so no clock times worker start-up.
     const admin = createKafka(cfg, 'bench').admin();
     await admin.connect();

@@ -3,6 +3,7 @@ import { benchFeed } from '../bench/feed.ts';
 import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
+import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
 
 export function registerBenchCommand(program: Command): void {
@@ -56,6 +57,34 @@ export function registerBenchCommand(program: Command): void {
           rate: Number(o.rate),
           seconds: Number(o.seconds),
           workers: Number(o.workers),
+          json: o.json,
+        });
+      },
+    );
+  bench
+    .command('soak')
+    .description('Replay in a loop for N minutes and sample each worker’s memory (flat or growing?)')
+    .option('--minutes <n>', 'how long', '10')
+    .option('--rate <n>', 'events per second', '1000')
+    .option('--workers <n>', 'scorer worker processes', '2')
+    .option('--sample-seconds <n>', 'seconds between memory samples', '15')
+    .option('--data <path>', 'CSV in the Kaggle format (looped)', 'data/spotify_tracks_sample.csv')
+    .option('--json', 'print JSON')
+    .action(
+      async (o: {
+        minutes: string;
+        rate: string;
+        workers: string;
+        sampleSeconds: string;
+        data: string;
+        json?: boolean;
+      }) => {
+        await benchSoak(loadConfig(), {
+          data: o.data,
+          minutes: Number(o.minutes),
+          rate: Number(o.rate),
+          workers: Number(o.workers),
+          sampleSeconds: Number(o.sampleSeconds),
           json: o.json,
         });
       },
