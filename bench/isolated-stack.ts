@@ -46,7 +46,7 @@ export async function withIsolatedStack<T>(
   const envFor = (extra: Partial<Config> = {}) => ({
     ...process.env,
     ...configToEnv({ ...cfg, workerPort: 0, ...extra }),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   });
   const stack: IsolatedStack = {
     cfg,

@@ -1,0 +1,84 @@
+/** BatchWriter's ordering and grouping, with a recording stand-in for ClickHouse (pure logic). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { BatchWriter, type PendingBatch } from '../../scorers/writer.ts';
+
+function fakeClickhouse(opts: { delayMs?: number; fail?: boolean } = {}) {
+  const inserts: { table: string; rows: number }[] = [];
+  const client = {
+    insert: async ({ table, values }: { table: string; values: object[] }) => {
+      await new Promise((r) => setTimeout(r, opts.delayMs ?? 20));
+      if (opts.fail) throw new Error('unrecoverable');
+      inserts.push({ table, rows: values.length });
+    },
+  } as unknown as ClickHouseClient;
+  return { client, inserts };
+}
+
+const batch = (partition: number, last: number, events: number): PendingBatch => ({
+  topic: 't',
+  partition,
+  last: String(last),
+  events,
+  rows: { predictions: Array.from({ length: events * 4 }, () => ({})), dead_letters: [] },
+});
+
+test('batches queued during a write go out together, then the highest offset per partition is committed', async () => {
+  const ch = fakeClickhouse();
+  const commits: { partition: number; offset: string }[][] = [];
+  const writer = new BatchWriter({
+    clickhouse: ch.client,
+    retry: { log: { warn: () => undefined } as never },
+    commit: (o) => {
+      commits.push(o.map(({ partition, offset }) => ({ partition, offset })));
+      return Promise.resolve();
+    },
+  });
+  const first = writer.write(batch(0, 9, 10));
+  // These three arrive while the first insert runs.
+  const rest = [writer.write(batch(1, 4, 5)), writer.write(batch(0, 19, 10)), writer.write(batch(0, 29, 10))];
+  assert.equal(writer.pendingEvents, 35);
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(ch.inserts, [
+    { table: 'predictions', rows: 40 },
+    { table: 'predictions', rows: 100 },
+  ]);
+  assert.deepEqual(commits, [
+    [{ partition: 0, offset: '10' }],
+    [
+      { partition: 1, offset: '5' },
+      { partition: 0, offset: '30' },
+    ],
+  ]);
+  assert.equal(writer.pendingEvents, 0);
+});
+
+test('a failed write rejects its batches and every later one, and commits nothing', async () => {
+  const ch = fakeClickhouse({ fail: true });
+  let commits = 0;
+  const writer = new BatchWriter({
+    clickhouse: ch.client,
+    // The sink gives up at once when its signal is already aborted.
+    retry: { log: { warn: () => undefined } as never, signal: AbortSignal.abort() },
+    commit: () => Promise.resolve(void commits++),
+  });
+  await assert.rejects(writer.write(batch(0, 9, 10)), /unrecoverable/);
+  await assert.rejects(writer.write(batch(0, 19, 10)), /unrecoverable/, 'never commits past a failed batch');
+  assert.equal(commits, 0);
+});
+
+test('full once the events not yet stored reach the limit', async () => {
+  const writer = new BatchWriter({
+    clickhouse: fakeClickhouse({ delayMs: 50 }).client,
+    retry: { log: { warn: () => undefined } as never },
+    commit: () => Promise.resolve(),
+    maxPendingEvents: 25,
+  });
+  const a = writer.write(batch(0, 9, 10));
+  assert.equal(writer.full, false);
+  const b = writer.write(batch(0, 24, 15));
+  assert.equal(writer.full, true);
+  await Promise.all([a, b]);
+  assert.equal(writer.full, false);
+});
