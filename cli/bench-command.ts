@@ -1,10 +1,19 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { benchFeed } from '../bench/feed.ts';
 import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
+
+/** Option parser: commander names the option when this throws (`--rate abc` → a clear error). */
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
+  return n;
+}
+
+const SAMPLE = 'data/spotify_tracks_sample.csv';
 
 export function registerBenchCommand(program: Command): void {
   const bench = program
@@ -13,97 +22,54 @@ export function registerBenchCommand(program: Command): void {
   bench
     .command('models')
     .description('Per-model inference µs/row at batch 1 and 256')
-    .option('--data <path>', 'CSV to score', 'data/spotify_tracks_sample.csv')
+    .option('--data <path>', 'CSV to score', SAMPLE)
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
-      await benchModels({ data: o.data, modelsDir: loadConfig().modelsDir || undefined, json: o.json });
+      await benchModels({ ...o, modelsDir: loadConfig().modelsDir || undefined });
     });
   bench
     .command('pipeline')
     .description('A CSV end to end through the real stack: throughput, then latency at 1,000 events/s')
     .requiredOption('--data <path>', 'CSV in the Kaggle format (e.g. the full dataset)')
-    .option('--workers <n>', 'scorer worker processes', '2')
-    .option('--latency-seconds <n>', 'length of the 1,000 events/s phase', '20')
+    .option('--workers <n>', 'scorer worker processes', positive, 2)
+    .option('--latency-seconds <n>', 'length of the 1,000 events/s phase', positive, 20)
     .option('--json', 'print JSON')
-    .action(async (o: { data: string; workers: string; latencySeconds: string; json?: boolean }) => {
-      await benchPipeline(loadConfig(), {
-        data: o.data,
-        workers: Number(o.workers),
-        json: o.json,
-        latencySeconds: Number(o.latencySeconds),
-      });
+    .action(async (o: Parameters<typeof benchPipeline>[1]) => {
+      await benchPipeline(loadConfig(), o);
     });
   bench
     .command('feed')
     .description('WebSocket clients on /feed during a fixed-rate replay: prediction → client latency, drops')
-    .option('--clients <n>', 'WebSocket clients', '20')
-    .option('--rate <n>', 'events per second', '1000')
-    .option('--seconds <n>', 'how long', '20')
-    .option('--workers <n>', 'scorer worker processes', '2')
-    .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', 'data/spotify_tracks_sample.csv')
+    .option('--clients <n>', 'WebSocket clients', positive, 20)
+    .option('--rate <n>', 'events per second', positive, 1000)
+    .option('--seconds <n>', 'how long', positive, 20)
+    .option('--workers <n>', 'scorer worker processes', positive, 2)
+    .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', SAMPLE)
     .option('--json', 'print JSON')
-    .action(
-      async (o: {
-        clients: string;
-        rate: string;
-        seconds: string;
-        workers: string;
-        data: string;
-        json?: boolean;
-      }) => {
-        await benchFeed(loadConfig(), {
-          data: o.data,
-          clients: Number(o.clients),
-          rate: Number(o.rate),
-          seconds: Number(o.seconds),
-          workers: Number(o.workers),
-          json: o.json,
-        });
-      },
-    );
+    .action(async (o: Parameters<typeof benchFeed>[1]) => {
+      await benchFeed(loadConfig(), o);
+    });
   bench
     .command('soak')
     .description('Replay in a loop for N minutes and sample each worker’s memory (flat or growing?)')
-    .option('--minutes <n>', 'how long', '10')
-    .option('--rate <n>', 'events per second', '1000')
-    .option('--workers <n>', 'scorer worker processes', '2')
-    .option('--sample-seconds <n>', 'seconds between memory samples', '15')
-    .option('--data <path>', 'CSV in the Kaggle format (looped)', 'data/spotify_tracks_sample.csv')
+    .option('--minutes <n>', 'how long', positive, 10)
+    .option('--rate <n>', 'events per second', positive, 1000)
+    .option('--workers <n>', 'scorer worker processes', positive, 2)
+    .option('--sample-seconds <n>', 'seconds between memory samples', positive, 15)
+    .option('--data <path>', 'CSV in the Kaggle format (looped)', SAMPLE)
     .option('--json', 'print JSON')
-    .action(
-      async (o: {
-        minutes: string;
-        rate: string;
-        workers: string;
-        sampleSeconds: string;
-        data: string;
-        json?: boolean;
-      }) => {
-        await benchSoak(loadConfig(), {
-          data: o.data,
-          minutes: Number(o.minutes),
-          rate: Number(o.rate),
-          workers: Number(o.workers),
-          sampleSeconds: Number(o.sampleSeconds),
-          json: o.json,
-        });
-      },
-    );
+    .action(async (o: Parameters<typeof benchSoak>[1]) => {
+      await benchSoak(loadConfig(), o);
+    });
   bench
     .command('predict')
     .description('POST /predict at a fixed rate against a running API; prints p50/p99')
     .option('--url <url>', 'API base URL', 'http://127.0.0.1:8080')
-    .option('--rate <n>', 'requests per second', '100')
-    .option('--seconds <n>', 'how long', '20')
-    .option('--data <path>', 'CSV whose rows are sent as features', 'data/spotify_tracks_sample.csv')
+    .option('--rate <n>', 'requests per second', positive, 100)
+    .option('--seconds <n>', 'how long', positive, 20)
+    .option('--data <path>', 'CSV whose rows are sent as features', SAMPLE)
     .option('--json', 'print JSON')
-    .action(async (o: { url: string; rate: string; seconds: string; data: string; json?: boolean }) => {
-      await benchPredict({
-        url: o.url,
-        rate: Number(o.rate),
-        seconds: Number(o.seconds),
-        data: o.data,
-        json: o.json,
-      });
+    .action(async (o: Parameters<typeof benchPredict>[0]) => {
+      await benchPredict(o);
     });
 }
