@@ -75,8 +75,14 @@ export async function withIsolatedStack<T>(
     return await run(stack);
   } finally {
     for (const c of children) c.kill('SIGTERM');
-    const ch = createClickhouse(cfg);
-    await ch.command({ query: sql`DROP DATABASE IF EXISTS ${ident(id)}` }).catch(() => undefined);
+    // A long run leaves GBs of parts; dropping them can take minutes on a busy server. A database
+    // left behind makes every later ClickHouse start slower, so a failure is said, not swallowed.
+    const ch = createClickhouse(cfg, { database: null, timeoutMs: 600_000 });
+    await ch
+      .command({ query: sql`DROP DATABASE IF EXISTS ${ident(id)}` })
+      .catch((err: unknown) =>
+        say(`could not drop database ${id} (${String(err)}); drop it by hand: DROP DATABASE ${id}`),
+      );
     await ch.close();
     const admin = createKafka(cfg, 'bench-cleanup').admin();
     await admin.connect();

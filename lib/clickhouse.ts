@@ -5,14 +5,17 @@ import type { Config } from './config.ts';
  * A ClickHouse client for hitstream's database (or, with `database: null`, for the server as a
  * whole, e.g. to create the database). Uses HTTP, which both 18.16 and current servers speak.
  */
-export function createClickhouse(cfg: Config, opts: { database?: string | null } = {}): ClickHouseClient {
+export function createClickhouse(
+  cfg: Config,
+  opts: { database?: string | null; timeoutMs?: number } = {},
+): ClickHouseClient {
   const database = opts.database === undefined ? cfg.clickhouseDatabase : opts.database;
   return createClient({
     url: cfg.clickhouseUrl,
     username: cfg.clickhouseUser,
     password: cfg.clickhousePassword,
     ...(database ? { database } : {}),
-    request_timeout: 30_000,
+    request_timeout: opts.timeoutMs ?? 30_000,
     // 18.16 rejects settings it does not know; send none by default.
     clickhouse_settings: {},
     compression: { request: false, response: false },
