@@ -115,6 +115,9 @@ export function createWorker(
   async function scoreBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (stopping || !batch.messages.length || !payload.isRunning() || payload.isStale()) return;
+    // Nothing after a failed write may be committed: fail every batch, loudly, until a restart
+    // re-reads from the last commit (the sink retries until shutdown, so this is the stop path).
+    if (writer.failed) throw writer.failed;
     const heartbeat = () => payload.heartbeat();
     const retry = { log, onWait: heartbeat, signal: shutdown.signal };
     const now = new Date();
@@ -178,13 +181,17 @@ export function createWorker(
         dead_letters: dead.map(deadLetterRow),
       },
     });
-    // A failed write fails the next batch (write() rethrows it), never an unhandled rejection.
+    // Handled here, so a failed write is never an unhandled rejection; the next batch throws it.
     stored.then(
       () => {
         for (const m of MODEL_NAMES) metrics.predictionsOut.inc({ model: m }, valid.length);
         for (const d of dead) metrics.deadLetters.inc({ reason: d.error_code });
       },
-      () => undefined,
+      (err: unknown) =>
+        log.error(
+          { err, partition: batch.partition, last },
+          'writing to ClickHouse failed; nothing from here on is committed: restart the worker',
+        ),
     );
     if (dead.length)
       log.warn(

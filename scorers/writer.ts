@@ -60,6 +60,11 @@ export class BatchWriter {
     return done;
   }
 
+  /** Set for good once a write failed (the sink retries until shutdown, so only then in practice). */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   /** True when the caller should wait for its write before fetching more. */
   get full(): boolean {
     return this.pendingEvents >= this.maxPendingEvents;

@@ -66,6 +66,11 @@ test('a failed write rejects its batches and every later one, and commits nothin
   await assert.rejects(writer.write(batch(0, 9, 10)), /unrecoverable/);
   await assert.rejects(writer.write(batch(0, 19, 10)), /unrecoverable/, 'never commits past a failed batch');
   assert.equal(commits, 0);
+  assert.match(
+    String(writer.failed),
+    /unrecoverable/,
+    'the worker can see the failure before its next write',
+  );
 });
 
 test('full once the events not yet stored reach the limit', async () => {
