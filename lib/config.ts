@@ -136,6 +136,15 @@ export const SETTINGS = {
     default: '',
     meaning: 'Folder with the trained models (default: models/artifacts of this checkout).',
   },
+  writeIntervalMs: {
+    env: 'HITSTREAM_WRITE_INTERVAL_MS',
+    kind: 'int',
+    default: '500',
+    min: 0,
+    max: 60000,
+    meaning:
+      'Scorer worker: least time between two ClickHouse writes; rows scored meanwhile go in one insert (offsets are committed after it). Does not delay the live feed.',
+  },
   workerHost: {
     env: 'HITSTREAM_WORKER_HOST',
     kind: 'string',

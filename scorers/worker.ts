@@ -78,6 +78,7 @@ export function createWorker(
   const shutdown = new AbortController();
   const writer = new BatchWriter({
     clickhouse: ch,
+    minIntervalMs: cfg.writeIntervalMs,
     retry: { log, signal: shutdown.signal },
     // A commit refused because a partition moved to another member is not an error: the new
     // owner re-reads from the last commit and its writes replace the same rows.

@@ -87,3 +87,42 @@ test('full once the events not yet stored reach the limit', async () => {
   await Promise.all([a, b]);
   assert.equal(writer.full, false);
 });
+
+test('writes are spaced by minIntervalMs: batches arriving meanwhile go in one insert; flushed() does not wait', async () => {
+  const ch = fakeClickhouse({ delayMs: 5 });
+  const writer = new BatchWriter({
+    clickhouse: ch.client,
+    retry: { log: { warn: () => undefined } as never },
+    commit: () => Promise.resolve(),
+    minIntervalMs: 10_000,
+  });
+  await writer.write(batch(0, 9, 10));
+  const t0 = performance.now();
+  // Arriving after the first write: they wait for the interval, together.
+  const later = [writer.write(batch(0, 19, 10)), writer.write(batch(1, 4, 5))];
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(ch.inserts.length, 1, 'the second write waits for the interval');
+  await writer.flushed();
+  await Promise.all(later);
+  assert.ok(performance.now() - t0 < 5_000, 'flushed() cuts the wait short');
+  assert.deepEqual(ch.inserts, [
+    { table: 'predictions', rows: 40 },
+    { table: 'predictions', rows: 60 },
+  ]);
+});
+
+test('the interval is skipped once the waiting events reach half of maxPendingEvents', async () => {
+  const ch = fakeClickhouse({ delayMs: 5 });
+  const writer = new BatchWriter({
+    clickhouse: ch.client,
+    retry: { log: { warn: () => undefined } as never },
+    commit: () => Promise.resolve(),
+    minIntervalMs: 10_000,
+    maxPendingEvents: 40,
+  });
+  await writer.write(batch(0, 9, 10));
+  const t0 = performance.now();
+  await Promise.all([writer.write(batch(0, 19, 10)), writer.write(batch(0, 29, 10))]);
+  assert.ok(performance.now() - t0 < 5_000, 'written without waiting out the interval');
+  assert.equal(ch.inserts.length, 2);
+});
