@@ -1,0 +1,128 @@
+/**
+ * The worker's scoring stage: the valid events of every partition batch in hand are scored
+ * together (one call per model) and their predictions, with the dead letters, published in one
+ * produce request (chunked), before each batch goes on to be stored and committed on its own.
+ */
+import type { Producer } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import type { BatchPrediction, LoadedModels } from '../models/registry.ts';
+import { MODEL_NAMES } from '../schemas/index.ts';
+import type { DeadLetter } from '../schemas/dead-letter.ts';
+import { Coalescer } from './coalescer.ts';
+import type { WorkerMetrics } from './metrics.ts';
+import { type Scored, scoredEvents } from './rows.ts';
+import { type RetryOptions, withRetry } from './sink.ts';
+
+/**
+ * A consumed batch can be a few MB of predictions; the broker refuses a record batch over
+ * `message.max.bytes` (1 MB by default) with a non-retriable error, so sends are chunked.
+ */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+export function chunkBySize<T extends { value: string }>(items: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.value) + 64;
+    if (current.length && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
+/** Rows `start..end` of a batch prediction (views, no copies). */
+export function slicePrediction(
+  pred: BatchPrediction,
+  start: number,
+  end: number,
+  total: number,
+): BatchPrediction {
+  const nFeatures = total ? pred.tabnetMasks.length / total : 0;
+  return {
+    scores: Object.fromEntries(
+      MODEL_NAMES.map((m) => [m, pred.scores[m].subarray(start, end)]),
+    ) as BatchPrediction['scores'],
+    tabnetMasks: pred.tabnetMasks.subarray(start * nFeatures, end * nFeatures),
+    inferenceUs: pred.inferenceUs,
+  };
+}
+
+export interface ScoreRequest {
+  valid: Scored[];
+  dead: DeadLetter[];
+  /** Keeps the consumer's session alive while a publish is retried. */
+  heartbeat: () => Promise<void>;
+}
+
+export interface ScoreResult {
+  pred: BatchPrediction;
+  scoredAt: Date;
+  /** When the broker acknowledged the predictions. */
+  publishedAt: number;
+  /** The run this batch was scored in: events and milliseconds (for the debug log). */
+  run: { events: number; batches: number; scoreMs: number; publishMs: number };
+}
+
+export function createScoringStage(deps: {
+  cfg: Config;
+  models: LoadedModels;
+  metrics: WorkerMetrics;
+  producer: Producer;
+  retry: Omit<RetryOptions, 'onWait'>;
+}): (request: ScoreRequest) => Promise<ScoreResult> {
+  const { cfg, models, metrics, producer } = deps;
+  const coalescer = new Coalescer<ScoreRequest, ScoreResult>(async (requests) => {
+    const valid = requests.flatMap((r) => r.valid);
+    const dead = requests.flatMap((r) => r.dead);
+    const t0 = performance.now();
+    const pred = await models.predictBatch(valid.map((s) => s.event));
+    const scoredAt = new Date();
+    const tScored = performance.now();
+    for (const m of MODEL_NAMES) metrics.inferenceUs.observe({ model: m }, pred.inferenceUs[m]);
+
+    const feed = scoredEvents(valid, pred, models.manifests, scoredAt);
+    const outgoing = [
+      ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
+      ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),
+    ];
+    const retry = { ...deps.retry, onWait: () => requests[0]!.heartbeat() };
+    for (const chunk of chunkBySize(outgoing, MAX_REQUEST_BYTES))
+      await withRetry(
+        'publish predictions',
+        () =>
+          producer.sendBatch({
+            acks: -1,
+            topicMessages: [cfg.topicPredictions, cfg.topicDeadLetters]
+              .map((topic) => ({
+                topic,
+                messages: chunk.filter((m) => m.topic === topic).map(({ key, value }) => ({ key, value })),
+              }))
+              .filter((t) => t.messages.length),
+          }),
+        retry,
+      );
+    const publishedAt = Date.now();
+    for (const e of feed) metrics.latencyMs.observe(Math.max(0, publishedAt - Date.parse(e.event_time)));
+    const run = {
+      events: valid.length + dead.length,
+      batches: requests.length,
+      scoreMs: Math.round((tScored - t0) * 10) / 10,
+      publishMs: Math.round((performance.now() - tScored) * 10) / 10,
+    };
+    let start = 0;
+    return requests.map((r) => {
+      const end = start + r.valid.length;
+      const own = slicePrediction(pred, start, end, valid.length);
+      start = end;
+      return { pred: own, scoredAt, publishedAt, run };
+    });
+  });
+  return (request) => coalescer.submit(request);
+}
