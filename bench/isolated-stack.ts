@@ -53,7 +53,9 @@ export async function withIsolatedStack<T>(
     env: envFor(),
     workers: [],
     spawn(command, extra) {
-      const child = spawn(process.execPath, [BIN, command], {
+      // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the children.
+      const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const child = spawn(process.execPath, [...nodeArgs, BIN, command], {
         env: envFor(extra),
         stdio: ['ignore', 'ignore', 'inherit'],
       });
