@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { type Config, configToEnv } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { createKafka, ensureTopics } from '../lib/kafka.ts';
+import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { ident, sql } from '../lib/sql.ts';
 import { migrate } from '../infra/migrate.ts';
 
@@ -55,7 +56,7 @@ export async function withIsolatedStack<T>(
     spawn(command, extra) {
       // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the children.
       const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-      const child = spawn(process.execPath, [...nodeArgs, BIN, command], {
+      const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, BIN, command], {
         env: envFor(extra),
         stdio: ['ignore', 'ignore', 'inherit'],
       });

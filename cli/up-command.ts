@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ensureTopics } from '../lib/kafka.ts';
+import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { migrate } from '../infra/migrate.ts';
 import { stackDown, stackUp } from '../infra/stack/stack.ts';
 import { createPublisher } from '../producers/publisher.ts';
@@ -67,13 +68,16 @@ export function registerUpCommand(program: Command): void {
         const nWorkers = Math.max(1, Number(opts.workers) || 1);
         for (let i = 0; i < nWorkers; i++)
           children.push(
-            spawn(process.execPath, [BIN, 'worker'], {
+            spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'worker'], {
               env: { ...env, HITSTREAM_WORKER_PORT: String(cfg.workerPort + i) },
               stdio: ['ignore', 'inherit', 'inherit'],
             }),
           );
         children.push(
-          spawn(process.execPath, [BIN, 'api'], { env, stdio: ['ignore', 'inherit', 'inherit'] }),
+          spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'api'], {
+            env,
+            stdio: ['ignore', 'inherit', 'inherit'],
+          }),
         );
         let stopping = false;
         const stopAll = async (code: number) => {
