@@ -8,6 +8,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -112,11 +113,22 @@ function attachFeed(app: FastifyInstance, hub: FeedHub): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   app.server.on('upgrade', (req, socket, head) => {
     if (!req.url?.startsWith('/feed')) return socket.destroy();
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws));
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, socket));
   });
   const alive = new WeakSet<WebSocket>();
-  wss.on('connection', (ws: WebSocket) => {
-    const client: FeedClient = { send: (t) => ws.send(t), bufferedAmount: () => ws.bufferedAmount };
+  wss.on('connection', (ws: WebSocket, socket: Duplex) => {
+    const client: FeedClient = {
+      send: (t) => ws.send(t),
+      bufferedAmount: () => ws.bufferedAmount,
+      batch(sends) {
+        socket.cork();
+        try {
+          sends();
+        } finally {
+          socket.uncork();
+        }
+      },
+    };
     hub.add(client);
     alive.add(ws);
     ws.on('pong', () => alive.add(ws));

@@ -12,9 +12,15 @@ export interface Filter {
 }
 
 export interface FeedClient {
-  /** Sends one text frame; returns bytes still buffered in the socket. */
+  /** Sends one text frame. */
   send(text: string): void;
+  /** Bytes still buffered in the socket. */
   bufferedAmount(): number;
+  /**
+   * Runs `sends` with the socket corked, so the frames it sends leave in one write: one system
+   * call per client per fetched batch instead of one per message (20 clients × 1,000 events/s).
+   */
+  batch?(sends: () => void): void;
 }
 
 interface Subscriber {
@@ -62,24 +68,29 @@ export class FeedHub {
     // Serialised once per event, not once per client (20 clients: 20x less JSON work).
     const texts = events.map((e) => JSON.stringify({ type: 'prediction', ...e }));
     for (const s of this.subs.values()) {
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
-        if (!matches(s.filter, e)) continue;
-        const text = texts[i]!;
-        // Straight to the socket while it keeps up; queue only behind a backed-up one.
-        if (!s.queue.length && s.missed === 0 && s.client.bufferedAmount() < this.maxSocketBuffer) {
-          s.client.send(text);
-          this.delivered++;
-        } else s.queue.push(text);
-      }
-      if (s.queue.length > this.maxQueue) {
-        const drop = s.queue.length - this.maxQueue;
-        s.queue.splice(0, drop);
-        s.missed += drop;
-        this.dropped += drop;
-      }
-      this.flush(s);
+      if (s.client.batch) s.client.batch(() => this.deliver(s, events, texts));
+      else this.deliver(s, events, texts);
     }
+  }
+
+  private deliver(s: Subscriber, events: readonly ScoredEvent[], texts: readonly string[]): void {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (!matches(s.filter, e)) continue;
+      const text = texts[i]!;
+      // Straight to the socket while it keeps up; queue only behind a backed-up one.
+      if (!s.queue.length && s.missed === 0 && s.client.bufferedAmount() < this.maxSocketBuffer) {
+        s.client.send(text);
+        this.delivered++;
+      } else s.queue.push(text);
+    }
+    if (s.queue.length > this.maxQueue) {
+      const drop = s.queue.length - this.maxQueue;
+      s.queue.splice(0, drop);
+      s.missed += drop;
+      this.dropped += drop;
+    }
+    this.flush(s);
   }
 
   /** Sends what the socket can take now; the rest waits for the next flush. */

@@ -17,21 +17,28 @@ export async function startPredictionsSource(
   const groupId = `hitstream-feed-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50 });
   let joined = false;
+  // kafkajs hands over one partition at a time; the partitions of one fetch go out together.
+  let pending: ScoredEvent[] = [];
+  const deliver = () => {
+    const events = pending;
+    pending = [];
+    onEvents(events);
+  };
   consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   await consumer.connect();
   await consumer.subscribe({ topic: cfg.topicPredictions, fromBeginning: false });
   await consumer.run({
     autoCommit: true,
     eachBatch: ({ batch }) => {
-      const events: ScoredEvent[] = [];
+      const before = pending.length;
       for (const m of batch.messages) {
         try {
-          if (m.value) events.push(JSON.parse(m.value.toString('utf8')) as ScoredEvent);
+          if (m.value) pending.push(JSON.parse(m.value.toString('utf8')) as ScoredEvent);
         } catch (err) {
           log.warn({ err, offset: m.offset }, 'unreadable message on the predictions topic');
         }
       }
-      if (events.length) onEvents(events);
+      if (before === 0 && pending.length) setImmediate(deliver);
       return Promise.resolve();
     },
   });

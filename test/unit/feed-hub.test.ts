@@ -54,3 +54,26 @@ test('subscribe filters by genre and minimum score of a model', () => {
     ['e1'],
   );
 });
+
+test('a published batch reaches each client inside one batch() call (one socket write)', () => {
+  const hub = new FeedHub();
+  const client = fakeClient();
+  let inBatch = false;
+  const batches: number[] = [];
+  const send = client.send;
+  client.send = (t) => {
+    assert.ok(inBatch, 'every frame is sent while the socket is corked');
+    send(t);
+  };
+  client.batch = (sends) => {
+    inBatch = true;
+    const before = client.sent.length;
+    sends();
+    batches.push(client.sent.length - before);
+    inBatch = false;
+  };
+  hub.add(client);
+  hub.publish([event(1), event(2), event(3)]);
+  hub.publish([event(4)]);
+  assert.deepEqual(batches, [3, 1]);
+});
