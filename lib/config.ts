@@ -139,7 +139,7 @@ export const SETTINGS = {
   writeIntervalMs: {
     env: 'HITSTREAM_WRITE_INTERVAL_MS',
     kind: 'int',
-    default: '500',
+    default: '1000',
     min: 0,
     max: 60000,
     meaning:
