@@ -118,7 +118,8 @@ function attachFeed(app: FastifyInstance, hub: FeedHub): void {
   const alive = new WeakSet<WebSocket>();
   wss.on('connection', (ws: WebSocket, socket: Duplex) => {
     const client: FeedClient = {
-      send: (t) => ws.send(t),
+      // A Buffer goes out as a text frame as it is (ws would otherwise encode each send anew).
+      send: (t) => ws.send(t, { binary: false }),
       bufferedAmount: () => ws.bufferedAmount,
       batch(sends) {
         socket.cork();

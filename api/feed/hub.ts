@@ -12,8 +12,8 @@ export interface Filter {
 }
 
 export interface FeedClient {
-  /** Sends one text frame. */
-  send(text: string): void;
+  /** Sends one text frame (a Buffer holds UTF-8 text). */
+  send(text: string | Buffer): void;
   /** Bytes still buffered in the socket. */
   bufferedAmount(): number;
   /**
@@ -26,7 +26,7 @@ export interface FeedClient {
 interface Subscriber {
   client: FeedClient;
   filter: Filter;
-  queue: string[];
+  queue: Buffer[];
   missed: number;
 }
 
@@ -65,15 +65,15 @@ export class FeedHub {
 
   publish(events: readonly ScoredEvent[]): void {
     if (!this.subs.size) return;
-    // Serialised once per event, not once per client (20 clients: 20x less JSON work).
-    const texts = events.map((e) => JSON.stringify({ type: 'prediction', ...e }));
+    // Serialised and encoded once per event, not once per client (20 clients: 20x less work).
+    const texts = events.map((e) => Buffer.from(JSON.stringify({ type: 'prediction', ...e })));
     for (const s of this.subs.values()) {
       if (s.client.batch) s.client.batch(() => this.deliver(s, events, texts));
       else this.deliver(s, events, texts);
     }
   }
 
-  private deliver(s: Subscriber, events: readonly ScoredEvent[], texts: readonly string[]): void {
+  private deliver(s: Subscriber, events: readonly ScoredEvent[], texts: readonly Buffer[]): void {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       if (!matches(s.filter, e)) continue;
