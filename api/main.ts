@@ -11,7 +11,7 @@ import { startPredictionsSource } from './feed/predictions-source.ts';
 
 export async function runApi(cfg: Config): Promise<void> {
   const log = createLogger('api');
-  const models = await loadModels(cfg.modelsDir || undefined);
+  const models = await loadModels(cfg.modelsDir || undefined, { rfPredictor: cfg.rfPredictor });
   await models.warmUp();
   await ensureTopics(cfg);
   const publisher = await createPublisher(cfg, 'hitstream-api');

@@ -96,7 +96,7 @@ export function registerPredictCommand(program: Command): void {
     .option('--out <file>', 'write the scores here (default: stdout)')
     .action(async (opts: { data: string; out?: string }) => {
       const cfg = loadConfig();
-      const models = await loadModels(cfg.modelsDir || undefined);
+      const models = await loadModels(cfg.modelsDir || undefined, { rfPredictor: cfg.rfPredictor });
       const r = await predictCsv(models, opts.data, opts.out ?? process.stdout);
       for (const b of r.badRows.slice(0, 20)) process.stderr.write(`predict: skipped ${b.message}\n`);
       if (r.badRows.length > 20)

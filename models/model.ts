@@ -29,8 +29,14 @@ export interface Trained {
   save(dir: string): Promise<string[]>;
 }
 
+/** How a saved model is loaded for scoring (kinds ignore what does not concern them). */
+export interface LoadOptions {
+  /** Random Forest: typed-array walk over the trees (default), or ml-random-forest's predictor. */
+  rfPredictor?: 'compact' | 'ml-random-forest';
+}
+
 export interface ModelKind {
   name: ModelName;
   train(data: TrainData, progress: Progress): Promise<Trained>;
-  load(dir: string, preprocessing: Preprocessing): Promise<Scorer>;
+  load(dir: string, preprocessing: Preprocessing, options?: LoadOptions): Promise<Scorer>;
 }

@@ -11,7 +11,7 @@ import { FEATURE_NAMES } from '../schemas/track-features.ts';
 import { type FeatureRow, toMatrix } from './features.ts';
 import { kindFor } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
-import type { Scorer } from './model.ts';
+import type { LoadOptions, Scorer } from './model.ts';
 import type { TabNetScorer } from './tabnet/index.ts';
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL('./artifacts/', import.meta.url));
@@ -36,7 +36,7 @@ export interface LoadedModels {
 const clip = (a: Float32Array): Float32Array =>
   a.map((v) => (Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : 0));
 
-export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
+export async function loadModels(dir = ARTIFACTS_DIR, options: LoadOptions = {}): Promise<LoadedModels> {
   const t0 = performance.now();
   const manifests = {} as Record<ModelName, ModelManifest>;
   const scorers = {} as Record<ModelName, Scorer>;
@@ -54,7 +54,7 @@ export async function loadModels(dir = ARTIFACTS_DIR): Promise<LoadedModels> {
         );
       }
       manifests[name] = manifest;
-      scorers[name] = await kindFor(name, 'grouped').load(mdir, manifest.preprocessing);
+      scorers[name] = await kindFor(name, 'grouped').load(mdir, manifest.preprocessing, options);
     }),
   );
   const pre = manifests.rf.preprocessing;

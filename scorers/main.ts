@@ -11,7 +11,7 @@ import { createWorker } from './worker.ts';
 
 export async function runWorker(cfg: Config): Promise<void> {
   const log = createLogger('worker');
-  const models = await loadModels(cfg.modelsDir || undefined);
+  const models = await loadModels(cfg.modelsDir || undefined, { rfPredictor: cfg.rfPredictor });
   await models.warmUp();
   log.info(
     {

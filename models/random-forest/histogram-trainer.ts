@@ -208,19 +208,3 @@ export function trainForest(
   const total = importance.reduce((a, b) => a + b, 0) || 1;
   return { trees, importance: Array.from(importance, (v) => v / total) };
 }
-
-/** Fast scoring straight from the compact arrays (the same rule as ml-cart's `classify`). */
-export function predictCompact(trees: readonly CompactTree[], X: Float32Array, f: number): Float32Array {
-  const n = X.length / f;
-  const out = new Float32Array(n);
-  for (const t of trees)
-    for (let i = 0; i < n; i++) {
-      let node = 0;
-      const o = i * f;
-      while (t.feature[node] !== -1)
-        node = X[o + t.feature[node]!]! < t.value[node]! ? node + 1 : t.right[node]!;
-      out[i]! += t.value[node]!;
-    }
-  for (let i = 0; i < n; i++) out[i]! /= trees.length;
-  return out;
-}

@@ -1,12 +1,15 @@
 /**
  * Random Forest: trained by the histogram trainer (seconds, not hours, on 100k rows), stored
- * compactly, and loaded into ml-random-forest's RandomForestRegression, whose predictor scores it.
+ * compactly, and loadable into ml-random-forest's RandomForestRegression. Training evaluates it
+ * with ml-random-forest's predictor; serving scores the same trees from typed arrays by default
+ * (`compact-scorer.ts` says why), or through ml-random-forest with `rfPredictor: 'ml-random-forest'`.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RandomForestRegression } from 'ml-random-forest';
-import type { ModelKind, Scorer, TrainData } from '../model.ts';
+import type { LoadOptions, ModelKind, Scorer, TrainData } from '../model.ts';
 import { decodeForest, encodeForest, toMlCartTree } from './compact-format.ts';
+import { predictCompactForest } from './compact-scorer.ts';
 import { type CompactTree, type ForestOptions, trainForest } from './histogram-trainer.ts';
 
 export const RF_DEFAULTS: Omit<ForestOptions, 'seed'> = {
@@ -93,11 +96,13 @@ export function randomForestKind(overrides: Partial<ForestOptions> = {}): ModelK
         },
       });
     },
-    async load(dir, preprocessing) {
+    async load(dir, preprocessing, options: LoadOptions = {}) {
       const trees = decodeForest(await readFile(join(dir, 'forest.bin.gz')));
       const opts = JSON.parse(await readFile(join(dir, 'forest-options.json'), 'utf8')) as ForestOptions;
       const f = preprocessing.features.length;
-      return scorerFrom(loadForest(toMlRandomForestJson(trees, f, opts)), f);
+      if (options.rfPredictor === 'ml-random-forest')
+        return scorerFrom(loadForest(toMlRandomForestJson(trees, f, opts)), f);
+      return { name: 'rf', predict: (X) => Promise.resolve(predictCompactForest(trees, X, f)) };
     },
   };
 }

@@ -28,6 +28,10 @@ test('a bad value is rejected with the variable named', () => {
   );
   assert.throws(() => loadConfig({ HITSTREAM_API_PORT: '70000' }), /HITSTREAM_API_PORT.*between 0 and 65535/);
   assert.throws(() => loadConfig({ HITSTREAM_ALLOW_APT: 'maybe' }), /HITSTREAM_ALLOW_APT.*true or false/);
+  assert.throws(
+    () => loadConfig({ HITSTREAM_RF_PREDICTOR: 'sklearn' }),
+    /HITSTREAM_RF_PREDICTOR="sklearn": must be one of compact, ml-random-forest/,
+  );
 });
 
 test('README documents every setting (the table is generated from the code)', () => {

@@ -10,7 +10,8 @@ import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import { fitPreprocessing, type Preprocessing, toMatrix } from '../../models/features.ts';
 import { predictCsv } from '../../models/predict-csv.ts';
 import { decodeForest, encodeForest } from '../../models/random-forest/compact-format.ts';
-import { predictCompact, trainForest } from '../../models/random-forest/histogram-trainer.ts';
+import { predictCompactForest } from '../../models/random-forest/compact-scorer.ts';
+import { trainForest } from '../../models/random-forest/histogram-trainer.ts';
 import { randomForestKind } from '../../models/random-forest/index.ts';
 import { loadModels } from '../../models/registry.ts';
 import { sparsemax } from '../../models/tabnet/sparsemax.ts';
@@ -49,7 +50,7 @@ test('preprocessing survives a JSON round trip (what a manifest stores) unchange
   );
 });
 
-test('random forest: compact storage round-trips and ml-random-forest predicts what the trees say', async () => {
+test("random forest: compact storage round-trips; the compact scorer gives exactly ml-random-forest's scores", async () => {
   const forest = trainForest(X, y, f, {
     nTrees: 5,
     minSamplesLeaf: 3,
@@ -60,18 +61,34 @@ test('random forest: compact storage round-trips and ml-random-forest predicts w
   });
   const decoded = decodeForest(encodeForest(forest.trees));
   for (let t = 0; t < forest.trees.length; t++) assert.deepEqual(decoded[t], forest.trees[t]);
-  const direct = predictCompact(forest.trees, X, f);
   const kind = randomForestKind({ nTrees: 5, minSamplesLeaf: 3 });
   const trained = await kind.train({ X, y, f, preprocessing: pre, seed: 3 }, () => undefined);
   const dir = mkdtempSync(join(tmpdir(), 'hs-rf-'));
   await trained.save(dir);
-  const loaded = await kind.load(dir, pre);
-  const viaMl = await loaded.predict(X);
+  const viaMl = await (await kind.load(dir, pre, { rfPredictor: 'ml-random-forest' })).predict(X);
+  const viaCompact = await (await kind.load(dir, pre)).predict(X);
   const viaTrained = await trained.scorer.predict(X);
-  for (let i = 0; i < y.length; i++) assert.ok(Math.abs(viaMl[i]! - viaTrained[i]!) < 1e-4, `row ${i}`);
-  assert.ok(direct.length === y.length);
+  assert.deepEqual(viaCompact, viaMl, 'the compact scorer is the default and equals ml-random-forest');
+  assert.deepEqual(viaTrained, viaMl);
+  assert.deepEqual(predictCompactForest(forest.trees, X, f).length, y.length);
   const imp = forest.importance.reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(imp - 1) < 1e-9);
+});
+
+test('random forest: the deployed forest scores the sample identically through both predictors', async () => {
+  const rfDir = 'models/artifacts/rf';
+  const manifest = JSON.parse(readFileSync(join(rfDir, 'manifest.json'), 'utf8')) as {
+    preprocessing: Preprocessing;
+  };
+  const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
+  const rows = toMatrix(tracks, manifest.preprocessing);
+  const kind = randomForestKind();
+  const viaMl = await (
+    await kind.load(rfDir, manifest.preprocessing, { rfPredictor: 'ml-random-forest' })
+  ).predict(rows);
+  const viaCompact = await (await kind.load(rfDir, manifest.preprocessing)).predict(rows);
+  assert.equal(viaCompact.length, 500);
+  assert.deepEqual(viaCompact, viaMl);
 });
 
 test("xgboost: the batch scorer reproduces ml-xgboost's own predictions", async () => {
