@@ -90,6 +90,23 @@ export function scoredEvents(
   }));
 }
 
+/** Rows of one table, already in ClickHouse's JSONEachRow text. */
+export interface EncodedRows {
+  rows: number;
+  text: string;
+}
+
+/**
+ * Encodes rows as soon as a batch is scored, rather than all of a write's rows when it starts:
+ * encoding a second's ~2,500 rows at once blocked the worker for 15-30 ms (a latency spike every
+ * write), and row objects kept for a second outlive the young generation and cost GC work.
+ */
+export function encodeRows(rows: readonly object[]): EncodedRows {
+  let text = '';
+  for (const r of rows) text += `${JSON.stringify(r)}\n`;
+  return { rows: rows.length, text };
+}
+
 export function deadLetterRow(d: DeadLetter) {
   return {
     kafka_topic: d.topic,

@@ -4,7 +4,11 @@
  * once per interval rather than once per attempt. Offsets are committed only after this returns.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Logger } from '../lib/logger.ts';
+import { ident, sql } from '../lib/sql.ts';
+import type { EncodedRows } from './rows.ts';
 
 export interface RetryOptions {
   log: Logger;
@@ -50,16 +54,26 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, opts: Ret
   }
 }
 
+/** Inserts JSONEachRow text (`encodeRows`), retrying as above; a fresh stream per attempt. */
 export async function insertRows(
   client: ClickHouseClient,
   table: string,
-  rows: readonly object[],
+  rows: EncodedRows,
   opts: RetryOptions,
 ): Promise<void> {
-  if (!rows.length) return;
+  if (!rows.rows) return;
+  // `exec` sends the text as it is (`insert` would encode row objects itself, all at once).
+  const query = sql`INSERT INTO ${ident(table)} FORMAT JSONEachRow`;
   await withRetry(
     `insert into ${table}`,
-    () => client.insert({ table, values: rows as object[], format: 'JSONEachRow' }),
+    async () => {
+      const { stream } = await client.exec({
+        query,
+        values: Readable.from([rows.text], { objectMode: false }),
+      });
+      stream.resume();
+      await finished(stream);
+    },
     opts,
   );
 }

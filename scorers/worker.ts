@@ -24,7 +24,7 @@ import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { deadLetterFor, decodeTrackMessage, eventIdOf } from './decode.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { deadLetterRow, predictionRows, type Scored, trackRow } from './rows.ts';
+import { deadLetterRow, encodeRows, predictionRows, type Scored, trackRow } from './rows.ts';
 import { createScoringStage } from './scoring.ts';
 import { BatchWriter } from './writer.ts';
 
@@ -132,9 +132,9 @@ export function createWorker(
       last,
       events: batch.messages.length,
       rows: {
-        track_events: valid.map((s) => trackRow(s, scoredAt)),
-        predictions: predictionRows(valid, pred, models.manifests, scoredAt),
-        dead_letters: dead.map(deadLetterRow),
+        track_events: encodeRows(valid.map((s) => trackRow(s, scoredAt))),
+        predictions: encodeRows(predictionRows(valid, pred, models.manifests, scoredAt)),
+        dead_letters: encodeRows(dead.map(deadLetterRow)),
       },
     });
     // Handled here, so a failed write is never an unhandled rejection; the next batch throws it.

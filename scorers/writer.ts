@@ -12,6 +12,7 @@
  * per ~30 ms kept ClickHouse at 50–80% of a core on this 2-core box, which the scorers needed.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { EncodedRows } from './rows.ts';
 import { insertRows, type RetryOptions } from './sink.ts';
 
 export interface PendingBatch {
@@ -20,7 +21,8 @@ export interface PendingBatch {
   /** Offset of the batch's last message; the commit is `last + 1`. */
   last: string;
   events: number;
-  rows: Record<string, object[]>;
+  /** Per table, the batch's rows (encoded when the batch was scored). */
+  rows: Record<string, EncodedRows>;
 }
 
 export interface BatchWriterOptions {
@@ -122,15 +124,18 @@ export class BatchWriter {
     const events = taken.reduce((n, b) => n + b.events, 0);
     try {
       const t0 = performance.now();
-      const tables = new Map<string, object[]>();
+      const tables = new Map<string, { rows: number; parts: string[] }>();
       for (const b of taken)
         for (const [table, rows] of Object.entries(b.rows)) {
-          const all = tables.get(table) ?? [];
-          for (const r of rows) all.push(r);
+          const all = tables.get(table) ?? { rows: 0, parts: [] };
+          all.rows += rows.rows;
+          all.parts.push(rows.text);
           tables.set(table, all);
         }
       await Promise.all(
-        [...tables].map(([table, rows]) => insertRows(this.opts.clickhouse, table, rows, this.opts.retry)),
+        [...tables].map(([table, { rows, parts }]) =>
+          insertRows(this.opts.clickhouse, table, { rows, text: parts.join('') }, this.opts.retry),
+        ),
       );
       const insertMs = performance.now() - t0;
       // Highest offset per partition: the batches of a partition arrive in order.

@@ -2,15 +2,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { Readable } from 'node:stream';
+import { encodeRows } from '../../scorers/rows.ts';
 import { BatchWriter, type PendingBatch } from '../../scorers/writer.ts';
 
 function fakeClickhouse(opts: { delayMs?: number; fail?: boolean } = {}) {
   const inserts: { table: string; rows: number }[] = [];
   const client = {
-    insert: async ({ table, values }: { table: string; values: object[] }) => {
+    exec: async ({ query, values }: { query: string; values: Readable }) => {
+      const table = /INSERT INTO (\w+)/.exec(query)![1]!;
+      let text = '';
+      for await (const chunk of values) text += String(chunk);
       await new Promise((r) => setTimeout(r, opts.delayMs ?? 20));
       if (opts.fail) throw new Error('unrecoverable');
-      inserts.push({ table, rows: values.length });
+      inserts.push({ table, rows: text.split('\n').filter(Boolean).length });
+      return { stream: Readable.from([]) };
     },
   } as unknown as ClickHouseClient;
   return { client, inserts };
@@ -21,7 +27,10 @@ const batch = (partition: number, last: number, events: number): PendingBatch =>
   partition,
   last: String(last),
   events,
-  rows: { predictions: Array.from({ length: events * 4 }, () => ({})), dead_letters: [] },
+  rows: {
+    predictions: encodeRows(Array.from({ length: events * 4 }, (_, i) => ({ i }))),
+    dead_letters: encodeRows([]),
+  },
 });
 
 test('batches queued during a write go out together, then the highest offset per partition is committed', async () => {
