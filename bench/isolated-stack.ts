@@ -77,7 +77,18 @@ export async function withIsolatedStack<T>(
     await admin.disconnect();
     return await run(stack);
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    // Workers finish and commit before their topics go (else kafkajs logs errors about them).
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const timer = setTimeout(() => (c.kill('SIGKILL'), resolve()), 30_000);
+            c.once('exit', () => (clearTimeout(timer), resolve()));
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
     // A long run leaves GBs of parts; dropping them can take minutes on a busy server. A database
     // left behind makes every later ClickHouse start slower, so a failure is said, not swallowed.
     const ch = createClickhouse(cfg, { database: null, timeoutMs: 600_000 });

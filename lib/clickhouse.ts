@@ -16,8 +16,12 @@ export function createClickhouse(
     password: cfg.clickhousePassword,
     ...(database ? { database } : {}),
     request_timeout: opts.timeoutMs ?? 30_000,
-    // 18.16 rejects settings it does not know; send none by default.
-    clickhouse_settings: {},
+    // 18.16 rejects settings it does not know; send none by default. A long statement gets
+    // progress headers (18.16 has them), so an idle connection is not cut meanwhile.
+    clickhouse_settings:
+      (opts.timeoutMs ?? 0) > 60_000
+        ? { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' }
+        : {},
     compression: { request: false, response: false },
   });
 }
