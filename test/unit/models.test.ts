@@ -99,7 +99,10 @@ test("xgboost: the batch scorer reproduces ml-xgboost's own predictions", async 
     { booster: 'gbtree', objective: 'reg:linear', max_depth: 5, eta: 0.2, silent: 1 },
     30,
   );
-  const mine = predictXgb(parseXgbModel(bytes), X, f);
+  const parsed = parseXgbModel(bytes);
+  assert.ok(parsed.siblings, 'XGBoost allocates sibling nodes together: the branch-free walk applies');
+  const mine = predictXgb(parsed, X, f);
+  assert.deepEqual(mine, predictXgb({ ...parsed, siblings: false }, X, f), 'both walks agree exactly');
   const require = createRequire(import.meta.url);
   const XGBoost = await (require('ml-xgboost') as Promise<{
     load(m: object): { predict(x: number[][]): number[] };
