@@ -97,14 +97,19 @@ test('full once the events not yet stored reach the limit', async () => {
   assert.equal(writer.full, false);
 });
 
-test('writes are spaced by minIntervalMs: batches arriving meanwhile go in one insert; flushed() does not wait', async () => {
-  const ch = fakeClickhouse({ delayMs: 5 });
-  const writer = new BatchWriter({
-    clickhouse: ch.client,
+/** A writer whose writes are 10 s apart unless something cuts the wait short. */
+const spacedWriter = (clickhouse: ClickHouseClient, maxPendingEvents?: number) =>
+  new BatchWriter({
+    clickhouse,
     retry: { log: { warn: () => undefined } as never },
     commit: () => Promise.resolve(),
     minIntervalMs: 10_000,
+    ...(maxPendingEvents ? { maxPendingEvents } : {}),
   });
+
+test('writes are spaced by minIntervalMs: batches arriving meanwhile go in one insert; flushed() does not wait', async () => {
+  const ch = fakeClickhouse({ delayMs: 5 });
+  const writer = spacedWriter(ch.client);
   await writer.write(batch(0, 9, 10));
   const t0 = performance.now();
   // Arriving after the first write: they wait for the interval, together.
@@ -122,13 +127,7 @@ test('writes are spaced by minIntervalMs: batches arriving meanwhile go in one i
 
 test('the interval is skipped once the waiting events reach half of maxPendingEvents', async () => {
   const ch = fakeClickhouse({ delayMs: 5 });
-  const writer = new BatchWriter({
-    clickhouse: ch.client,
-    retry: { log: { warn: () => undefined } as never },
-    commit: () => Promise.resolve(),
-    minIntervalMs: 10_000,
-    maxPendingEvents: 40,
-  });
+  const writer = spacedWriter(ch.client, 40);
   await writer.write(batch(0, 9, 10));
   const t0 = performance.now();
   await Promise.all([writer.write(batch(0, 19, 10)), writer.write(batch(0, 29, 10))]);
