@@ -162,7 +162,9 @@ export class TabNet {
       const logits = tf.mul(this.gbn(`att${step}`, tf.matMul(a, this.w(`att${step}.w`)), training), prior);
       const mask = (this.p.mask === 'sparsemax' ? sparsemax(logits) : tf.softmax(logits)) as tf.Tensor2D;
       prior = tf.mul(prior, tf.sub(this.p.gamma, mask));
-      entropy = tf.add(entropy, tf.mean(tf.sum(tf.mul(tf.neg(mask), tf.log(tf.add(mask, 1e-15))), 1)));
+      // The sparsity loss only matters in training; scoring skips its 6 ops per step.
+      if (training === true)
+        entropy = tf.add(entropy, tf.mean(tf.sum(tf.mul(tf.neg(mask), tf.log(tf.add(mask, 1e-15))), 1)));
       const h = this.featureTransformer(step, tf.mul(mask, x), training);
       const d = tf.relu(h.slice([0, 0], [-1, this.p.nD]));
       a = h.slice([0, this.p.nD], [-1, this.p.nA]);
