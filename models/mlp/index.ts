@@ -17,6 +17,7 @@ import {
 } from '../nn-common.ts';
 import { rng } from '../split.ts';
 import { tf, tfReady } from '../tf-backend.ts';
+import { buildMlpScoringGraph } from './scoring-graph.ts';
 
 export interface MlpParams {
   layers: number[];
@@ -55,14 +56,14 @@ function build(f: number, p: MlpParams, seed: number): tf.Sequential {
 
 function scorer(model: tf.LayersModel, pre: Preprocessing, scale: { mean: number; std: number }): Scorer {
   const f = pre.features.length;
+  const graph = buildMlpScoringGraph(model);
   return {
     name: 'mlp',
     async predict(X) {
-      const input = tf.tensor2d(standardize(X, pre), [X.length / f, f]);
-      const out = model.predict(input) as tf.Tensor;
+      const input = tf.tensor3d(standardize(X, pre), [1, X.length / f, f]);
+      const out = tf.tidy(() => graph.forward(input));
       const raw = (await out.data()) as Float32Array;
-      input.dispose();
-      out.dispose();
+      tf.dispose([input, out]);
       return raw.map((v) => v * scale.std + scale.mean);
     },
   };
@@ -148,20 +149,26 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
       };
     },
     async load(dir, pre) {
-      await tfReady();
-      const meta = JSON.parse(await readFile(join(dir, 'mlp.json'), 'utf8')) as {
-        params: MlpParams;
-        scale: { mean: number; std: number };
-        seed: number;
-      };
-      const model = build(pre.features.length, meta.params, meta.seed);
-      const w = await loadTensors(dir);
-      model.setWeights(
-        Object.keys(w)
-          .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
-          .map((k) => w[k]!),
-      );
-      return scorer(model, pre, meta.scale);
+      const { model, scale } = await loadMlp(dir, pre);
+      return scorer(model, pre, scale);
     },
   };
+}
+
+/** The trained Layers model and its target scale from a model directory. */
+export async function loadMlp(dir: string, pre: Preprocessing) {
+  await tfReady();
+  const meta = JSON.parse(await readFile(join(dir, 'mlp.json'), 'utf8')) as {
+    params: MlpParams;
+    scale: { mean: number; std: number };
+    seed: number;
+  };
+  const model = build(pre.features.length, meta.params, meta.seed);
+  const w = await loadTensors(dir);
+  model.setWeights(
+    Object.keys(w)
+      .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+      .map((k) => w[k]!),
+  );
+  return { model, scale: meta.scale };
 }

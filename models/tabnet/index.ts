@@ -7,6 +7,7 @@ import { epochOrder, gatherRows, loadTensors, saveTensors, targetScale } from '.
 import { rng } from '../split.ts';
 import { tf, tfReady } from '../tf-backend.ts';
 import { TabNet, type TabNetParams } from './network.ts';
+import { buildTabNetScoringGraph } from './scoring-graph.ts';
 
 export interface TabNetTraining {
   batchSize: number;
@@ -47,11 +48,12 @@ export interface TabNetScorer extends Scorer {
 
 function scorer(net: TabNet, pre: Preprocessing, scale: { mean: number; std: number }): TabNetScorer {
   const f = pre.features.length;
+  const graph = buildTabNetScoringGraph(net);
   const explain = async (X: Float32Array) => {
-    const input = tf.tensor2d(standardize(X, pre), [X.length / f, f]);
+    const input = tf.tensor3d(graph.normalizeInput(standardize(X, pre)), [1, X.length / f, f]);
     const { y, masks } = tf.tidy(() => {
-      const r = net.forward(input, false);
-      return { y: r.y, masks: tf.div<tf.Tensor2D>(r.aggregate, tf.add(tf.sum(r.aggregate, 1, true), 1e-9)) };
+      const r = graph.forward(input);
+      return { y: r.y, masks: tf.div(r.aggregate, tf.add(tf.sum(r.aggregate, 2, true), 1e-9)) };
     });
     const scores = ((await y.data()) as Float32Array).map((v) => v * scale.std + scale.mean);
     const m = (await masks.data()) as Float32Array;
@@ -175,29 +177,35 @@ export function tabnetKind(
       };
     },
     async load(dir, pre) {
-      await tfReady();
-      const meta = JSON.parse(await readFile(join(dir, 'tabnet.json'), 'utf8')) as {
-        params: TabNetParams;
-        scale: { mean: number; std: number };
-        seed: number;
-      };
-      const net = new TabNet(pre.features.length, meta.params, meta.seed);
-      const w = await loadTensors(dir);
-      // Every variable from the file and no other: a partial match would score with random weights.
-      const missing = Object.keys(net.vars).filter((k) => !w[k]);
-      const unknown = Object.keys(w).filter((k) => !net.vars[k]);
-      const misshapen = Object.keys(w).filter(
-        (k) => net.vars[k] && net.vars[k].shape.join('x') !== w[k]!.shape.join('x'),
-      );
-      if (missing.length || unknown.length || misshapen.length) {
-        tf.dispose(Object.values(w));
-        throw new Error(
-          `${dir}: the TabNet weights do not fit this version's network (missing: ${missing.slice(0, 3).join(', ') || 'none'}; unknown: ${unknown.slice(0, 3).join(', ') || 'none'}; wrong shape: ${misshapen.slice(0, 3).join(', ') || 'none'}); retrain with \`hitstream train --models tabnet\``,
-        );
-      }
-      for (const [k, t] of Object.entries(w)) net.vars[k]!.assign(t);
-      tf.dispose(Object.values(w));
-      return scorer(net, pre, meta.scale);
+      const { net, scale } = await loadTabNet(dir, pre);
+      return scorer(net, pre, scale);
     },
   };
+}
+
+/** The trained network and its target scale from a model directory, checked against this code. */
+export async function loadTabNet(dir: string, pre: Preprocessing) {
+  await tfReady();
+  const meta = JSON.parse(await readFile(join(dir, 'tabnet.json'), 'utf8')) as {
+    params: TabNetParams;
+    scale: { mean: number; std: number };
+    seed: number;
+  };
+  const net = new TabNet(pre.features.length, meta.params, meta.seed);
+  const w = await loadTensors(dir);
+  // Every variable from the file and no other: a partial match would score with random weights.
+  const missing = Object.keys(net.vars).filter((k) => !w[k]);
+  const unknown = Object.keys(w).filter((k) => !net.vars[k]);
+  const misshapen = Object.keys(w).filter(
+    (k) => net.vars[k] && net.vars[k].shape.join('x') !== w[k]!.shape.join('x'),
+  );
+  if (missing.length || unknown.length || misshapen.length) {
+    tf.dispose(Object.values(w));
+    throw new Error(
+      `${dir}: the TabNet weights do not fit this version's network (missing: ${missing.slice(0, 3).join(', ') || 'none'}; unknown: ${unknown.slice(0, 3).join(', ') || 'none'}; wrong shape: ${misshapen.slice(0, 3).join(', ') || 'none'}); retrain with \`hitstream train --models tabnet\``,
+    );
+  }
+  for (const [k, t] of Object.entries(w)) net.vars[k]!.assign(t);
+  tf.dispose(Object.values(w));
+  return { net, scale: meta.scale };
 }

@@ -7,13 +7,18 @@ import { PassThrough } from 'node:stream';
 import { before, test } from 'node:test';
 import { createRequire } from 'node:module';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import { fitPreprocessing, type Preprocessing, toMatrix } from '../../models/features.ts';
+import { fitPreprocessing, type Preprocessing, standardize, toMatrix } from '../../models/features.ts';
 import { predictCsv } from '../../models/predict-csv.ts';
 import { decodeForest, encodeForest } from '../../models/random-forest/compact-format.ts';
 import { predictCompactForest } from '../../models/random-forest/compact-scorer.ts';
 import { trainForest } from '../../models/random-forest/histogram-trainer.ts';
 import { randomForestKind } from '../../models/random-forest/index.ts';
 import { loadModels } from '../../models/registry.ts';
+import { loadMlp } from '../../models/mlp/index.ts';
+import { buildMlpScoringGraph } from '../../models/mlp/scoring-graph.ts';
+import { loadTabNet, TABNET_DEFAULTS } from '../../models/tabnet/index.ts';
+import { TabNet } from '../../models/tabnet/network.ts';
+import { buildTabNetScoringGraph } from '../../models/tabnet/scoring-graph.ts';
 import { sparsemax } from '../../models/tabnet/sparsemax.ts';
 import { tf, tfReady } from '../../models/tf-backend.ts';
 import { train } from '../../models/train.ts';
@@ -89,6 +94,87 @@ test('random forest: the deployed forest scores the sample identically through b
   const viaCompact = await (await kind.load(rfDir, manifest.preprocessing)).predict(rows);
   assert.equal(viaCompact.length, 500);
   assert.deepEqual(viaCompact, viaMl);
+});
+
+/** Largest absolute difference between two equally long arrays. */
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+};
+
+/** Scores and feature use of the folded scoring graph and of `TabNet.forward(x, false)`. */
+function bothTabNetPasses(net: TabNet, Z: Float32Array, width: number) {
+  const graph = buildTabNetScoringGraph(net);
+  const n = Z.length / width;
+  const [reference, folded] = tf.tidy(() => {
+    const ref = net.forward(tf.tensor2d(Z, [n, width]), false);
+    const fold = graph.forward(tf.tensor3d(graph.normalizeInput(Z.slice()), [1, n, width]));
+    return [ref, fold].map((r) => ({ y: r.y.dataSync(), aggregate: r.aggregate.dataSync() }));
+  });
+  graph.dispose();
+  return { reference: reference!, folded: folded! };
+}
+
+test('tabnet: the deployed network scores the sample the same with its batch norms folded', async () => {
+  const dir = 'models/artifacts/tabnet';
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    preprocessing: Preprocessing;
+  };
+  const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
+  const Z = standardize(toMatrix(tracks, manifest.preprocessing), manifest.preprocessing);
+  const { net } = await loadTabNet(dir, manifest.preprocessing);
+  const { reference, folded } = bothTabNetPasses(net, Z, manifest.preprocessing.features.length);
+  // Float32 rounding only: the scores are standardized (sd 1 = ~22 popularity points).
+  assert.ok(
+    maxAbsDiff(folded.y, reference.y) < 1e-4,
+    `scores differ by ${maxAbsDiff(folded.y, reference.y)}`,
+  );
+  const scale = Math.max(...reference.aggregate);
+  assert.ok(maxAbsDiff(folded.aggregate, reference.aggregate) < 1e-4 * scale);
+});
+
+test('tabnet: folding also holds for sparsemax masks and batch norms far from identity', async () => {
+  await tfReady();
+  const width = 6;
+  const net = new TabNet(width, { ...TABNET_DEFAULTS, mask: 'sparsemax' }, 7);
+  // Fresh batch norms are the identity; give every one distinct statistics so folding is tested.
+  let k = 0;
+  for (const [name, v] of Object.entries(net.vars)) {
+    const values = Float32Array.from({ length: v.size }, (_, i) => Math.sin(++k + i * 0.37));
+    if (name.endsWith('.var')) values.forEach((x, i) => (values[i] = 0.5 + x * x));
+    v.assign(tf.tensor(values, v.shape));
+  }
+  const Z = Float32Array.from({ length: 64 * width }, (_, i) => Math.cos(i * 1.3) * 2);
+  const { reference, folded } = bothTabNetPasses(net, Z, width);
+  assert.ok(
+    maxAbsDiff(folded.y, reference.y) < 1e-4,
+    `scores differ by ${maxAbsDiff(folded.y, reference.y)}`,
+  );
+  const scale = Math.max(...reference.aggregate);
+  assert.ok(maxAbsDiff(folded.aggregate, reference.aggregate) < 1e-4 * scale);
+  // Sparsemax gave some exact zeros, so the test covered masks that drop features.
+  assert.ok(reference.aggregate.some((v) => v === 0));
+});
+
+test('mlp: the deployed network scores the sample the same as one fused matMul per layer', async () => {
+  const dir = 'models/artifacts/mlp';
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    preprocessing: Preprocessing;
+  };
+  const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
+  const Z = standardize(toMatrix(tracks, manifest.preprocessing), manifest.preprocessing);
+  const width = manifest.preprocessing.features.length;
+  const { model } = await loadMlp(dir, manifest.preprocessing);
+  const graph = buildMlpScoringGraph(model);
+  const [reference, folded] = tf.tidy(() => [
+    (model.predict(tf.tensor2d(Z, [500, width])) as tf.Tensor).dataSync(),
+    graph.forward(tf.tensor3d(Z, [1, 500, width])).dataSync(),
+  ]);
+  graph.dispose();
+  assert.equal(folded.length, 500);
+  assert.ok(maxAbsDiff(folded, reference) < 1e-4, `scores differ by ${maxAbsDiff(folded, reference)}`);
 });
 
 test("xgboost: the batch scorer reproduces ml-xgboost's own predictions", async () => {
