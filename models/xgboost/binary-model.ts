@@ -29,6 +29,18 @@ export interface XgbTrees {
   gain: Float32Array;
   /** True when every split's right child directly follows its left one (XGBoost allocates them so). */
   siblings: boolean;
+  /** For `walkFixedDepth`, built when `siblings`: see there. */
+  fixedDepth?: FixedDepthTrees;
+}
+
+/**
+ * The trees rewritten so that every walk takes exactly its tree's depth in steps: a leaf's next
+ * node is itself, and it tests the padding column (always −∞, so never "go right").
+ */
+interface FixedDepthTrees {
+  next: Int32Array;
+  feature: Int32Array;
+  depth: Int32Array;
 }
 
 export function parseXgbModel(bytes: Uint8Array): XgbTrees {
@@ -97,7 +109,24 @@ export function parseXgbModel(bytes: Uint8Array): XgbTrees {
     base += t.nodes;
   });
   for (let k = 0; k < total; k++) if (m.left[k] !== -1 && m.right[k] !== m.left[k]! + 1) m.siblings = false;
+  if (m.siblings) m.fixedDepth = fixedDepthTrees(m);
   return m;
+}
+
+function fixedDepthTrees(m: XgbTrees): FixedDepthTrees {
+  const next = m.left.map((l, k) => (l === -1 ? k : l));
+  const feature = m.feature.map((j, k) => (m.left[k] === -1 ? m.numFeature : j));
+  const depth = new Int32Array(m.roots.length);
+  const nodeDepth = new Int32Array(m.left.length);
+  m.roots.forEach((root, t) => {
+    const end = t + 1 < m.roots.length ? m.roots[t + 1]! : m.left.length;
+    // Children come after their parent in XGBoost's node order, so one pass sets every depth.
+    for (let k = root; k < end; k++) {
+      if (m.left[k] === -1) depth[t] = Math.max(depth[t]!, nodeDepth[k]!);
+      else nodeDepth[m.left[k]!] = nodeDepth[m.right[k]!] = nodeDepth[k]! + 1;
+    }
+  });
+  return { next, feature, depth };
 }
 
 /** Scores a row-major batch (n × numFeature). NaN takes the split's default direction. */
@@ -105,20 +134,8 @@ export function predictXgb(m: XgbTrees, X: Float32Array, f: number): Float32Arra
   const n = X.length / f;
   const out = new Float32Array(n).fill(m.baseScore);
   const { roots, left, right, feature, defaultLeft, value } = m;
-  if (m.siblings && !X.some(Number.isNaN)) {
-    // Without missing values a step is `left + (go right ? 1 : 0)`: no branch to mispredict
-    // (bench models, batch 256: 41.5–47.8 → 30.3–33.7 µs/row).
-    for (let t = 0; t < roots.length; t++) {
-      const root = roots[t]!;
-      for (let i = 0; i < n; i++) {
-        let node = root;
-        const o = i * f;
-        while (left[node] !== -1) node = left[node]! + +(X[o + feature[node]!]! >= value[node]!);
-        out[i]! += value[node]!;
-      }
-    }
-    return out;
-  }
+  if (m.fixedDepth && f === m.numFeature && !X.some(Number.isNaN))
+    return walkFixedDepth(m, m.fixedDepth, X, out);
   for (let t = 0; t < roots.length; t++) {
     const root = roots[t]!;
     for (let i = 0; i < n; i++) {
@@ -146,4 +163,53 @@ export function xgbImportance(m: XgbTrees, f: number): number[] {
   for (let k = 0; k < m.left.length; k++) if (m.left[k] !== -1) g[m.feature[k]!]! += m.gain[k]!;
   const total = g.reduce((a, b) => a + b, 0) || 1;
   return Array.from(g, (v) => v / total);
+}
+
+/**
+ * The scorer for batches without missing values. A step is `next + (go right ? 1 : 0)`, with no
+ * branch to mispredict, and every walk in a tree takes the same number of steps (its depth), so
+ * four rows walk each tree side by side: their chains of dependent loads overlap instead of
+ * waiting one after the other. Deployed model, 256-row batches: 36 µs/row with the branching
+ * walk, 30–34 branch-free one row at a time, 14–17 four at a time.
+ */
+function walkFixedDepth(m: XgbTrees, w: FixedDepthTrees, X: Float32Array, out: Float32Array): Float32Array {
+  const f = m.numFeature;
+  const stride = f + 1;
+  const n = out.length;
+  const rows = new Float32Array(n * stride).fill(-Infinity);
+  for (let i = 0; i < n; i++) rows.set(X.subarray(i * f, i * f + f), i * stride);
+  const { next, feature, depth } = w;
+  const { value, roots } = m;
+  const four = n - (n % 4);
+  for (let t = 0; t < roots.length; t++) {
+    const root = roots[t]!;
+    const steps = depth[t]!;
+    for (let i = 0; i < four; i += 4) {
+      const o0 = i * stride;
+      const o1 = o0 + stride;
+      const o2 = o1 + stride;
+      const o3 = o2 + stride;
+      let a = root;
+      let b = root;
+      let c = root;
+      let d = root;
+      for (let s = 0; s < steps; s++) {
+        a = next[a]! + +(rows[o0 + feature[a]!]! >= value[a]!);
+        b = next[b]! + +(rows[o1 + feature[b]!]! >= value[b]!);
+        c = next[c]! + +(rows[o2 + feature[c]!]! >= value[c]!);
+        d = next[d]! + +(rows[o3 + feature[d]!]! >= value[d]!);
+      }
+      out[i]! += value[a]!;
+      out[i + 1]! += value[b]!;
+      out[i + 2]! += value[c]!;
+      out[i + 3]! += value[d]!;
+    }
+    for (let i = four; i < n; i++) {
+      const o = i * stride;
+      let a = root;
+      for (let s = 0; s < steps; s++) a = next[a]! + +(rows[o + feature[a]!]! >= value[a]!);
+      out[i]! += value[a]!;
+    }
+  }
+  return out;
 }

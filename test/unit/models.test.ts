@@ -186,9 +186,15 @@ test("xgboost: the batch scorer reproduces ml-xgboost's own predictions", async 
     30,
   );
   const parsed = parseXgbModel(bytes);
-  assert.ok(parsed.siblings, 'XGBoost allocates sibling nodes together: the branch-free walk applies');
+  assert.ok(parsed.fixedDepth, 'XGBoost allocates sibling nodes together: the fixed-depth walk applies');
   const mine = predictXgb(parsed, X, f);
-  assert.deepEqual(mine, predictXgb({ ...parsed, siblings: false }, X, f), 'both walks agree exactly');
+  // Every row count modulo 4: the fixed-depth walk takes rows four at a time, then the rest.
+  for (const rows of [y.length, y.length - 1, y.length - 2, 3, 1])
+    assert.deepEqual(
+      predictXgb(parsed, X.subarray(0, rows * f), f),
+      predictXgb({ ...parsed, fixedDepth: undefined }, X.subarray(0, rows * f), f),
+      `the fixed-depth and the branching walk agree exactly on ${rows} rows`,
+    );
   const require = createRequire(import.meta.url);
   const XGBoost = await (require('ml-xgboost') as Promise<{
     load(m: object): { predict(x: number[][]): number[] };
