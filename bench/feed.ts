@@ -5,16 +5,18 @@
  * on one machine, one clock), event → client latency, and messages the hub dropped.
  * Latency percentiles are of the steady state: the first `warmupSeconds` of the replay (JIT,
  * first fetches; p99 there was 250–330 ms against ~110 ms after) are reported on their own.
+ * The clients run in a child process of their own (`feed-clients.ts`), as browsers would.
  */
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import WebSocket from 'ws';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config.ts';
+import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
-import { quantile, say, withIsolatedStack } from './isolated-stack.ts';
+import type { FromClients, ToClients } from './feed-clients.ts';
+import { printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
 
-const SCORED_AT = /"scored_at":"([^"]+)"/;
-const EVENT_TIME = /"event_time":"([^"]+)"/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
@@ -25,37 +27,40 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface ClientStats {
-  received: number;
-  missed: number;
-  /** Receipt time of each prediction (ms since the epoch), and its two latencies. */
-  at: number[];
-  fromScore: number[];
-  fromEvent: number[];
-}
-
-function connect(url: string, stats: ClientStats, measuring: () => boolean): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('error', reject);
-    ws.on('message', (data: Buffer) => {
-      const now = Date.now();
-      const text = data.toString('utf8');
-      // Twenty clients share this one process: read the two timestamps of a prediction without
-      // parsing all of it, so the measuring side does not become the bottleneck it measures.
-      if (text.startsWith('{"type":"prediction"')) {
-        if (!measuring()) return;
-        stats.received++;
-        stats.at.push(now);
-        stats.fromScore.push(now - Date.parse(SCORED_AT.exec(text)?.[1] ?? ''));
-        stats.fromEvent.push(now - Date.parse(EVENT_TIME.exec(text)?.[1] ?? ''));
-        return;
-      }
-      const m = JSON.parse(text) as { type: 'missed'; count: number } | { type: 'hello' };
-      if (m.type === 'hello') resolve(ws);
-      else if (m.type === 'missed' && measuring()) stats.missed += m.count;
-    });
-  });
+/** The clients' child process (`feed-clients.ts`), with the services' Node flags. */
+function startClients(url: string, count: number, expectedPerClient: number) {
+  const script = fileURLToPath(new URL('./feed-clients.ts', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      ...SERVICE_NODE_FLAGS,
+      '--import',
+      import.meta.resolve('tsx'),
+      script,
+      url,
+      String(count),
+      String(expectedPerClient + 1024),
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' },
+  );
+  return {
+    pid: child.pid,
+    send: (m: ToClients) => child.send(m),
+    next: <T extends FromClients['type']>(type: T) =>
+      new Promise<Extract<FromClients, { type: T }>>((resolve, reject) => {
+        const onMessage = (m: FromClients) => {
+          if (m.type !== type) return;
+          child.off('message', onMessage);
+          child.off('close', onClose);
+          resolve(m as Extract<FromClients, { type: T }>);
+        };
+        // 'close', not 'exit': it comes after every message the child sent has been read.
+        const onClose = (code: number | null) =>
+          reject(new Error(`the feed clients exited (${code}) before '${type}'`));
+        child.on('message', onMessage);
+        child.once('close', onClose);
+      }),
+  };
 }
 
 export async function benchFeed(
@@ -83,23 +88,23 @@ export async function benchFeed(
       if (i > 240) throw new Error('the API did not become ready within 120 s');
       await sleep(500);
     }
-    let measuring = false;
-    const stats: ClientStats[] = Array.from({ length: opts.clients }, () => ({
-      received: 0,
-      missed: 0,
-      at: [],
-      fromScore: [],
-      fromEvent: [],
-    }));
-    const sockets = await Promise.all(
-      stats.map((s) => connect(`ws://127.0.0.1:${port}/feed`, s, () => measuring)),
+    const clients = startClients(
+      `ws://127.0.0.1:${port}/feed`,
+      opts.clients,
+      opts.rate * (opts.warmupSeconds + opts.seconds),
     );
+    await clients.next('connected');
     say(
       `${opts.clients} clients connected; replaying ${opts.rate} events/s for ${opts.warmupSeconds} s of warm-up + ${opts.seconds} s`,
     );
     const publisher = await createPublisher(stack.cfg, 'bench-feed');
-    measuring = true;
+    clients.send({ type: 'start' });
     const steadyFrom = Date.now() + opts.warmupSeconds * 1000;
+    let steadyCpu: ReturnType<typeof stack.cpuWindow> | undefined;
+    const steadyTimer = setTimeout(
+      () => (steadyCpu = stack.cpuWindow({ clients: clients.pid })),
+      opts.warmupSeconds * 1000,
+    );
     const replay = await replayCsv(publisher, {
       path: opts.data,
       rate: opts.rate,
@@ -107,18 +112,22 @@ export async function benchFeed(
       loop: true,
       quiet: true,
     });
+    clearTimeout(steadyTimer);
+    const cpu = steadyCpu?.(opts.rate * opts.seconds);
     // Let the last predictions reach every client before counting.
     const expected = replay.sent * opts.clients;
     for (let i = 0; i < 100; i++) {
-      const got = stats.reduce((a, s) => a + s.received + s.missed, 0);
-      if (got >= expected) break;
+      clients.send({ type: 'count' });
+      if ((await clients.next('count')).got >= expected) break;
       await sleep(100);
     }
-    measuring = false;
-    for (const ws of sockets) ws.close();
+    clients.send({ type: 'stop' });
+    const stats = (await clients.next('stats')).clients;
     await publisher.close();
     const pick = (key: 'fromScore' | 'fromEvent', steady: boolean) =>
-      stats.flatMap((s) => s[key].filter((_, i) => s.at[i]! >= steadyFrom === steady)).sort((a, b) => a - b);
+      stats
+        .flatMap((s) => Array.from(s[key]).filter((_, i) => s.at[i]! >= steadyFrom === steady))
+        .sort((a, b) => a - b);
     const fromScore = pick('fromScore', true);
     const fromEvent = pick('fromEvent', true);
     const warmup = pick('fromScore', false);
@@ -137,10 +146,10 @@ export async function benchFeed(
       warmup_seconds: opts.warmupSeconds,
       warmup_p50_ms: quantile(warmup, 0.5),
       warmup_p99_ms: quantile(warmup, 0.99),
+      cpu_ms_per_event: cpu,
       workers: opts.workers,
     };
-    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k.padEnd(24)} ${v}\n`);
+    printResult(result, opts.json);
     return result;
   });
 }

@@ -4,6 +4,7 @@
  * of all of it afterwards, whatever happens.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { cpuMsPerEvent, cpuSnapshot } from './cpu-usage.ts';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type Config, configToEnv } from '../lib/config.ts';
@@ -15,6 +16,14 @@ import { migrate } from '../infra/migrate.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
 export const say = (m: string) => process.stderr.write(`bench: ${m}\n`);
+
+/** A bench result as one JSON line (`--json`) or as aligned `key value` lines. */
+export function printResult(result: Record<string, unknown>, json: boolean | undefined, width = 26): void {
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else
+    for (const [k, v] of Object.entries(result))
+      process.stdout.write(`${k.padEnd(width)} ${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
+}
 export const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
@@ -25,6 +34,8 @@ export interface IsolatedStack {
   /** The scorer worker processes, already in their group. */
   workers: ChildProcess[];
   spawn(command: 'worker' | 'api', extra?: Partial<Config>): ChildProcess;
+  /** Starts counting CPU time (`cpu-usage.ts`); the result gives CPU ms per event since then. */
+  cpuWindow: (others?: Record<string, number | undefined>) => (events: number) => Record<string, number>;
 }
 
 export async function withIsolatedStack<T>(
@@ -44,6 +55,8 @@ export async function withIsolatedStack<T>(
   await migrate(cfg);
   await ensureTopics(cfg);
   const children: ChildProcess[] = [];
+  const named: Record<string, number | undefined> = {};
+  let workerCount = 0;
   const envFor = (extra: Partial<Config> = {}) => ({
     ...process.env,
     ...configToEnv({ ...cfg, workerPort: 0, ...extra }),
@@ -61,7 +74,14 @@ export async function withIsolatedStack<T>(
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
+      const name = command === 'worker' ? `worker${++workerCount}` : command;
+      named[name] = child.pid;
       return child;
+    },
+    cpuWindow(others = {}) {
+      const pids = { ...named, ...others };
+      const before = cpuSnapshot(cfg, pids);
+      return (events) => cpuMsPerEvent(before, cpuSnapshot(cfg, pids), events);
     },
   };
   try {

@@ -8,7 +8,7 @@ import { createClickhouse } from '../lib/clickhouse.ts';
 import { createKafka } from '../lib/kafka.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
-import { quantile, say, withIsolatedStack } from './isolated-stack.ts';
+import { printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
 
 /** The event's time, read without parsing the whole message (this process shares the CPU). */
 const EVENT_TIME = /"event_time":"([^"]+)"/;
@@ -17,7 +17,7 @@ export async function benchPipeline(
   base: Config,
   opts: { data: string; workers: number; json?: boolean; latencySeconds?: number },
 ) {
-  return withIsolatedStack(base, opts.workers, async ({ cfg }) => {
+  return withIsolatedStack(base, opts.workers, async ({ cfg, cpuWindow }) => {
     const ch = createClickhouse(cfg);
     const count = async (q: string) =>
       Number(
@@ -30,6 +30,7 @@ export async function benchPipeline(
       say(`${opts.workers} workers joined; phase 1: replaying ${opts.data} at full speed`);
       const publisher = await createPublisher(cfg, 'bench');
       const t0 = performance.now();
+      const fullSpeedCpu = cpuWindow();
       const replay = await replayCsv(publisher, { path: opts.data });
       let rows = 0;
       while ((rows = await count('SELECT count() FROM predictions')) < replay.sent * 4)
@@ -43,6 +44,7 @@ export async function benchPipeline(
         distinct_prediction_rows: await count('SELECT count() FROM predictions FINAL'),
         dead_letters: await count('SELECT count() FROM dead_letters FINAL'),
         replay_events_per_s: Math.round(replay.eventsPerSecond),
+        cpu_ms_per_event: fullSpeedCpu(replay.sent),
       };
       say(`phase 1: ${JSON.stringify(phase1)}`);
 
@@ -71,7 +73,9 @@ export async function benchPipeline(
       await new Promise((r) => setTimeout(r, 3000));
       measuring = true;
       const limit = 1000 * (opts.latencySeconds ?? 20);
-      await replayCsv(publisher, { path: opts.data, rate: 1000, limit, quiet: true });
+      const fixedRateCpu = cpuWindow();
+      const fixedRate = await replayCsv(publisher, { path: opts.data, rate: 1000, limit, quiet: true });
+      const latencyCpu = fixedRateCpu(fixedRate.sent);
       await new Promise((r) => setTimeout(r, 2000));
       measuring = false;
       await consumer.disconnect();
@@ -82,10 +86,10 @@ export async function benchPipeline(
         latency_events: latencies.length,
         p50_ms: quantile(latencies, 0.5),
         p99_ms: quantile(latencies, 0.99),
+        latency_cpu_ms_per_event: latencyCpu,
         workers: opts.workers,
       };
-      if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k.padEnd(26)} ${v}\n`);
+      printResult(result, opts.json);
       return result;
     } finally {
       await ch.close();

@@ -1,0 +1,66 @@
+/**
+ * CPU time each part of the stack spent during a bench phase, per event. Latency on a shared,
+ * noisy 2-core machine moves 2-5x between runs of the same code; CPU time per event moves far
+ * less, so it shows whether a change made the work smaller. Read from /proc (Linux): processes
+ * we cannot see (Docker, another host) are left out, not guessed.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from '../lib/config.ts';
+import { clickhouseProcess } from '../infra/stack/clickhouse-native.ts';
+import { kafkaProcess } from '../infra/stack/kafka-native.ts';
+import { runningPid } from '../infra/stack/processes.ts';
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at state; utime and stime are
+    // fields 14 and 15 of the whole line, so 12 and 13 after the closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+export type CpuSnapshot = Record<string, number>;
+
+/** CPU seconds so far of the bench itself, the given child processes and the native stack's. */
+export function cpuSnapshot(cfg: Config, children: Record<string, number | undefined>): CpuSnapshot {
+  const usage = process.cpuUsage();
+  const out: CpuSnapshot = { bench: (usage.user + usage.system) / 1e6 };
+  const pids = {
+    ...children,
+    kafka: runningPid(kafkaProcess(cfg)),
+    clickhouse: runningPid(clickhouseProcess(cfg)),
+  };
+  for (const [name, pid] of Object.entries(pids)) {
+    const s = pid === undefined ? undefined : cpuSecondsOf(pid);
+    if (s !== undefined) out[name] = s;
+  }
+  return out;
+}
+
+/**
+ * CPU milliseconds per event between two snapshots, per part and in total; parts with the same
+ * prefix before a digit (worker1, worker2) are also summed as one (`workers`).
+ */
+export function cpuMsPerEvent(before: CpuSnapshot, after: CpuSnapshot, events: number) {
+  const per: Record<string, number> = {};
+  const groups: Record<string, number> = {};
+  let total = 0;
+  for (const [name, end] of Object.entries(after)) {
+    const start = before[name];
+    if (start === undefined || events <= 0) continue;
+    const ms = ((end - start) * 1000) / events;
+    per[name] = ms;
+    total += ms;
+    const group = /^(\D+)\d+$/.exec(name)?.[1];
+    if (group) groups[`${group}s`] = (groups[`${group}s`] ?? 0) + ms;
+  }
+  Object.assign(per, groups);
+  per.total = total;
+  return Object.fromEntries(Object.entries(per).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+}
