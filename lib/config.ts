@@ -141,7 +141,7 @@ export const SETTINGS = {
   writeIntervalMs: {
     env: 'HITSTREAM_WRITE_INTERVAL_MS',
     kind: 'int',
-    default: '1000',
+    default: '2000',
     min: 0,
     max: 60000,
     meaning:
