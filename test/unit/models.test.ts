@@ -104,6 +104,15 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return d;
 };
 
+/** A deployed model's manifest and 500 sample rows standardized as that model expects them. */
+async function standardizedSample(dir: string) {
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    preprocessing: Preprocessing;
+  };
+  const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
+  return { manifest, Z: standardize(toMatrix(tracks, manifest.preprocessing), manifest.preprocessing) };
+}
+
 /** Scores and feature use of the folded scoring graph and of `TabNet.forward(x, false)`. */
 function bothTabNetPasses(net: TabNet, Z: Float32Array, width: number) {
   const graph = buildTabNetScoringGraph(net);
@@ -119,11 +128,7 @@ function bothTabNetPasses(net: TabNet, Z: Float32Array, width: number) {
 
 test('tabnet: the deployed network scores the sample the same with its batch norms folded', async () => {
   const dir = 'models/artifacts/tabnet';
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
-    preprocessing: Preprocessing;
-  };
-  const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
-  const Z = standardize(toMatrix(tracks, manifest.preprocessing), manifest.preprocessing);
+  const { manifest, Z } = await standardizedSample(dir);
   const { net } = await loadTabNet(dir, manifest.preprocessing);
   const { reference, folded } = bothTabNetPasses(net, Z, manifest.preprocessing.features.length);
   // Float32 rounding only: the scores are standardized (sd 1 = ~22 popularity points).
@@ -160,11 +165,7 @@ test('tabnet: folding also holds for sparsemax masks and batch norms far from id
 
 test('mlp: the deployed network scores the sample the same as one fused matMul per layer', async () => {
   const dir = 'models/artifacts/mlp';
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
-    preprocessing: Preprocessing;
-  };
-  const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
-  const Z = standardize(toMatrix(tracks, manifest.preprocessing), manifest.preprocessing);
+  const { manifest, Z } = await standardizedSample(dir);
   const width = manifest.preprocessing.features.length;
   const { model } = await loadMlp(dir, manifest.preprocessing);
   const graph = buildMlpScoringGraph(model);
