@@ -64,3 +64,36 @@ export function cpuMsPerEvent(before: CpuSnapshot, after: CpuSnapshot, events: n
   per.total = total;
   return Object.fromEntries(Object.entries(per).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
 }
+
+/** The whole machine's CPU time so far, from /proc/stat's first line (all cores, in ticks). */
+export function hostSnapshot(): { total: number; idle: number; steal: number } | undefined {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const busy = user! + nice! + system! + irq! + softirq!;
+    return { total: busy + idle! + iowait! + steal!, idle: idle! + iowait!, steal: steal! };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How busy the machine was between two snapshots, in % of all its cores: `busy` is every
+ * process's CPU (the stack's and anything else's), `steal` is time the hypervisor gave to other
+ * guests. A run with high steal measured a slower machine, not slower code.
+ */
+export function hostCpuPct(
+  before: ReturnType<typeof hostSnapshot>,
+  after: ReturnType<typeof hostSnapshot>,
+): { busy: number; steal: number } | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  const total = after.total - before.total;
+  const pct = (x: number) => Math.round((1000 * x) / total) / 10;
+  const steal = after.steal - before.steal;
+  return { busy: pct(total - (after.idle - before.idle) - steal), steal: pct(steal) };
+}

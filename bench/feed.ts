@@ -15,7 +15,7 @@ import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import type { FromClients, ToClients } from './feed-clients.ts';
-import { printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
+import { cpuFigures, printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -146,7 +146,7 @@ export async function benchFeed(
       warmup_seconds: opts.warmupSeconds,
       warmup_p50_ms: quantile(warmup, 0.5),
       warmup_p99_ms: quantile(warmup, 0.99),
-      cpu_ms_per_event: cpu,
+      ...(cpu ? cpuFigures(cpu) : {}),
       workers: opts.workers,
     };
     printResult(result, opts.json);

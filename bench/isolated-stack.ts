@@ -4,7 +4,7 @@
  * of all of it afterwards, whatever happens.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpuMsPerEvent, cpuSnapshot } from './cpu-usage.ts';
+import { cpuMsPerEvent, cpuSnapshot, hostCpuPct, hostSnapshot } from './cpu-usage.ts';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type Config, configToEnv } from '../lib/config.ts';
@@ -27,6 +27,20 @@ export function printResult(result: Record<string, unknown>, json: boolean | und
 export const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
+export interface CpuWindowResult {
+  perEvent: ReturnType<typeof cpuMsPerEvent>;
+  hostPct: ReturnType<typeof hostCpuPct>;
+}
+
+/** A CPU window's figures as result fields: `cpu_ms_per_event` and `host_cpu_pct`, prefixed. */
+export function cpuFigures<P extends string = ''>(w: CpuWindowResult, prefix = '' as P) {
+  return {
+    [`${prefix}cpu_ms_per_event`]: w.perEvent,
+    [`${prefix}host_cpu_pct`]: w.hostPct,
+  } as Record<`${P}cpu_ms_per_event`, CpuWindowResult['perEvent']> &
+    Record<`${P}host_cpu_pct`, CpuWindowResult['hostPct']>;
+}
+
 export interface IsolatedStack {
   cfg: Config;
   /** Environment for a child `hitstream` process that should use this stack's topics and tables. */
@@ -34,8 +48,11 @@ export interface IsolatedStack {
   /** The scorer worker processes, already in their group. */
   workers: ChildProcess[];
   spawn(command: 'worker' | 'api', extra?: Partial<Config>): ChildProcess;
-  /** Starts counting CPU time (`cpu-usage.ts`); the result gives CPU ms per event since then. */
-  cpuWindow: (others?: Record<string, number | undefined>) => (events: number) => Record<string, number>;
+  /**
+   * Starts counting CPU time (`cpu-usage.ts`); the result gives CPU ms per event per process
+   * since then, and how busy the whole machine was meanwhile.
+   */
+  cpuWindow: (others?: Record<string, number | undefined>) => (events: number) => CpuWindowResult;
 }
 
 export async function withIsolatedStack<T>(
@@ -81,7 +98,11 @@ export async function withIsolatedStack<T>(
     cpuWindow(others = {}) {
       const pids = { ...named, ...others };
       const before = cpuSnapshot(cfg, pids);
-      return (events) => cpuMsPerEvent(before, cpuSnapshot(cfg, pids), events);
+      const hostBefore = hostSnapshot();
+      return (events) => ({
+        perEvent: cpuMsPerEvent(before, cpuSnapshot(cfg, pids), events),
+        hostPct: hostCpuPct(hostBefore, hostSnapshot()),
+      });
     },
   };
   try {

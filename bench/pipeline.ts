@@ -11,7 +11,7 @@ import type { ConfigResourceTypes } from 'kafkajs';
 import { createKafka } from '../lib/kafka.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
-import { printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
+import { cpuFigures, printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
 
 /** kafkajs's ConfigResourceTypes.TOPIC (its CommonJS enum cannot be imported by name here). */
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
@@ -50,7 +50,7 @@ export async function benchPipeline(
         distinct_prediction_rows: await count('SELECT count() FROM predictions FINAL'),
         dead_letters: await count('SELECT count() FROM dead_letters FINAL'),
         replay_events_per_s: Math.round(replay.eventsPerSecond),
-        cpu_ms_per_event: fullSpeedCpu(replay.sent),
+        ...cpuFigures(fullSpeedCpu(replay.sent)),
       };
       say(`phase 1: ${JSON.stringify(phase1)}`);
 
@@ -119,7 +119,7 @@ export async function benchPipeline(
         p99_ms: quantile(toTopic, 0.99),
         received_p50_ms: quantile(received, 0.5),
         received_p99_ms: quantile(received, 0.99),
-        latency_cpu_ms_per_event: latencyCpu,
+        ...cpuFigures(latencyCpu, 'latency_'),
         workers: opts.workers,
       };
       printResult(result, opts.json);

@@ -25,4 +25,9 @@ test('bench feed: every prediction reaches every client, and CPU per event is re
   const cpu = result.cpu_ms_per_event ?? {};
   for (const part of ['bench', 'worker1', 'api', 'clients', 'total'])
     assert.ok((cpu[part] ?? -1) >= 0, `CPU per event for ${part}: ${JSON.stringify(cpu)}`);
+  const host = result.host_cpu_pct;
+  assert.ok(
+    host && host.busy > 0 && host.busy <= 100 && host.steal >= 0,
+    `machine CPU: ${JSON.stringify(host)}`,
+  );
 });
