@@ -105,19 +105,11 @@ export async function withIsolatedStack<T>(
       });
     },
   };
-  try {
-    for (let i = 0; i < workers; i++) stack.workers.push(stack.spawn('worker'));
-    // Wait until the group has all its members, so no clock times worker start-up.
-    const admin = createKafka(cfg, 'bench').admin();
-    await admin.connect();
-    for (let i = 0; i < 240; i++) {
-      const { groups } = await admin.describeGroups([cfg.consumerGroup]);
-      if ((groups[0]?.members.length ?? 0) >= workers && groups[0]?.state === 'Stable') break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    await admin.disconnect();
-    return await run(stack);
-  } finally {
+  // Stops the children and drops the bench's database and topics; run once, by the end of the
+  // bench or by Ctrl-C / SIGTERM (which would otherwise leave workers and data behind).
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () => (cleaning ??= removeAll());
+  async function removeAll(): Promise<void> {
     // Workers finish and commit before their topics go (else kafkajs logs errors about them).
     await Promise.all(
       children.map(
@@ -145,5 +137,28 @@ export async function withIsolatedStack<T>(
       .deleteTopics({ topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters] })
       .catch(() => undefined);
     await admin.disconnect();
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    say(`${signal}: stopping the bench's workers and dropping ${id} (its database and topics)`);
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for (let i = 0; i < workers; i++) stack.workers.push(stack.spawn('worker'));
+    // Wait until the group has all its members, so no clock times worker start-up.
+    const admin = createKafka(cfg, 'bench').admin();
+    await admin.connect();
+    for (let i = 0; i < 240; i++) {
+      const { groups } = await admin.describeGroups([cfg.consumerGroup]);
+      if ((groups[0]?.members.length ?? 0) >= workers && groups[0]?.state === 'Stable') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await admin.disconnect();
+    return await run(stack);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanUp();
   }
 }
