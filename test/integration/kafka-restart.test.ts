@@ -1,6 +1,9 @@
 /**
- * The broker restarts mid-stream: the worker's consumer and producer and the publisher reconnect
- * on their own and carry on, and every event is scored exactly once. Uses a Kafka of its own (own
+ * The broker restarts mid-stream: the worker's consumer and producer, the publisher and the live
+ * feed's consumer reconnect on their own and carry on, every event is scored exactly once, and the
+ * feed shows every prediction, before and after. (Here the feed rejoins before the worker publishes
+ * again, so this passes with or without the feed's committed position; the position matters
+ * when predictions arrive between the broker's return and the feed's rejoin.) Uses a Kafka of its own (own
  * ports and folder) so restarting it does not disturb the other tests.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
 import { kafkaProcess, startKafka } from '../../infra/stack/kafka-native.ts';
 import { stackPaths } from '../../infra/stack/paths.ts';
 import { stopProcess } from '../../infra/stack/processes.ts';
@@ -40,6 +44,9 @@ const cfg: Config = {
 };
 let worker: Worker;
 let publisher: Publisher;
+let feed: Awaited<ReturnType<typeof startPredictionsSource>>;
+/** Event ids of the predictions the live feed's consumer handed over. */
+const fed = new Set<string>();
 let dropDatabase: () => Promise<void>;
 const log = () => undefined;
 
@@ -64,10 +71,18 @@ before(async () => {
     log: createLogger('test-worker', 'error'),
   });
   await worker.start();
+  feed = await startPredictionsSource(cfg, createLogger('test-feed', 'error'), (events) => {
+    for (const e of events) fed.add(e.event_id);
+  });
+  await eventually(
+    () => Promise.resolve(feed.ready()),
+    (ready) => ready,
+  );
   publisher = await createPublisher(cfg);
 });
 after(async () => {
   await publisher?.close().catch(() => undefined);
+  await feed?.stop().catch(() => undefined);
   await worker?.stop().catch(() => undefined);
   await stopProcess(kafkaProcess(cfg));
   await dropDatabase?.();
@@ -84,7 +99,17 @@ async function count(table: string): Promise<number> {
   }
 }
 
-test('after a broker restart the worker and the publisher carry on, and nothing is lost or doubled', async () => {
+async function eventIds(): Promise<Set<string>> {
+  const ch = createClickhouse(cfg);
+  try {
+    const rs = await ch.query({ query: 'SELECT event_id FROM track_events FINAL', format: 'JSONEachRow' });
+    return new Set((await rs.json<{ event_id: string }>()).map((r) => r.event_id));
+  } finally {
+    await ch.close();
+  }
+}
+
+test('after a broker restart the worker, the publisher and the feed carry on, and nothing is lost or doubled', async () => {
   await replayCsv(publisher, { path: SAMPLE, limit: 150, quiet: true });
   assert.equal(
     await eventually(
@@ -93,6 +118,12 @@ test('after a broker restart the worker and the publisher carry on, and nothing 
     ),
     600,
   );
+  // Past the feed's commit interval, so its position is on the broker before it goes down.
+  await eventually(
+    () => Promise.resolve(fed.size),
+    (n) => n >= 150,
+  );
+  await new Promise((r) => setTimeout(r, 2000));
 
   assert.ok(await stopProcess(kafkaProcess(cfg)), 'the broker stopped');
   await new Promise((r) => setTimeout(r, 2000));
@@ -113,4 +144,11 @@ test('after a broker restart the worker and the publisher carry on, and nothing 
   await new Promise((r) => setTimeout(r, 3000));
   assert.equal(await count('predictions'), 1200, 'no event scored twice into extra rows');
   assert.equal(await count('track_events'), 300);
+  const stored = await eventIds();
+  await eventually(
+    () => Promise.resolve(fed.size),
+    (n) => n >= 300,
+    60_000,
+  );
+  assert.deepEqual([...fed].sort(), [...stored].sort(), 'the feed showed every prediction, before and after');
 });
