@@ -3,8 +3,8 @@
  * feed's consumer reconnect on their own and carry on, every event is scored exactly once, and the
  * feed shows every prediction, before and after. (Here the feed rejoins before the worker publishes
  * again, so this passes with or without the feed's committed position; the position matters
- * when predictions arrive between the broker's return and the feed's rejoin.) Uses a Kafka of its own (own
- * ports and folder) so restarting it does not disturb the other tests.
+ * when predictions arrive between the broker's return and the feed's rejoin.)
+ * Uses a Kafka of its own (own ports and folder) so restarting it does not disturb the other tests.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
