@@ -3,6 +3,7 @@
  * `npm start` serves) and print p50/p99 latency as the client sees it.
  */
 import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
+import { hostCpuPct, hostSnapshot } from './cpu-usage.ts';
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
@@ -30,6 +31,7 @@ export async function benchPredict(opts: {
   let errors = 0;
   const total = Math.round(opts.rate * opts.seconds);
   const t0 = performance.now();
+  const hostBefore = hostSnapshot();
   const inFlight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
     const due = t0 + (i * 1000) / opts.rate;
@@ -51,6 +53,7 @@ export async function benchPredict(opts: {
     );
   }
   await Promise.all(inFlight);
+  const host = hostCpuPct(hostBefore, hostSnapshot());
   latencies.sort((a, b) => a - b);
   const result = {
     requests: total,
@@ -58,12 +61,14 @@ export async function benchPredict(opts: {
     rate: opts.rate,
     p50_ms: Math.round(quantile(latencies, 0.5) * 10) / 10,
     p99_ms: Math.round(quantile(latencies, 0.99) * 10) / 10,
+    // How busy the machine was meanwhile (`cpu-usage.ts`): high steal means a slower machine.
+    host_cpu_pct: host,
   };
   process.stdout.write(
     opts.json
       ? `${JSON.stringify(result)}\n`
       : Object.entries(result)
-          .map(([k, v]) => `${k.padEnd(10)} ${v}`)
+          .map(([k, v]) => `${k.padEnd(12)} ${typeof v === 'object' ? JSON.stringify(v) : v}`)
           .join('\n') + '\n',
   );
   return result;
