@@ -15,7 +15,8 @@ import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import type { FromClients, ToClients } from './feed-clients.ts';
-import { cpuFigures, printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
+import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
+import { printResult, quantile } from './report.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -17,16 +17,6 @@ import { migrate } from '../infra/migrate.ts';
 export const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
 export const say = (m: string) => process.stderr.write(`bench: ${m}\n`);
 
-/** A bench result as one JSON line (`--json`) or as aligned `key value` lines. */
-export function printResult(result: Record<string, unknown>, json: boolean | undefined, width = 26): void {
-  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else
-    for (const [k, v] of Object.entries(result))
-      process.stdout.write(`${k.padEnd(width)} ${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
-}
-export const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-
 export interface CpuWindowResult {
   perEvent: ReturnType<typeof cpuMsPerEvent>;
   hostPct: ReturnType<typeof hostCpuPct>;

@@ -11,7 +11,8 @@ import type { ConfigResourceTypes } from 'kafkajs';
 import { createKafka } from '../lib/kafka.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
-import { cpuFigures, printResult, quantile, say, withIsolatedStack } from './isolated-stack.ts';
+import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
+import { printResult, quantile } from './report.ts';
 
 /** kafkajs's ConfigResourceTypes.TOPIC (its CommonJS enum cannot be imported by name here). */
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;

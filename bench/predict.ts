@@ -4,9 +4,7 @@
  */
 import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
 import { hostCpuPct, hostSnapshot } from './cpu-usage.ts';
-
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+import { printResult, quantile } from './report.ts';
 
 export async function benchPredict(opts: {
   url: string;
@@ -64,12 +62,6 @@ export async function benchPredict(opts: {
     // How busy the machine was meanwhile (`cpu-usage.ts`): high steal means a slower machine.
     host_cpu_pct: host,
   };
-  process.stdout.write(
-    opts.json
-      ? `${JSON.stringify(result)}\n`
-      : Object.entries(result)
-          .map(([k, v]) => `${k.padEnd(12)} ${typeof v === 'object' ? JSON.stringify(v) : v}`)
-          .join('\n') + '\n',
-  );
+  printResult(result, opts.json, 12);
   return result;
 }
