@@ -3,7 +3,7 @@
  * held in memory), sent in batches with a few batches in flight, paced by `rate` (events/s) or as
  * fast as the broker takes them. Bad rows are counted by reason, never sent, never fatal.
  */
-import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { readKaggleCsv } from '../lib/kaggle-csv.ts';
 import { ProgressReporter } from '../lib/progress.ts';
 import type { TrackFeatures } from '../schemas/index.ts';
@@ -34,7 +34,7 @@ export interface ReplaySummary {
 export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Promise<ReplaySummary> {
   const batchSize = opts.batchSize ?? 1000;
   const maxInFlight = opts.maxInFlight ?? 4;
-  const fileRows = opts.limit ?? (await estimateRows(opts.path));
+  const fileRows = Math.min(opts.limit ?? Infinity, await countRows(opts.path));
   const progress = opts.quiet ? undefined : new ProgressReporter('replay', opts.loop ? undefined : fileRows);
   const summary: ReplaySummary = { sent: 0, rejected: 0, rejectedBy: {}, seconds: 0, eventsPerSecond: 0 };
   const reject = (reason: string) => {
@@ -102,7 +102,18 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
   return summary;
 }
 
-/** Rows in a file, estimated from its size and the dataset's ~196 bytes a row (for the ETA only). */
-async function estimateRows(path: string): Promise<number> {
-  return Math.max(1, Math.round((await stat(path)).size / 196));
+/**
+ * Data rows in a CSV for the progress line and ETA: its line breaks less the header. A quoted field
+ * holding a line break makes it count high; a guess from the file size was 10% low on the sample.
+ * Reading 20 MB for this takes ~20 ms.
+ */
+export async function countRows(path: string): Promise<number> {
+  let breaks = 0;
+  let last = 0x0a;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) breaks++;
+    if (chunk.length) last = chunk[chunk.length - 1]!;
+  }
+  // A last line without a line break is a row too.
+  return Math.max(1, breaks + (last === 0x0a ? 0 : 1) - 1);
 }
