@@ -47,21 +47,32 @@ export function ensureKafkaJars(cfg: Config, log: (msg: string) => void): string
   );
   log(`fetching Kafka ${cfg.kafkaVersion} jars from Maven Central into ${kafkaLib} (once)`);
   mkdirSync(kafkaLib, { recursive: true });
-  execFileSync(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-Dstyle.color=never',
-      '-f',
-      join(REPO_ROOT, 'infra/kafka/pom.xml'),
-      'dependency:copy-dependencies',
-      `-Dkafka.version=${cfg.kafkaVersion}`,
-      `-DoutputDirectory=${kafkaLib}`,
-      '-DincludeScope=runtime',
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  // Maven 3.8 writes colour resets to both streams even with -q and style.color=never: its output
+  // is kept and shown only when it fails.
+  try {
+    execFileSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-Dstyle.color=never',
+        '-f',
+        join(REPO_ROOT, 'infra/kafka/pom.xml'),
+        'dependency:copy-dependencies',
+        `-Dkafka.version=${cfg.kafkaVersion}`,
+        `-DoutputDirectory=${kafkaLib}`,
+        '-DincludeScope=runtime',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
+    );
+  } catch (err) {
+    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
+    process.stderr.write(stdout + stderr);
+    throw new HitstreamError(
+      'STACK_KAFKA_JARS',
+      `Maven could not fetch the Kafka ${cfg.kafkaVersion} jars (its errors are above): check access to Maven Central, or pick another version with HITSTREAM_KAFKA_VERSION`,
+    );
+  }
   return kafkaLib;
 }
 
