@@ -90,6 +90,15 @@ function toTrack(row: number, rec: Record<string, string>): CsvRow {
   return { ok: true, row, track: out as unknown as KaggleTrack };
 }
 
+/** Fails with DATA_NOT_FOUND unless `path` is a readable file (before any other work is done). */
+export async function requireDataFile(path: string): Promise<void> {
+  const info = await stat(path).catch((err: unknown) => {
+    throw new HitstreamError('DATA_NOT_FOUND', `cannot read ${path}`, { cause: err, field: '--data' });
+  });
+  if (!info.isFile())
+    throw new HitstreamError('DATA_NOT_FOUND', `${path} is not a file`, { field: '--data' });
+}
+
 export interface ReadOptions {
   /** Stop after this many data rows. */
   limit?: number;
@@ -99,9 +108,7 @@ export interface ReadOptions {
 
 /** Yields every data row, typed or with its error. Throws only when the file or header is unusable. */
 export async function* readKaggleCsv(path: string, opts: ReadOptions = {}): AsyncGenerator<CsvRow> {
-  await stat(path).catch((err: unknown) => {
-    throw new HitstreamError('DATA_NOT_FOUND', `cannot read ${path}`, { cause: err });
-  });
+  await requireDataFile(path);
   const stream = createReadStream(path);
   let bytes = 0;
   if (opts.onBytes) stream.on('data', (chunk) => opts.onBytes!((bytes += chunk.length)));

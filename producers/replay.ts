@@ -4,7 +4,7 @@
  * fast as the broker takes them. Bad rows are counted by reason, never sent, never fatal.
  */
 import { createReadStream } from 'node:fs';
-import { readKaggleCsv } from '../lib/kaggle-csv.ts';
+import { readKaggleCsv, requireDataFile } from '../lib/kaggle-csv.ts';
 import { ProgressReporter } from '../lib/progress.ts';
 import type { TrackFeatures } from '../schemas/index.ts';
 import type { Publisher } from './publisher.ts';
@@ -34,6 +34,7 @@ export interface ReplaySummary {
 export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Promise<ReplaySummary> {
   const batchSize = opts.batchSize ?? 1000;
   const maxInFlight = opts.maxInFlight ?? 4;
+  await requireDataFile(opts.path);
   const fileRows = Math.min(opts.limit ?? Infinity, await countRows(opts.path));
   const progress = opts.quiet ? undefined : new ProgressReporter('replay', opts.loop ? undefined : fileRows);
   const summary: ReplaySummary = { sent: 0, rejected: 0, rejectedBy: {}, seconds: 0, eventsPerSecond: 0 };
