@@ -1,5 +1,28 @@
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient, type Logger } from '@clickhouse/client';
 import type { Config } from './config.ts';
+import { createLogger } from './logger.ts';
+
+/**
+ * The client's own log, through pino like everything else. Its errors are the failed requests it
+ * also throws, which the caller reports (with the URL and what to do), so they go to debug:
+ * otherwise every unreachable-server error printed a 20-line dump before hitstream's one line.
+ */
+class PinoClickhouseLogger implements Logger {
+  private readonly log = createLogger('clickhouse-client');
+  trace() {}
+  debug({ message, args }: Parameters<Logger['debug']>[0]) {
+    this.log.debug(args ?? {}, message);
+  }
+  info({ message, args }: Parameters<Logger['info']>[0]) {
+    this.log.info(args ?? {}, message);
+  }
+  warn({ message, args, err }: Parameters<Logger['warn']>[0]) {
+    this.log.warn({ ...args, err: err?.message }, message);
+  }
+  error({ message, args, err }: Parameters<Logger['error']>[0]) {
+    this.log.debug({ ...args, err: err.message }, message);
+  }
+}
 
 /**
  * A ClickHouse client for hitstream's database (or, with `database: null`, for the server as a
@@ -23,5 +46,6 @@ export function createClickhouse(
         ? { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' }
         : {},
     compression: { request: false, response: false },
+    log: { LoggerClass: PinoClickhouseLogger, level: ClickHouseLogLevel.WARN },
   });
 }
