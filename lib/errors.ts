@@ -27,6 +27,8 @@ export const isRetriable = (err: unknown): boolean => err instanceof HitstreamEr
 /** A message fit for a user: the error's own, with its cause when that adds something. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  // kafkajs wraps errors in ones with the same message: say it once.
+  const cause =
+    err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : '';
   return `${err.message}${cause}`;
 }

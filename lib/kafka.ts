@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type logCreator } from 'kafkajs';
 import type { Config } from './config.ts';
+import { HitstreamError } from './errors.ts';
 import { createLogger } from './logger.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -33,8 +34,47 @@ export function createKafka(cfg: Config, clientId: string): Kafka {
   });
 }
 
-/** Creates hitstream's topics if they are missing (idempotent). */
+/**
+ * Why no broker in `brokers` answers as Kafka (connection refused, closed, timed out), or
+ * undefined when one does. One attempt, no retries: for health checks and preflights.
+ */
+export async function kafkaProblem(brokers: string[], timeoutMs = 3_000): Promise<string | undefined> {
+  const admin = new Kafka({
+    brokers,
+    clientId: 'hitstream-probe',
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: timeoutMs,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const meta = await admin.describeCluster();
+    return meta.brokers.length > 0 ? undefined : 'the cluster lists no brokers';
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Fails at once with KAFKA_UNREACHABLE when no broker answers. A command would otherwise sit
+ * through the client's ~2.5 minutes of reconnects (the retry budget meant for a broker restart),
+ * printing an error line for each.
+ */
+export async function requireKafka(cfg: Config): Promise<void> {
+  const problem = await kafkaProblem(cfg.kafkaBrokers);
+  if (problem)
+    throw new HitstreamError(
+      'KAFKA_UNREACHABLE',
+      `no Kafka broker answers at ${cfg.kafkaBrokers.join(', ')} (${problem}): start the local stack with \`npx hitstream stack up\`, or set KAFKA_BROKERS to your brokers`,
+      { field: 'KAFKA_BROKERS' },
+    );
+}
+
+/** Creates hitstream's topics if they are missing (idempotent); the first thing commands ask of Kafka. */
 export async function ensureTopics(cfg: Config, kafka = createKafka(cfg, 'hitstream-admin')): Promise<void> {
+  await requireKafka(cfg);
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -6,11 +6,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
+import { kafkaProblem } from '../../lib/kafka.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
-import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
+import { portOpen } from '../../lib/net.ts';
+import { type ManagedProcess, runningPid, startDetached, waitUntil } from './processes.ts';
 
 export function kafkaProcess(cfg: Config): ManagedProcess {
   const p = stackPaths(cfg);
@@ -114,21 +115,7 @@ function writeKafkaConfig(cfg: Config): string {
 }
 
 export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
-  const admin = new Kafka({
-    brokers,
-    clientId: 'hitstream-stack',
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
-  }).admin();
-  try {
-    await admin.connect();
-    const meta = await admin.describeCluster();
-    return meta.brokers.length > 0;
-  } catch {
-    return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  return (await kafkaProblem(brokers)) === undefined;
 }
 
 /** Starts the broker unless ours already runs. Returns what it did. */
