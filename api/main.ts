@@ -1,7 +1,7 @@
 /** Startup of the API: models, Kafka publisher, the predictions feed, ClickHouse; graceful stop. */
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import { ensureTopics } from '../lib/kafka.ts';
+import { ensureTopics, SERVICE_KAFKA_WAIT } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
 import { loadModels } from '../models/registry.ts';
 import { createPublisher } from '../producers/publisher.ts';
@@ -13,7 +13,7 @@ export async function runApi(cfg: Config): Promise<void> {
   const log = createLogger('api');
   const models = await loadModels(cfg.modelsDir || undefined, { rfPredictor: cfg.rfPredictor });
   await models.warmUp();
-  await ensureTopics(cfg);
+  await ensureTopics(cfg, SERVICE_KAFKA_WAIT(log));
   const publisher = await createPublisher(cfg, 'hitstream-api');
   const clickhouse = createClickhouse(cfg);
   const hub = new FeedHub();

@@ -58,23 +58,41 @@ export async function kafkaProblem(brokers: string[], timeoutMs = 3_000): Promis
 }
 
 /**
- * Fails at once with KAFKA_UNREACHABLE when no broker answers. A command would otherwise sit
- * through the client's ~2.5 minutes of reconnects (the retry budget meant for a broker restart),
- * printing an error line for each.
+ * Fails with KAFKA_UNREACHABLE when no broker answers. Commands check once (`waitMs` 0): they
+ * would otherwise sit through the client's ~2.5 minutes of reconnects (the retry budget meant for
+ * a broker restart), printing an error line for each. Services (workers, API) may start before
+ * the broker does, so they wait up to `waitMs`, saying so in one line every ~10 s.
  */
-export async function requireKafka(cfg: Config): Promise<void> {
-  const problem = await kafkaProblem(cfg.kafkaBrokers);
-  if (problem)
-    throw new HitstreamError(
-      'KAFKA_UNREACHABLE',
-      `no Kafka broker answers at ${cfg.kafkaBrokers.join(', ')} (${problem}): start the local stack with \`npx hitstream stack up\`, or set KAFKA_BROKERS to your brokers`,
-      { field: 'KAFKA_BROKERS' },
-    );
+export async function requireKafka(
+  cfg: Config,
+  opts: { waitMs?: number; onWait?: (problem: string, brokers: string[]) => void } = {},
+): Promise<void> {
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  let lastSaid = 0;
+  for (;;) {
+    const problem = await kafkaProblem(cfg.kafkaBrokers);
+    if (!problem) return;
+    if (Date.now() >= deadline)
+      throw new HitstreamError(
+        'KAFKA_UNREACHABLE',
+        `no Kafka broker answers at ${cfg.kafkaBrokers.join(', ')} (${problem}): start the local stack with \`npx hitstream stack up\`, or set KAFKA_BROKERS to your brokers`,
+        { field: 'KAFKA_BROKERS' },
+      );
+    if (Date.now() - lastSaid >= 10_000) {
+      opts.onWait?.(problem, cfg.kafkaBrokers);
+      lastSaid = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
 }
 
 /** Creates hitstream's topics if they are missing (idempotent); the first thing commands ask of Kafka. */
-export async function ensureTopics(cfg: Config, kafka = createKafka(cfg, 'hitstream-admin')): Promise<void> {
-  await requireKafka(cfg);
+export async function ensureTopics(
+  cfg: Config,
+  opts: Parameters<typeof requireKafka>[1] = {},
+  kafka = createKafka(cfg, 'hitstream-admin'),
+): Promise<void> {
+  await requireKafka(cfg, opts);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -89,3 +107,10 @@ export async function ensureTopics(cfg: Config, kafka = createKafka(cfg, 'hitstr
     await admin.disconnect();
   }
 }
+
+/** How a service waits for Kafka at start: up to 2.5 minutes (as long as the client retries). */
+export const SERVICE_KAFKA_WAIT = (log: { warn: (fields: object, msg: string) => void }) => ({
+  waitMs: 150_000,
+  onWait: (problem: string, brokers: string[]) =>
+    log.warn({ brokers, problem }, 'waiting for Kafka (KAFKA_BROKERS) to answer'),
+});

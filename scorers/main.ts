@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import { ensureTopics } from '../lib/kafka.ts';
+import { ensureTopics, SERVICE_KAFKA_WAIT } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
 import { loadModels } from '../models/registry.ts';
 import { createWorkerMetrics } from './metrics.ts';
@@ -20,7 +20,7 @@ export async function runWorker(cfg: Config): Promise<void> {
     },
     'models loaded',
   );
-  await ensureTopics(cfg);
+  await ensureTopics(cfg, SERVICE_KAFKA_WAIT(log));
   const metrics = createWorkerMetrics();
   const health = createClickhouse(cfg);
   const worker = createWorker(cfg, { models, metrics, log });

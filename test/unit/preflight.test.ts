@@ -56,6 +56,21 @@ test('requireKafka is not fooled by a port that accepts connections but is not K
   }
 });
 
+test('a service waits for the broker, saying so, and then gives up with the same error', async () => {
+  const port = await closedPort();
+  const said: string[][] = [];
+  await assert.rejects(
+    requireKafka(loadConfig({ KAFKA_BROKERS: `127.0.0.1:${port}` }), {
+      waitMs: 2_500,
+      onWait: (problem, brokers) => said.push([problem, ...brokers]),
+    }),
+    unreachable(/ECONNREFUSED/),
+  );
+  assert.equal(said.length, 1, 'one line per ~10 s of waiting');
+  assert.match(said[0]![0]!, /ECONNREFUSED/);
+  assert.equal(said[0]![1], `127.0.0.1:${port}`);
+});
+
 test('ensureTopics, the first Kafka call of publish, replay and up, checks first', async () => {
   const port = await closedPort();
   await assert.rejects(
