@@ -1,6 +1,7 @@
 /** `hitstream`: one command, one subcommand per job. Each subcommand lives in its own file. */
 import { Command } from 'commander';
 import { describeError, HitstreamError } from '../lib/errors.ts';
+import { requireDataFile } from '../lib/kaggle-csv.ts';
 import { registerBenchCommand } from './bench-command.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerDashboardsCommand } from './dashboards-command.ts';
@@ -12,7 +13,13 @@ import { registerUpCommand } from './up-command.ts';
 
 const program = new Command('hitstream')
   .description('Real-time popularity prediction for music tracks: Kafka -> four models -> ClickHouse')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Every command's --data is checked before it starts anything (a bench used to bring up its
+  // whole stack, and replay to wait for Kafka, before finding the path was wrong).
+  .hook('preAction', async (_program, command) => {
+    const data: unknown = command.opts().data;
+    if (typeof data === 'string') await requireDataFile(data);
+  });
 
 registerStackCommand(program);
 registerMigrateCommand(program);

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../lib/config.ts';
 import { HitstreamError } from '../lib/errors.ts';
-import { requireDataFile } from '../lib/kaggle-csv.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
@@ -73,8 +72,6 @@ export function registerPipelineCommands(program: Command): void {
     .option('--loop', 'start over at the end of the file')
     .action(async (opts: { data: string; rate?: string; limit?: string; loop?: boolean }) => {
       const cfg = loadConfig();
-      // A wrong path fails before anything connects.
-      await requireDataFile(opts.data);
       await ensureTopics(cfg);
       const publisher = await createPublisher(cfg, 'hitstream-replay');
       const abort = new AbortController();

@@ -104,7 +104,7 @@ test('describeError says a cause once when the message already carries it', () =
   );
 });
 
-test('the CLI: replay checks --data before Kafka, publish reports an unreachable broker in one line', async () => {
+test('the CLI: every command checks --data before it starts anything, publish reports an unreachable broker in one line', async () => {
   const port = await closedPort();
   const run = (args: string[]) =>
     promisify(execFile)(process.execPath, ['bin/hitstream.js', ...args], {
@@ -113,9 +113,11 @@ test('the CLI: replay checks --data before Kafka, publish reports an unreachable
       () => assert.fail('the command should fail'),
       (err: { code: number; stderr: string }) => err,
     );
-  const replay = await run(['replay', '--data', '/nonexistent/tracks.csv']);
-  assert.equal(replay.code, 1);
-  assert.match(replay.stderr, /^hitstream: cannot read \/nonexistent\/tracks\.csv.*\[DATA_NOT_FOUND\]\n$/);
+  for (const command of [['replay'], ['bench', 'feed'], ['train']]) {
+    const failed = await run([...command, '--data', '/nonexistent/tracks.csv']);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /^hitstream: cannot read \/nonexistent\/tracks\.csv.*\[DATA_NOT_FOUND\]\n$/);
+  }
   const publish = await run(['publish', '{"track_id": "t1"}']);
   assert.equal(publish.code, 1);
   assert.match(
