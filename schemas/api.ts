@@ -6,7 +6,16 @@ const perModel = <T extends TSchema>(t: T) =>
   Type.Object(Object.fromEntries(MODEL_NAMES.map((m) => [m, t])) as Record<(typeof MODEL_NAMES)[number], T>);
 
 export const ApiError = Type.Object(
-  { code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) },
+  {
+    code: Type.String(),
+    message: Type.String(),
+    field: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), code: Type.String(), message: Type.String() }), {
+        description: 'Every field at fault in a request body, with the codes dead letters use',
+      }),
+    ),
+  },
   {
     $id: 'ApiError',
     description: 'Every error: a stable code, a message for people, the field at fault when there is one',

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { LoadedModels } from '../../models/registry.ts';
 import { ApiError, PredictResponse } from '../../schemas/api.ts';
+import { strictBody } from '../errors.ts';
 import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
 
 /** POST /predict: one track's features → all four models' scores, timings and TabNet's mask. */
@@ -15,6 +16,7 @@ export const predictRoutes =
           body: FeatureInput,
           response: { 200: PredictResponse, 400: ApiError },
         },
+        validatorCompiler: strictBody(FeatureInput),
       },
       async (req) => {
         const p = await models.predictBatch([req.body]);

@@ -72,10 +72,30 @@ test('bad requests get JSON errors naming the field', async () => {
     payload: { ...features, tempo: undefined },
   });
   assert.equal(missing.statusCode, 400);
-  assert.deepEqual(missing.json(), { code: 'invalid_request', message: 'tempo is required', field: 'tempo' });
+  assert.deepEqual(missing.json(), {
+    code: 'invalid_request',
+    message: 'tempo is required',
+    field: 'tempo',
+    errors: [{ field: 'tempo', code: 'missing_field', message: 'tempo is required' }],
+  });
   const range = await app.inject({ method: 'POST', url: '/predict', payload: { ...features, energy: 2 } });
   assert.equal(range.statusCode, 400);
   assert.equal(range.json<{ field: string }>().field, 'energy');
+  // Every fault at once, with the codes dead letters use; nothing coerced, nothing silently dropped
+  // (a misspelt optional field such as `genre` would otherwise be scored as no genre).
+  const several = await app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: { ...features, energy: 2, tempo: '120', genre: 'pop' },
+  });
+  assert.equal(several.statusCode, 400);
+  const body = several.json<{ message: string; errors: { field: string; code: string }[] }>();
+  assert.deepEqual(body.errors.map((e) => `${e.field}:${e.code}`).sort(), [
+    'energy:out_of_range',
+    'genre:unknown_field',
+    'tempo:wrong_type',
+  ]);
+  assert.match(body.message, /\(and 2 more in errors\)$/);
   const noKey = await app.inject({ method: 'POST', url: '/tracks', payload: { track_id: 'x', ...features } });
   assert.equal(noKey.statusCode, 401);
   const win = await app.inject({ url: '/drift?window=soon' });
