@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../lib/config.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { ensureTopics } from '../lib/kafka.ts';
-import { createPublisher } from '../producers/publisher.ts';
+import { parseRecords } from '../producers/input-records.ts';
+import { createPublisher, type PublishResult } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { runApi } from '../api/main.ts';
 import { runWorker } from '../scorers/main.ts';
@@ -18,21 +19,6 @@ function positive(flag: string, v: string | undefined): number | undefined {
   return n;
 }
 
-/** One JSON object, or NDJSON (one object per line); each gets `source` and `event_time` if absent. */
-function parseRecords(text: string): unknown[] {
-  const trimmed = text.trim();
-  if (!trimmed) return [];
-  const lines = trimmed.startsWith('[') ? [trimmed] : trimmed.split('\n').filter((l) => l.trim());
-  return lines.flatMap((line, i) => {
-    try {
-      const v: unknown = JSON.parse(line);
-      return Array.isArray(v) ? (v as unknown[]) : [v];
-    } catch (err) {
-      throw new HitstreamError('CLI_BAD_JSON', `line ${i + 1}: not JSON: ${(err as Error).message}`);
-    }
-  });
-}
-
 const withDefaults = (r: unknown) =>
   typeof r === 'object' && r !== null && !Array.isArray(r)
     ? { source: 'cli', event_time: new Date().toISOString(), ...r }
@@ -45,11 +31,16 @@ export function registerPipelineCommands(program: Command): void {
     .argument('[json]', 'one TrackFeatures object (default: read NDJSON from stdin)')
     .action(async (json: string | undefined) => {
       const cfg = loadConfig();
-      const records = parseRecords(json ?? readFileSync(0, 'utf8')).map(withDefaults);
+      const input = parseRecords(json ?? readFileSync(0, 'utf8'));
       await ensureTopics(cfg);
       const publisher = await createPublisher(cfg, 'hitstream-cli');
       try {
-        const results = await publisher.publish(records);
+        const parsed = input.flatMap((r) => (r.ok ? [withDefaults(r.value)] : []));
+        const published = (await publisher.publish(parsed)).values();
+        // Back in input order, each answer indexed by its place in the input.
+        const results: PublishResult[] = input.map((r, index) =>
+          r.ok ? { ...published.next().value!, index } : { index, ok: false, errors: [r.error] },
+        );
         for (const r of results)
           process.stdout.write(
             `${JSON.stringify(r.ok ? { index: r.index, accepted: true, track_id: r.track_id } : { index: r.index, accepted: false, errors: r.errors })}\n`,
