@@ -153,3 +153,19 @@ export async function loadKaggleCsv(path: string, opts: ReadOptions = {}) {
   }
   return { tracks, errors };
 }
+
+/**
+ * Data rows in a CSV for the progress line and ETA: its line breaks less the header. A quoted field
+ * holding a line break makes it count high; a guess from the file size was 10% low on the sample.
+ * Reading 20 MB for this takes ~20 ms.
+ */
+export async function countRows(path: string): Promise<number> {
+  let breaks = 0;
+  let last = 0x0a;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) breaks++;
+    if (chunk.length) last = chunk[chunk.length - 1]!;
+  }
+  // A last line without a line break is a row too.
+  return Math.max(1, breaks + (last === 0x0a ? 0 : 1) - 1);
+}

@@ -5,7 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { readKaggleCsv, type KaggleTrack } from '../lib/kaggle-csv.ts';
+import { countRows, readKaggleCsv, type KaggleTrack } from '../lib/kaggle-csv.ts';
 import { ProgressReporter } from '../lib/progress.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
@@ -30,7 +30,7 @@ export async function predictCsv(
     );
   await write(`track_id,${MODEL_NAMES.join(',')}\n`);
   const batchSize = opts.batchSize ?? 1024;
-  const progress = opts.quiet ? undefined : new ProgressReporter('predict', undefined);
+  const progress = opts.quiet ? undefined : new ProgressReporter('predict', await countRows(path));
   const result: PredictCsvResult = { rows: 0, badRows: [], metrics: undefined };
   const truth: number[] = [];
   const preds = Object.fromEntries(MODEL_NAMES.map((m) => [m, [] as number[]])) as Record<

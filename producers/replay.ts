@@ -3,8 +3,7 @@
  * held in memory), sent in batches with a few batches in flight, paced by `rate` (events/s) or as
  * fast as the broker takes them. Bad rows are counted by reason, never sent, never fatal.
  */
-import { createReadStream } from 'node:fs';
-import { readKaggleCsv, requireDataFile } from '../lib/kaggle-csv.ts';
+import { countRows, readKaggleCsv, requireDataFile } from '../lib/kaggle-csv.ts';
 import { ProgressReporter } from '../lib/progress.ts';
 import type { TrackFeatures } from '../schemas/index.ts';
 import type { Publisher } from './publisher.ts';
@@ -101,20 +100,4 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
     `sent ${summary.sent}, rejected ${summary.rejected}${reasons ? ` (${reasons})` : ''} in ${summary.seconds.toFixed(1)} s, ${Math.round(summary.eventsPerSecond)} events/s`,
   );
   return summary;
-}
-
-/**
- * Data rows in a CSV for the progress line and ETA: its line breaks less the header. A quoted field
- * holding a line break makes it count high; a guess from the file size was 10% low on the sample.
- * Reading 20 MB for this takes ~20 ms.
- */
-export async function countRows(path: string): Promise<number> {
-  let breaks = 0;
-  let last = 0x0a;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) breaks++;
-    if (chunk.length) last = chunk[chunk.length - 1]!;
-  }
-  // A last line without a line break is a row too.
-  return Math.max(1, breaks + (last === 0x0a ? 0 : 1) - 1);
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { countRows } from '../../producers/replay.ts';
+import { countRows } from '../../lib/kaggle-csv.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hs-rows-'));
 const file = (name: string, text: string) => {
