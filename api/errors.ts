@@ -26,6 +26,14 @@ export const strictBody =
     return v.ok ? { value: v.value } : { error: new InvalidBody(v.errors) };
   };
 
+/** Fastify's body-parsing errors under the codes the rest of hitstream uses. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'empty_message',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+};
+
 /** Fastify's schema errors and hitstream's own, as `{ code, message, field }` JSON. */
 export function errorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
   if (err.validation?.length) {
@@ -48,9 +56,10 @@ export function errorHandler(err: FastifyError, _req: FastifyRequest, reply: Fas
       ...(err instanceof InvalidBody ? { errors: err.errors } : {}),
     } satisfies ApiError);
   if (err.statusCode && err.statusCode < 500)
-    return reply
-      .status(err.statusCode)
-      .send({ code: err.code ?? 'bad_request', message: err.message } satisfies ApiError);
+    return reply.status(err.statusCode).send({
+      code: FASTIFY_CODES[err.code] ?? err.code ?? 'bad_request',
+      message: err.message,
+    } satisfies ApiError);
   reply.log.error({ err }, 'unhandled error');
   return reply
     .status(500)

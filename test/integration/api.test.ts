@@ -96,6 +96,15 @@ test('bad requests get JSON errors naming the field', async () => {
     'tempo:wrong_type',
   ]);
   assert.match(body.message, /\(and 2 more in errors\)$/);
+  // What the body parser refuses gets the codes used everywhere else, not Fastify's own.
+  const post = (payload: string, contentType = 'application/json') =>
+    app.inject({ method: 'POST', url: '/predict', payload, headers: { 'content-type': contentType } });
+  const notJson = await post('{"energy": 0.5,');
+  assert.deepEqual([notJson.statusCode, notJson.json<{ code: string }>().code], [400, 'malformed_json']);
+  const tooLarge = await post(JSON.stringify({ ...features, pad: 'x'.repeat(1024 * 1024) }));
+  assert.deepEqual([tooLarge.statusCode, tooLarge.json<{ code: string }>().code], [413, 'body_too_large']);
+  const text = await post('<energy>0.5</energy>', 'application/xml');
+  assert.deepEqual([text.statusCode, text.json<{ code: string }>().code], [415, 'unsupported_media_type']);
   const noKey = await app.inject({ method: 'POST', url: '/tracks', payload: { track_id: 'x', ...features } });
   assert.equal(noKey.statusCode, 401);
   const win = await app.inject({ url: '/drift?window=soon' });
