@@ -16,6 +16,7 @@ import type { Config } from '../lib/config.ts';
 import type { LoadedModels } from '../models/registry.ts';
 import type { Publisher } from '../producers/publisher.ts';
 import { errorHandler } from './errors.ts';
+import { readClientMessage } from './feed/client-messages.ts';
 import type { FeedHub } from './feed/hub.ts';
 import { type FeedClient } from './feed/hub.ts';
 import { driftRoutes } from './routes/drift.ts';
@@ -134,37 +135,9 @@ function attachFeed(app: FastifyInstance, hub: FeedHub): void {
     alive.add(ws);
     ws.on('pong', () => alive.add(ws));
     ws.on('message', (data) => {
-      try {
-        const m = JSON.parse(Buffer.from(data as Buffer).toString('utf8')) as {
-          type?: string;
-          genre?: string;
-          model?: string;
-          min_score?: number;
-        };
-        if (m.type === 'subscribe') {
-          hub.setFilter(client, {
-            genre: m.genre || undefined,
-            model: m.model || undefined,
-            minScore: typeof m.min_score === 'number' ? m.min_score : undefined,
-          });
-          ws.send(
-            JSON.stringify({
-              type: 'subscribed',
-              genre: m.genre ?? null,
-              model: m.model ?? null,
-              min_score: m.min_score ?? null,
-            }),
-          );
-        }
-      } catch {
-        ws.send(
-          JSON.stringify({
-            type: 'error',
-            code: 'bad_message',
-            message: 'send {"type":"subscribe","genre"?,"model"?,"min_score"?}',
-          }),
-        );
-      }
+      const m = readClientMessage(Buffer.from(data as Buffer));
+      if (m.ok) hub.setFilter(client, m.filter);
+      ws.send(JSON.stringify(m.reply));
     });
     ws.on('close', () => hub.remove(client));
     ws.send(

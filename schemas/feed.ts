@@ -1,0 +1,22 @@
+/** What a live-feed client may send: a subscribe message that sets its filters. */
+import { type Static, Type } from '@sinclair/typebox';
+import { MODEL_NAMES } from './prediction.ts';
+
+/** Filters left out are no filter (the API reads a null as left out). */
+export const FeedSubscribe = Type.Object(
+  {
+    type: Type.Literal('subscribe'),
+    genre: Type.Optional(Type.String({ maxLength: 64, description: 'only tracks of this genre' })),
+    model: Type.Optional(
+      Type.Union(
+        MODEL_NAMES.map((m) => Type.Literal(m)),
+        { description: 'the model min_score applies to (default: the highest of the four)' },
+      ),
+    ),
+    min_score: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100, description: 'only predictions scored at least this' }),
+    ),
+  },
+  { additionalProperties: false, $id: 'FeedSubscribe' },
+);
+export type FeedSubscribe = Static<typeof FeedSubscribe>;
