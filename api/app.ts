@@ -38,6 +38,12 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: { level: deps.cfg.logLevel }, bodyLimit: 1024 * 1024 });
   app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({
+      code: 'not_found',
+      message: `no route ${req.method} ${req.url.split('?')[0]}: the endpoints are listed at /docs`,
+    }),
+  );
   await app.register(cors, {
     origin: deps.cfg.corsOrigin ? deps.cfg.corsOrigin.split(',') : false,
   });

@@ -9,11 +9,11 @@ import { featureBinsSql, scoreBinsSql } from '../../models/drift-sql.ts';
 
 /** `15m`, `2h`, `90s`, `1d` → seconds. */
 export function parseWindow(w: string): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(w.trim());
+  const m = /^([1-9]\d{0,6})(s|m|h|d)$/.exec(w.trim());
   if (!m)
     throw new HitstreamError(
       'invalid_window',
-      `window must look like 90s, 15m, 2h or 1d; got ${JSON.stringify(w)}`,
+      `window must be a positive whole number of s, m, h or d (90s, 15m, 2h, 1d); got ${JSON.stringify(w)}`,
       { field: 'window' },
     );
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];

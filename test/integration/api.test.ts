@@ -107,6 +107,12 @@ test('bad requests get JSON errors naming the field', async () => {
   assert.deepEqual([text.statusCode, text.json<{ code: string }>().code], [415, 'unsupported_media_type']);
   const noKey = await app.inject({ method: 'POST', url: '/tracks', payload: { track_id: 'x', ...features } });
   assert.equal(noKey.statusCode, 401);
+  const nowhere = await app.inject({ url: '/predictions?x=1' });
+  assert.equal(nowhere.statusCode, 404);
+  assert.deepEqual(nowhere.json(), {
+    code: 'not_found',
+    message: 'no route GET /predictions: the endpoints are listed at /docs',
+  });
   const win = await app.inject({ url: '/drift?window=soon' });
   assert.equal(win.statusCode, 400);
   assert.equal(win.json<{ field: string }>().field, 'window');

@@ -53,8 +53,10 @@ test('the SQL bin expression is the count of edges at or below the value', () =>
 test('windows parse to seconds; bad ones name the field', () => {
   assert.equal(parseWindow('15m'), 900);
   assert.equal(parseWindow('2h'), 7200);
-  assert.throws(
-    () => parseWindow('15 minutes'),
-    (e: Error & { field?: string }) => e.field === 'window',
-  );
+  for (const bad of ['15 minutes', '0s', '-5m', '1.5h', '99999999d'])
+    assert.throws(
+      () => parseWindow(bad),
+      (e: Error & { field?: string }) => e.field === 'window',
+      bad,
+    );
 });
