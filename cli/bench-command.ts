@@ -1,17 +1,11 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { benchFeed } from '../bench/feed.ts';
 import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
-
-/** Option parser: commander names the option when this throws (`--rate abc` → a clear error). */
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return n;
-}
+import { positive, positiveInteger } from './options.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 
@@ -31,7 +25,7 @@ export function registerBenchCommand(program: Command): void {
     .command('pipeline')
     .description('A CSV end to end through the real stack: throughput, then latency at 1,000 events/s')
     .requiredOption('--data <path>', 'CSV in the Kaggle format (e.g. the full dataset)')
-    .option('--workers <n>', 'scorer worker processes', positive, 2)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
     .option('--latency-seconds <n>', 'length of the 1,000 events/s phase', positive, 20)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchPipeline>[1]) => {
@@ -40,11 +34,11 @@ export function registerBenchCommand(program: Command): void {
   bench
     .command('feed')
     .description('WebSocket clients on /feed during a fixed-rate replay: prediction → client latency, drops')
-    .option('--clients <n>', 'WebSocket clients', positive, 20)
+    .option('--clients <n>', 'WebSocket clients', positiveInteger, 20)
     .option('--rate <n>', 'events per second', positive, 1000)
     .option('--seconds <n>', 'how long to measure, after the warm-up', positive, 20)
     .option('--warmup-seconds <n>', 'replay this long first; its latency is reported apart', positive, 5)
-    .option('--workers <n>', 'scorer worker processes', positive, 2)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
     .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', SAMPLE)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchFeed>[1]) => {
@@ -55,7 +49,7 @@ export function registerBenchCommand(program: Command): void {
     .description('Replay in a loop for N minutes and sample each worker’s memory (flat or growing?)')
     .option('--minutes <n>', 'how long', positive, 10)
     .option('--rate <n>', 'events per second', positive, 1000)
-    .option('--workers <n>', 'scorer worker processes', positive, 2)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
     .option('--sample-seconds <n>', 'seconds between memory samples', positive, 15)
     .option('--data <path>', 'CSV in the Kaggle format (looped)', SAMPLE)
     .option('--json', 'print JSON')

@@ -37,4 +37,7 @@ try {
   const code = err instanceof HitstreamError ? ` [${err.code}]` : '';
   process.stderr.write(`hitstream: ${describeError(err)}${code}\n`);
   process.exitCode = 1;
+  // A service that failed to start (e.g. its port is taken) may still hold open connections that
+  // would keep it running, half-started, with nothing listening: make sure it ends.
+  setTimeout(() => process.exit(1), 2_000).unref();
 }

@@ -1,23 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../lib/config.ts';
-import { HitstreamError } from '../lib/errors.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { parseRecords } from '../producers/input-records.ts';
 import { createPublisher, type PublishResult } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { runApi } from '../api/main.ts';
 import { runWorker } from '../scorers/main.ts';
-
-function positive(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new HitstreamError('CLI_BAD_OPTION', `${flag} must be a positive number, got ${v}`, {
-      field: flag,
-    });
-  return n;
-}
+import { positive, positiveInteger } from './options.ts';
 
 const withDefaults = (r: unknown) =>
   typeof r === 'object' && r !== null && !Array.isArray(r)
@@ -57,11 +47,11 @@ export function registerPipelineCommands(program: Command): void {
     .command('replay')
     .description('Stream a Kaggle-format CSV onto the tracks topic (popularity travels as the label)')
     .requiredOption('--data <path>', 'CSV in the Kaggle Spotify Tracks format')
-    .option('--rate <n>', 'events per second (default: as fast as possible)')
+    .option('--rate <n>', 'events per second (default: as fast as possible)', positive)
     .option('--max', 'as fast as possible (the default)')
-    .option('--limit <n>', 'stop after this many rows')
+    .option('--limit <n>', 'stop after this many rows', positiveInteger)
     .option('--loop', 'start over at the end of the file')
-    .action(async (opts: { data: string; rate?: string; limit?: string; loop?: boolean }) => {
+    .action(async (opts: { data: string; rate?: number; limit?: number; loop?: boolean }) => {
       const cfg = loadConfig();
       await ensureTopics(cfg);
       const publisher = await createPublisher(cfg, 'hitstream-replay');
@@ -71,8 +61,8 @@ export function registerPipelineCommands(program: Command): void {
       try {
         const summary = await replayCsv(publisher, {
           path: opts.data,
-          rate: positive('--rate', opts.rate),
-          limit: positive('--limit', opts.limit),
+          rate: opts.rate,
+          limit: opts.limit,
           loop: opts.loop,
           signal: abort.signal,
         });

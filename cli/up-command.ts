@@ -14,21 +14,28 @@ import { migrate } from '../infra/migrate.ts';
 import { stackDown, stackUp } from '../infra/stack/stack.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
+import { positive, positiveInteger } from './options.ts';
 
 const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
 const SAMPLE = fileURLToPath(new URL('../data/spotify_tracks_sample.csv', import.meta.url));
 const say = (m: string) => process.stderr.write(`up: ${m}\n`);
 
-async function waitHealthy(url: string, timeoutMs: number): Promise<boolean> {
+/** Polls a service's /health until it answers 200, its process exits, or time runs out. */
+async function waitHealthy(
+  url: string,
+  child: ChildProcess,
+  timeoutMs = 60_000,
+): Promise<'ready' | 'exited' | 'timed out'> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) return 'exited';
     const ok = await fetch(url, { signal: AbortSignal.timeout(1000) })
       .then((r) => r.ok)
       .catch(() => false);
-    if (ok) return true;
+    if (ok) return 'ready';
     await new Promise((r) => setTimeout(r, 300));
   }
-  return false;
+  return 'timed out';
 }
 
 export function registerUpCommand(program: Command): void {
@@ -37,13 +44,13 @@ export function registerUpCommand(program: Command): void {
     .description(
       'Run everything: stack, migrations, scorer workers, API + live feed, and a replay of the sample',
     )
-    .option('--workers <n>', 'scorer worker processes', '2')
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
     .option('--data <path>', 'CSV to replay', SAMPLE)
-    .option('--rate <n>', 'replay rate, events/s (default: as fast as possible)')
+    .option('--rate <n>', 'replay rate, events/s (default: as fast as possible)', positive)
     .option('--no-replay', 'start the pipeline without replaying anything')
     .option('--exit', 'stop everything once the replay has been scored (for scripts and smoke tests)')
     .action(
-      async (opts: { workers: string; data: string; rate?: string; replay: boolean; exit?: boolean }) => {
+      async (opts: { workers: number; data: string; rate?: number; replay: boolean; exit?: boolean }) => {
         const env = { ...process.env };
         let cfg = loadConfig();
         const external = Boolean(process.env.KAFKA_BROKERS && process.env.CLICKHOUSE_URL);
@@ -65,7 +72,7 @@ export function registerUpCommand(program: Command): void {
         await ensureTopics(cfg);
 
         const children: ChildProcess[] = [];
-        const nWorkers = Math.max(1, Number(opts.workers) || 1);
+        const nWorkers = opts.workers;
         for (let i = 0; i < nWorkers; i++)
           children.push(
             spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'worker'], {
@@ -104,14 +111,33 @@ export function registerUpCommand(program: Command): void {
             (code) => !stopping && code !== 0 && say(`a child process exited with code ${code}`),
           );
 
-        const healthy = await Promise.all(
-          Array.from({ length: nWorkers }, (_, i) =>
-            waitHealthy(`http://127.0.0.1:${cfg.workerPort + i}/health`, 60_000),
-          ),
-        );
-        say(
-          `${healthy.filter(Boolean).length}/${nWorkers} workers ready; API and live feed on http://${cfg.apiHost}:${cfg.apiPort}`,
-        );
+        // Every service must answer its /health before the replay: a worker or an API that could
+        // not start (a port in use, a bad setting) is named here, with its own error above.
+        const local = cfg.apiHost === '0.0.0.0' ? '127.0.0.1' : cfg.apiHost;
+        const services = [
+          ...Array.from({ length: nWorkers }, (_, i) => ({
+            name: `worker ${i + 1} (HITSTREAM_WORKER_PORT ${cfg.workerPort + i})`,
+            url: `http://127.0.0.1:${cfg.workerPort + i}/health`,
+            child: children[i]!,
+          })),
+          {
+            name: `API (HITSTREAM_API_PORT ${cfg.apiPort})`,
+            url: `http://${local}:${cfg.apiPort}/health`,
+            child: children.at(-1)!,
+          },
+        ];
+        const states = await Promise.all(services.map((x) => waitHealthy(x.url, x.child)));
+        const failed = services.filter((_, i) => states[i] !== 'ready');
+        if (failed.length) {
+          for (const [i, x] of services.entries())
+            if (states[i] !== 'ready')
+              say(
+                `${x.name} ${states[i] === 'exited' ? 'exited' : 'did not become healthy in 60 s'}; its log is above`,
+              );
+          await stopAll(1);
+          return;
+        }
+        say(`${nWorkers} workers ready; API and live feed on http://${cfg.apiHost}:${cfg.apiPort}`);
         if (opts.replay) {
           const ch = createClickhouse(cfg);
           const count = async () =>
@@ -129,7 +155,7 @@ export function registerUpCommand(program: Command): void {
           const publisher = await createPublisher(cfg, 'hitstream-up');
           const summary = await replayCsv(publisher, {
             path: opts.data,
-            rate: opts.rate ? Number(opts.rate) : undefined,
+            rate: opts.rate,
           });
           await publisher.close();
           const want = before + summary.sent * 4;

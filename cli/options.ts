@@ -1,0 +1,17 @@
+/**
+ * Option parsers shared by the subcommands. Commander names the option when one throws:
+ * `--rate abc` → "option '--rate <n>' argument 'abc' is invalid. must be a positive number."
+ */
+import { InvalidArgumentError } from 'commander';
+
+export function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
+  return n;
+}
+
+export function positiveInteger(value: string): number {
+  const n = positive(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number.');
+  return n;
+}
