@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import type { Config } from '../../lib/config.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
-import { portOpen } from '../../lib/net.ts';
-import { type ManagedProcess, runningPid, startDetached, waitUntil } from './processes.ts';
+import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
 
 export function clickhouseProcess(cfg: Config): ManagedProcess {
   const p = stackPaths(cfg);

@@ -10,8 +10,7 @@ import type { Config } from '../../lib/config.ts';
 import { kafkaProblem } from '../../lib/kafka.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
-import { portOpen } from '../../lib/net.ts';
-import { type ManagedProcess, runningPid, startDetached, waitUntil } from './processes.ts';
+import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
 
 export function kafkaProcess(cfg: Config): ManagedProcess {
   const p = stackPaths(cfg);

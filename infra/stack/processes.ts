@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HitstreamError } from '../../lib/errors.ts';
@@ -74,6 +75,16 @@ export async function stopProcess(p: ManagedProcess, graceMs = 20_000): Promise<
   while (isAlive(pid)) await sleep(50);
   rmSync(p.pidFile, { force: true });
   return true;
+}
+
+export async function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.setTimeout(500);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /** Polls `check` until it returns true; fails with `what` and the log's last lines on timeout. */
