@@ -16,6 +16,7 @@ import type { Config } from '../lib/config.ts';
 import type { LoadedModels } from '../models/registry.ts';
 import type { Publisher } from '../producers/publisher.ts';
 import { errorHandler } from './errors.ts';
+import { useJsonBodyParser } from './json-body.ts';
 import { readClientMessage } from './feed/client-messages.ts';
 import type { FeedHub } from './feed/hub.ts';
 import { type FeedClient } from './feed/hub.ts';
@@ -38,6 +39,7 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: { level: deps.cfg.logLevel }, bodyLimit: 1024 * 1024 });
   app.setErrorHandler(errorHandler);
+  useJsonBodyParser(app);
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({
       code: 'not_found',

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
+import { classifyClickhouseError } from '../lib/clickhouse-errors.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { ident, sql } from '../lib/sql.ts';
 
@@ -109,5 +110,53 @@ export async function migrate(cfg: Config, database = cfg.clickhouseDatabase): P
     return applied;
   } finally {
     await ch.close();
+  }
+}
+
+/**
+ * Fails with `schema_missing` (fatal: run `migrate`) when the database or a migration is missing,
+ * and with `storage_unavailable` (retriable) when ClickHouse does not answer. What workers check
+ * before they consume: a worker started before `migrate` used to retry "Database hitstream
+ * doesn't exist" every 10 s forever while its /health said ready.
+ */
+export async function checkSchema(cfg: Config): Promise<void> {
+  const ch = createClickhouse(cfg, { timeoutMs: 5_000 });
+  const what = 'read the applied migrations';
+  const ctx = { what, url: cfg.clickhouseUrl, database: cfg.clickhouseDatabase };
+  try {
+    const rs = await ch.query({ query: 'SELECT version FROM migrations FINAL', format: 'JSONEachRow' });
+    const applied = new Set((await rs.json<{ version: number | string }>()).map((r) => Number(r.version)));
+    const pending = loadMigrations().filter((m) => !applied.has(m.version));
+    if (pending.length)
+      throw new HitstreamError(
+        'schema_missing',
+        `database ${cfg.clickhouseDatabase} lacks migrations ${pending.map((m) => m.name).join(', ')}: run \`npx hitstream migrate\``,
+        { field: 'CLICKHOUSE_DATABASE' },
+      );
+  } catch (err) {
+    throw classifyClickhouseError(err, ctx);
+  } finally {
+    await ch.close();
+  }
+}
+
+/** `checkSchema`, waiting up to `waitMs` for ClickHouse to answer (one `onWait` line every ~10 s). */
+export async function requireSchema(
+  cfg: Config,
+  opts: { waitMs: number; onWait: (problem: string) => void },
+): Promise<void> {
+  const deadline = Date.now() + opts.waitMs;
+  let lastSaid = 0;
+  for (;;) {
+    try {
+      return await checkSchema(cfg);
+    } catch (err) {
+      if (!(err instanceof HitstreamError) || !err.retriable || Date.now() >= deadline) throw err;
+      if (Date.now() - lastSaid >= 10_000) {
+        opts.onWait(err.message);
+        lastSaid = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
   }
 }

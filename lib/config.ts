@@ -183,6 +183,15 @@ export const SETTINGS = {
     max: 65535,
     meaning: 'API listen port.',
   },
+  shutdownTimeoutMs: {
+    env: 'HITSTREAM_SHUTDOWN_TIMEOUT_MS',
+    kind: 'int',
+    default: '25000',
+    min: 1000,
+    max: 600000,
+    meaning:
+      "Workers, API, replay and up: after SIGTERM, the longest wait for work in hand (stored, committed) before exiting anyway; what is left is named, not committed. Under Kubernetes' 30 s grace. A second signal exits at once.",
+  },
   apiKey: {
     env: 'HITSTREAM_API_KEY',
     kind: 'string',

@@ -8,17 +8,20 @@ export class HitstreamError extends Error {
   readonly retriable: boolean;
   /** The offending field or setting, when there is one (e.g. `energy`, `KAFKA_BROKERS`). */
   readonly field: string | undefined;
+  /** The message already says what the cause said (so `describeError` does not repeat it). */
+  readonly explainsCause: boolean;
 
   constructor(
     code: string,
     message: string,
-    opts: { retriable?: boolean; field?: string; cause?: unknown } = {},
+    opts: { retriable?: boolean; field?: string; cause?: unknown; explainsCause?: boolean } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'HitstreamError';
     this.code = code;
     this.retriable = opts.retriable ?? false;
     this.field = opts.field;
+    this.explainsCause = opts.explainsCause ?? false;
   }
 }
 
@@ -27,6 +30,7 @@ export const isRetriable = (err: unknown): boolean => err instanceof HitstreamEr
 /** A message fit for a user: the error's own, with its cause when that adds something. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
+  if (err instanceof HitstreamError && err.explainsCause) return err.message;
   // kafkajs wraps errors in ones with the same message: say it once.
   const cause =
     err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : '';

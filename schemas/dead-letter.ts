@@ -10,6 +10,12 @@ export const DEAD_LETTER_CODES = [
   'out_of_range',
   'unknown_field',
   'invalid_value',
+  // Bytes that are not UTF-8, or a string with a lone UTF-16 surrogate (no store can keep it).
+  'invalid_text',
+  // JSON nested deeper than any event is: rejected before it is parsed or walked.
+  'too_deep',
+  // Valid by the schema, but refused by ClickHouse for its data (the insert was split to find it).
+  'storage_rejected',
 ] as const;
 export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
 

@@ -6,6 +6,7 @@ import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import type { DeadLetterCode } from './dead-letter.ts';
+import { findInvalidText } from './json-text.ts';
 
 // RFC 3339 date-time, as JSON Schema's `format: date-time` means it.
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -38,9 +39,22 @@ const OUT_OF_RANGE = new Set([
   ValueErrorType.IntegerMaximum,
 ]);
 
+/**
+ * What was sent, for the message: primitives as JSON, containers by kind only. Stringifying a
+ * container could recurse as deep as the input nests (a 5,000-level value overflowed the stack).
+ */
+function shown(value: unknown): string {
+  if (value === undefined) return '';
+  if (Array.isArray(value)) return ' (got an array)';
+  if (typeof value === 'object' && value !== null) return ' (got an object)';
+  if (typeof value === 'function' || typeof value === 'symbol') return ` (got a ${typeof value})`;
+  const text = typeof value === 'bigint' ? `${value}` : JSON.stringify(value);
+  return ` (got ${text.length > 80 ? `${text.slice(0, 77)}...` : text})`;
+}
+
 function toFieldError(e: ValueError): FieldError {
   const field = e.path.replace(/^\//, '').replaceAll('/', '.');
-  const got = e.value === undefined ? '' : ` (got ${JSON.stringify(e.value)?.slice(0, 80)})`;
+  const got = shown(e.value);
   if (e.type === ValueErrorType.ObjectRequiredProperty)
     return { field, code: 'missing_field', message: `${field} is required` };
   if (e.type === ValueErrorType.ObjectAdditionalProperties)
@@ -63,7 +77,22 @@ const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
 export function validate<T extends TSchema>(schema: T, value: unknown): Validation<Static<T>> {
   let check = compiled.get(schema);
   if (!check) compiled.set(schema, (check = TypeCompiler.Compile(schema)));
-  if (check.Check(value)) return { ok: true, value };
+  if (check.Check(value)) {
+    // Valid JSON, valid by the schema, and still unstorable: ClickHouse (like any UTF-8 store)
+    // refuses a lone surrogate, and one such row used to hold up every write of a worker.
+    const bad = findInvalidText(value);
+    if (bad === undefined) return { ok: true, value };
+    return {
+      ok: false,
+      errors: [
+        {
+          field: bad,
+          code: 'invalid_text',
+          message: `${bad || 'value'} holds a lone UTF-16 surrogate (e.g. "\\ud800"), which is not text`,
+        },
+      ],
+    };
+  }
   const seen = new Set<string>();
   const errors: FieldError[] = [];
   for (const e of check.Errors(value)) {

@@ -1,9 +1,11 @@
 /**
  * Turning a Kafka message into a TrackFeatures event, or into the reason it cannot be one.
- * Pure: no I/O, so every bad-input case is unit-tested.
+ * Pure: no I/O, so every bad-input case is unit-tested. Never throws, whatever the bytes: a
+ * message that threw here would stop its partition (tested with random bytes in decode.test.ts).
  */
 import type { DeadLetter, DeadLetterCode } from '../schemas/dead-letter.ts';
 import { EVENT_ID_HEADER, TrackFeatures, validate } from '../schemas/index.ts';
+import { decodeUtf8, parseJsonText } from '../schemas/json-text.ts';
 
 /** Larger values are dead-lettered unread (the broker's default limit is ~1 MB). */
 export const MAX_EVENT_BYTES = 64 * 1024;
@@ -21,12 +23,11 @@ export function decodeTrackMessage(value: Buffer | null): Decoded {
       message: `message is ${value.length} bytes; the limit is ${MAX_EVENT_BYTES}`,
       field: '',
     };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value.toString('utf8'));
-  } catch (err) {
-    return { ok: false, code: 'malformed_json', message: `not JSON: ${(err as Error).message}`, field: '' };
-  }
+  const text = decodeUtf8(value);
+  if (!text.ok) return { ok: false, code: 'invalid_text', message: text.message, field: '' };
+  const json = parseJsonText(text.text);
+  if (!json.ok) return { ...json, field: '' };
+  const parsed = json.value;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     return { ok: false, code: 'wrong_type', message: 'a track event must be a JSON object', field: '' };
   const v = validate(TrackFeatures, parsed);
@@ -82,4 +83,33 @@ export function eventIdOf(
   const header = message.headers?.[EVENT_ID_HEADER];
   const id = Buffer.isBuffer(header) ? header.toString('utf8') : typeof header === 'string' ? header : '';
   return EVENT_ID.test(id) ? id : `${topic}-${partition}-${message.offset}`;
+}
+
+/**
+ * The dead letter of a row ClickHouse refused (`storage_rejected`): the row as it was sent, its
+ * table and ClickHouse's reason, at its message's Kafka position. The event's other rows, in
+ * other tables, may have been stored.
+ */
+export function rejectedRowDeadLetter(
+  r: {
+    table: string;
+    line: string;
+    origin: { topic: string; partition: number; offset: string; key?: string };
+    reason: string;
+  },
+  now: Date,
+): DeadLetter {
+  return {
+    payload: r.line,
+    payload_encoding: 'utf8',
+    payload_bytes: Buffer.byteLength(r.line),
+    error_code: 'storage_rejected',
+    message: `${r.table}: ${r.reason}`,
+    field: '',
+    topic: r.origin.topic,
+    partition: r.origin.partition,
+    offset: r.origin.offset,
+    ...(r.origin.key !== undefined ? { key: r.origin.key } : {}),
+    time: now.toISOString(),
+  };
 }

@@ -10,9 +10,18 @@ import {
 } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 
+/** Where a row's event came from: for the dead letter if ClickHouse refuses the row. */
+export interface RowOrigin {
+  topic: string;
+  partition: number;
+  offset: string;
+  key?: string;
+}
+
 export interface Scored {
   eventId: string;
   event: TrackFeatures;
+  origin: RowOrigin;
 }
 
 /** ClickHouse DateTime as seconds since the epoch (what JSONEachRow takes on 18.16 and current). */
@@ -90,10 +99,12 @@ export function scoredEvents(
   }));
 }
 
-/** Rows of one table, already in ClickHouse's JSONEachRow text. */
+/** Rows of one table, already in ClickHouse's JSONEachRow text, one line per row. */
 export interface EncodedRows {
   rows: number;
   text: string;
+  /** The message each line came from, in line order. */
+  origins: readonly RowOrigin[];
 }
 
 /**
@@ -101,11 +112,24 @@ export interface EncodedRows {
  * encoding a second's ~2,500 rows at once blocked the worker for 15-30 ms (a latency spike every
  * write), and row objects kept for a second outlive the young generation and cost GC work.
  */
-export function encodeRows(rows: readonly object[]): EncodedRows {
+export function encodeRows(rows: readonly object[], origins: readonly RowOrigin[]): EncodedRows {
   let text = '';
+  // JSON.stringify never writes a raw newline, so each row is exactly one line.
   for (const r of rows) text += `${JSON.stringify(r)}\n`;
-  return { rows: rows.length, text };
+  return { rows: rows.length, text, origins };
 }
+
+/** The origin of each of `predictionRows(batch)`'s rows (one per event per model). */
+export const predictionOrigins = (batch: readonly Scored[]): RowOrigin[] =>
+  batch.flatMap((s) => MODEL_NAMES.map(() => s.origin));
+
+/** A dead letter's own position, as the origin of its row. */
+export const deadLetterOrigin = (d: DeadLetter): RowOrigin => ({
+  topic: d.topic,
+  partition: d.partition,
+  offset: d.offset,
+  ...(d.key !== undefined ? { key: d.key } : {}),
+});
 
 export function deadLetterRow(d: DeadLetter) {
   return {

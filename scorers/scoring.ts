@@ -5,6 +5,7 @@
  */
 import type { Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
+import { classifyKafkaError } from '../lib/kafka-errors.ts';
 import type { BatchPrediction, LoadedModels } from '../models/registry.ts';
 import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
@@ -107,6 +108,7 @@ export function createScoringStage(deps: {
               .filter((t) => t.messages.length),
           }),
         retry,
+        (err) => classifyKafkaError(err, 'publish predictions'),
       );
     const publishedAt = Date.now();
     for (const e of feed) metrics.latencyMs.observe(Math.max(0, publishedAt - Date.parse(e.event_time)));

@@ -12,27 +12,55 @@
  * `BatchWriter` writes the rows of all batches scored meanwhile together and then commits their
  * offsets. Waiting for each batch's write before fetching again put the write's time on every
  * event's latency (bench: p99 336–565 ms at 1,000 events/s).
+ *
+ * Failures: a message that cannot be an event is a dead letter; a row ClickHouse refuses is split
+ * out and dead-lettered by the writer; an outage is retried without committing. Anything else
+ * (a fatal storage or Kafka error, the consumer crashing for good) ends the worker: `fatal`
+ * resolves with the cause, the process exits non-zero, and until then `ready()` is false.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
+import { HitstreamError } from '../lib/errors.ts';
+import { classifyKafkaError } from '../lib/kafka-errors.ts';
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { LoadedModels } from '../models/registry.ts';
 import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
-import { deadLetterFor, decodeTrackMessage, eventIdOf } from './decode.ts';
+import { deadLetterFor, decodeTrackMessage, eventIdOf, rejectedRowDeadLetter } from './decode.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { deadLetterRow, encodeRows, predictionRows, type Scored, trackRow } from './rows.ts';
+import {
+  deadLetterOrigin,
+  deadLetterRow,
+  encodeRows,
+  predictionOrigins,
+  predictionRows,
+  type Scored,
+  trackRow,
+} from './rows.ts';
 import { createScoringStage } from './scoring.ts';
-import { BatchWriter } from './writer.ts';
+import { withRetry } from './sink.ts';
+import { BatchWriter, type RejectedRow, type Unstored } from './writer.ts';
+
+/** What a stop left undone: events the next owner of their partitions reads again. */
+export interface StopReport {
+  clean: boolean;
+  unstored: Unstored[];
+}
 
 export interface Worker {
   start(): Promise<void>;
-  /** Stop fetching, finish and commit the batch in hand, disconnect. */
-  stop(): Promise<void>;
+  /**
+   * Stop fetching; store and commit the work in hand for up to `timeoutMs`; then give up on
+   * what is left (nothing of it committed), leave the group and disconnect.
+   */
+  stop(timeoutMs?: number): Promise<StopReport>;
+  /** True while the consumer runs in the group and nothing fatal happened. */
   readonly ready: () => boolean;
+  /** Resolves with the error that ended this worker for good; never rejects. */
+  readonly fatal: Promise<HitstreamError>;
 }
 
 export function createWorker(
@@ -52,9 +80,56 @@ export function createWorker(
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   const ch = deps.clickhouse ?? createClickhouse(cfg);
+  /** Aborted when the shutdown deadline comes: retries of outages give up then. */
   const shutdown = new AbortController();
+  let fatalError: HitstreamError | undefined;
+  let reportFatal: (err: HitstreamError) => void = () => undefined;
+  const fatal = new Promise<HitstreamError>((resolve) => (reportFatal = resolve));
+  /** Ends the worker for good: no more batches, nothing more committed, `fatal` resolves. */
+  const fail = (err: unknown, what: string) => {
+    if (fatalError || shutdown.signal.aborted) return;
+    fatalError =
+      err instanceof HitstreamError
+        ? err
+        : new HitstreamError(
+            'worker_failed',
+            `${what}: ${err instanceof Error ? err.message : String(err)}`,
+            {
+              cause: err,
+            },
+          );
+    try {
+      consumer.pause([{ topic: cfg.topicTracks }]);
+    } catch {
+      // not running: nothing to pause
+    }
+    reportFatal(fatalError);
+  };
+  /** Publishes the dead letters of rows ClickHouse refused; returns their rows for dead_letters. */
+  async function deadLetterRejected(rejected: RejectedRow[]) {
+    const now = new Date();
+    const dead = rejected.map((r) => rejectedRowDeadLetter(r, now));
+    await withRetry(
+      'publish dead letters',
+      () =>
+        producer.send({
+          topic: cfg.topicDeadLetters,
+          acks: -1,
+          messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
+        }),
+      { log, signal: shutdown.signal },
+      (err) => classifyKafkaError(err, 'publish dead letters'),
+    );
+    for (const d of dead) metrics.deadLetters.inc({ reason: d.error_code });
+    log.warn(
+      { count: dead.length, tables: [...new Set(rejected.map((r) => r.table))], reason: rejected[0]!.reason },
+      'ClickHouse refused rows; they are dead letters, the rest is stored',
+    );
+    return { table: 'dead_letters', rows: encodeRows(dead.map(deadLetterRow), dead.map(deadLetterOrigin)) };
+  }
   const writer = new BatchWriter({
-    clickhouse: ch,
+    target: { client: ch, url: cfg.clickhouseUrl, database: cfg.clickhouseDatabase },
+    rejectedRows: deadLetterRejected,
     minIntervalMs: cfg.writeIntervalMs,
     retry: { log, signal: shutdown.signal },
     // A commit refused because a partition moved to another member is not an error: the new
@@ -81,17 +156,28 @@ export function createWorker(
   let stopping = false;
   /** Batch handlers running now (stop waits for them). */
   let active = 0;
-  let joined = false;
+  /** In the group with the consumer running: false from a crash until kafkajs rejoins. */
+  let consuming = false;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    joined = true;
+    consuming = true;
     log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
-  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error }, 'consumer crashed'));
+  consumer.on(consumer.events.CRASH, (e) => {
+    consuming = false;
+    const { error, restart } = e.payload as { error: Error; restart: boolean };
+    if (restart) log.warn({ err: error }, 'consumer crashed; kafkajs restarts it (unready until it rejoins)');
+    else fail(classifyKafkaError(error, 'the consumer stopped'), 'the consumer stopped');
+  });
+  consumer.on(consumer.events.STOP, () => (consuming = false));
 
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
     active++;
     try {
       await scoreBatch(payload);
+    } catch (err) {
+      // Not thrown to kafkajs: it would retry the same batch and then crash, in a loop. A batch
+      // that cannot be handled ends the worker instead, and it is re-read after a restart.
+      if (!shutdown.signal.aborted) fail(err, `partition ${payload.batch.partition}`);
     } finally {
       active--;
     }
@@ -99,10 +185,7 @@ export function createWorker(
 
   async function scoreBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    if (stopping || !batch.messages.length || !payload.isRunning() || payload.isStale()) return;
-    // Nothing after a failed write may be committed: fail every batch, loudly, until a restart
-    // re-reads from the last commit (the sink retries until shutdown, so this is the stop path).
-    if (writer.failed) throw writer.failed;
+    if (stopping || fatalError || !batch.messages.length || !payload.isRunning() || payload.isStale()) return;
     const heartbeat = () => payload.heartbeat();
     const now = new Date();
     const t0 = performance.now();
@@ -110,7 +193,17 @@ export function createWorker(
     const dead: DeadLetter[] = [];
     for (const m of batch.messages) {
       const d = decodeTrackMessage(m.value);
-      if (d.ok) valid.push({ eventId: eventIdOf(batch.topic, batch.partition, m), event: d.event });
+      if (d.ok)
+        valid.push({
+          eventId: eventIdOf(batch.topic, batch.partition, m),
+          event: d.event,
+          origin: {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            ...(m.key ? { key: m.key.toString('utf8') } : {}),
+          },
+        });
       else dead.push(deadLetterFor(d, m, batch.topic, batch.partition, now));
     }
     metrics.eventsIn.inc(batch.messages.length);
@@ -129,25 +222,29 @@ export function createWorker(
     const stored = writer.write({
       topic: batch.topic,
       partition: batch.partition,
+      first: batch.messages[0]!.offset,
       last,
       events: batch.messages.length,
       rows: {
-        track_events: encodeRows(valid.map((s) => trackRow(s, scoredAt))),
-        predictions: encodeRows(predictionRows(valid, pred, models.manifests, scoredAt)),
-        dead_letters: encodeRows(dead.map(deadLetterRow)),
+        track_events: encodeRows(
+          valid.map((s) => trackRow(s, scoredAt)),
+          valid.map((s) => s.origin),
+        ),
+        predictions: encodeRows(
+          predictionRows(valid, pred, models.manifests, scoredAt),
+          predictionOrigins(valid),
+        ),
+        dead_letters: encodeRows(dead.map(deadLetterRow), dead.map(deadLetterOrigin)),
       },
     });
-    // Handled here, so a failed write is never an unhandled rejection; the next batch throws it.
+    // Handled here, so a failed write is never an unhandled rejection. A write fails only for
+    // good (fatal error, or shutdown's deadline): nothing after it is committed.
     stored.then(
       () => {
         for (const m of MODEL_NAMES) metrics.predictionsOut.inc({ model: m }, valid.length);
         for (const d of dead) metrics.deadLetters.inc({ reason: d.error_code });
       },
-      (err: unknown) =>
-        log.error(
-          { err, partition: batch.partition, last },
-          'writing to ClickHouse failed; nothing from here on is committed: restart the worker',
-        ),
+      (err: unknown) => fail(err, 'writing to ClickHouse'),
     );
     if (dead.length)
       log.warn(
@@ -178,13 +275,18 @@ export function createWorker(
       );
       while (!(await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), 1000))])))
         await heartbeat().catch(() => undefined);
-      await stored;
+      await stored.catch(() => undefined); // reported through `fail`
     }
     await heartbeat();
   }
 
+  /** `p`, or undefined once `ms` have passed. */
+  const within = <T>(p: Promise<T>, ms: number) =>
+    Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(0, ms)).unref())]);
+
   return {
-    ready: () => joined,
+    fatal,
+    ready: () => consuming && !fatalError && !stopping,
     async start() {
       await Promise.all([consumer.connect(), producer.connect()]);
       await consumer.subscribe({ topic: cfg.topicTracks, fromBeginning: true });
@@ -197,17 +299,41 @@ export function createWorker(
         eachBatch: handleBatch,
       });
     },
-    async stop() {
+    async stop(timeoutMs = cfg.shutdownTimeoutMs) {
+      const deadline = Date.now() + timeoutMs;
       // No new batches; the one in hand finishes; then its write and commit, while still in the
       // group (a commit after leaving would be refused and the batch re-read by the next owner).
       stopping = true;
-      consumer.pause([{ topic: cfg.topicTracks }]);
+      try {
+        consumer.pause([{ topic: cfg.topicTracks }]);
+      } catch {
+        // never started
+      }
       // Not consumer.stop(): it leaves the group, after which the commits below would be refused.
-      while (active > 0) await new Promise((r) => setTimeout(r, 20));
-      await writer.flushed();
-      await consumer.disconnect();
-      await producer.disconnect();
-      await ch.close();
+      const drained = (async () => {
+        while (active > 0) await new Promise((r) => setTimeout(r, 20));
+        await writer.flushed();
+      })();
+      // Past the deadline, retries of an outage give up; what is not stored stays uncommitted.
+      const timer = setTimeout(() => shutdown.abort(), Math.max(0, deadline - Date.now() - 3_000));
+      await drained;
+      clearTimeout(timer);
+      const unstored = writer.unstored();
+      // Leaving the group and closing may hang while Kafka is down: bounded by what is left.
+      const left = () => Math.max(1_000, deadline - Date.now());
+      await within(
+        consumer.disconnect().catch(() => undefined),
+        left(),
+      );
+      await within(
+        producer.disconnect().catch(() => undefined),
+        left(),
+      );
+      await within(
+        ch.close().catch(() => undefined),
+        left(),
+      );
+      return { clean: unstored.length === 0 && !fatalError, unstored };
     },
   };
 }

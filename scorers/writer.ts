@@ -10,14 +10,20 @@
  * Writes are also spaced by `minIntervalMs`: every insert makes a new part in each table (and
  * each materialized view's table) that ClickHouse later merges, and at 1,000 events/s an insert
  * per ~30 ms kept ClickHouse at 50–80% of a core on this 2-core box, which the scorers needed.
+ *
+ * An insert that ClickHouse refuses for its data (`storage_rejected`) is split in halves until
+ * the refused rows are alone: those become dead letters (`rejectedRows`), the rest is stored,
+ * and the offsets are committed as usual. One bad row no longer holds up every write.
  */
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { EncodedRows } from './rows.ts';
-import { insertRows, type RetryOptions } from './sink.ts';
+import { HitstreamError } from '../lib/errors.ts';
+import type { EncodedRows, RowOrigin } from './rows.ts';
+import { insertRows, type RetryOptions, type StorageTarget } from './sink.ts';
 
 export interface PendingBatch {
   topic: string;
   partition: number;
+  /** Offset of the batch's first message: what the next owner re-reads from if this is lost. */
+  first: string;
   /** Offset of the batch's last message; the commit is `last + 1`. */
   last: string;
   events: number;
@@ -25,19 +31,45 @@ export interface PendingBatch {
   rows: Record<string, EncodedRows>;
 }
 
+/** A row ClickHouse refused on its own, with ClickHouse's reason. */
+export interface RejectedRow {
+  table: string;
+  line: string;
+  origin: RowOrigin;
+  reason: string;
+}
+
+/** Events handed to the writer and not stored, per partition (for the shutdown report). */
+export interface Unstored {
+  topic: string;
+  partition: number;
+  fromOffset: string;
+  events: number;
+}
+
 export interface BatchWriterOptions {
-  clickhouse: ClickHouseClient;
+  target: StorageTarget;
   retry: RetryOptions;
   /** Commits offsets (after the batch's rows are stored). */
   commit: (offsets: { topic: string; partition: number; offset: string }[]) => Promise<void>;
+  /**
+   * Turns refused rows into dead letters (published, counted) and returns their rows for
+   * `table`, stored before the offsets are committed.
+   */
+  rejectedRows?: (rejected: RejectedRow[]) => Promise<{ table: string; rows: EncodedRows }>;
   /** Called after every write with what it contained and how long the insert took. */
-  onWritten?: (info: { batches: number; events: number; insertMs: number }) => void;
+  onWritten?: (info: { batches: number; events: number; insertMs: number; rejected: number }) => void;
   maxPendingEvents?: number;
   /**
    * Least time from one write's start to the next one's; batches scored meanwhile wait and go
    * together. Skipped when the waiting rows reach half of `maxPendingEvents`, and by `flushed()`.
    */
   minIntervalMs?: number;
+  /**
+   * More refused rows than this in one write means the rows and the tables do not match (a
+   * schema changed under us), not a few bad rows: the write fails instead of dead-lettering all.
+   */
+  maxRejectedRows?: number;
 }
 
 interface Queued extends PendingBatch {
@@ -53,6 +85,8 @@ export class BatchWriter {
   private lastWriteAt = -Infinity;
   /** Ends the wait between two writes early (set while waiting). */
   private wake: (() => void) | undefined;
+  /** Every batch handed in whose rows are not stored and committed (kept after a failure). */
+  private readonly outstanding = new Set<Queued>();
 
   constructor(private readonly opts: BatchWriterOptions) {
     this.maxPendingEvents = opts.maxPendingEvents ?? 20_000;
@@ -68,13 +102,17 @@ export class BatchWriter {
   write(batch: PendingBatch): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     this.pendingEvents += batch.events;
-    const done = new Promise<void>((resolve, reject) => this.queue.push({ ...batch, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => {
+      const queued: Queued = { ...batch, resolve, reject };
+      this.queue.push(queued);
+      this.outstanding.add(queued);
+    });
     if (this.pendingEvents >= this.maxPendingEvents / 2) this.wake?.();
     this.running ??= this.drainLoop();
     return done;
   }
 
-  /** Set for good once a write failed (the sink retries until shutdown, so only then in practice). */
+  /** Set for good once a write failed (a fatal error, or retries ended by shutdown). */
   get failed(): Error | undefined {
     return this.failure;
   }
@@ -82,6 +120,21 @@ export class BatchWriter {
   /** True when the caller should wait for its write before fetching more. */
   get full(): boolean {
     return this.pendingEvents >= this.maxPendingEvents;
+  }
+
+  /** Per partition, the events not stored: the next owner of the partition reads them again. */
+  unstored(): Unstored[] {
+    const by = new Map<string, Unstored>();
+    for (const b of this.outstanding) {
+      const key = `${b.topic}\u0000${b.partition}`;
+      const u = by.get(key);
+      if (!u) by.set(key, { topic: b.topic, partition: b.partition, fromOffset: b.first, events: b.events });
+      else {
+        u.events += b.events;
+        if (BigInt(b.first) < BigInt(u.fromOffset)) u.fromOffset = b.first;
+      }
+    }
+    return [...by.values()];
   }
 
   /** Resolves when everything queued so far is written (or has failed). */
@@ -124,37 +177,25 @@ export class BatchWriter {
     const events = taken.reduce((n, b) => n + b.events, 0);
     try {
       const t0 = performance.now();
-      const tables = new Map<string, { rows: number; parts: string[] }>();
-      for (const b of taken)
-        for (const [table, rows] of Object.entries(b.rows)) {
-          const all = tables.get(table) ?? { rows: 0, parts: [] };
-          all.rows += rows.rows;
-          all.parts.push(rows.text);
-          tables.set(table, all);
-        }
-      await Promise.all(
-        [...tables].map(([table, { rows, parts }]) =>
-          insertRows(this.opts.clickhouse, table, { rows, text: parts.join('') }, this.opts.retry),
-        ),
-      );
-      const insertMs = performance.now() - t0;
-      // Highest offset per partition: the batches of a partition arrive in order.
-      const last = new Map<string, { topic: string; partition: number; offset: bigint }>();
-      for (const b of taken) {
-        const key = `${b.topic}\u0000${b.partition}`;
-        const offset = BigInt(b.last) + 1n;
-        const seen = last.get(key);
-        if (!seen || offset > seen.offset) last.set(key, { topic: b.topic, partition: b.partition, offset });
+      const rejected = (
+        await Promise.all([...mergeTables(taken)].map(([t, rows]) => this.store(t, rows)))
+      ).flat();
+      if (rejected.length && this.opts.rejectedRows) {
+        const dead = await this.opts.rejectedRows(rejected);
+        const refused = await this.store(dead.table, dead.rows);
+        if (refused.length)
+          throw new HitstreamError(
+            'storage_error',
+            `ClickHouse refused the dead letters of refused rows too: ${refused[0]!.reason}`,
+          );
       }
-      await this.opts.commit(
-        [...last.values()].map((o) => ({
-          topic: o.topic,
-          partition: o.partition,
-          offset: o.offset.toString(),
-        })),
-      );
-      this.opts.onWritten?.({ batches: taken.length, events, insertMs });
-      for (const b of taken) b.resolve();
+      const insertMs = performance.now() - t0;
+      await this.opts.commit(highestOffsets(taken));
+      this.opts.onWritten?.({ batches: taken.length, events, insertMs, rejected: rejected.length });
+      for (const b of taken) {
+        this.outstanding.delete(b);
+        b.resolve();
+      }
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
       for (const b of [...taken, ...this.queue]) b.reject(this.failure);
@@ -164,4 +205,91 @@ export class BatchWriter {
       this.pendingEvents -= events;
     }
   }
+
+  /** Inserts a table's rows; returns the rows ClickHouse refused on their own (split to find them). */
+  private async store(table: string, rows: EncodedRows): Promise<RejectedRow[]> {
+    try {
+      await insertRows(this.opts.target, table, rows, this.opts.retry);
+      return [];
+    } catch (err) {
+      if (!isRejection(err)) throw err;
+      const lines = rows.text.split('\n');
+      lines.pop(); // the text ends with a newline
+      const budget = { left: this.opts.maxRejectedRows ?? 100 };
+      return this.bisect(table, lines, rows.origins, err, budget);
+    }
+  }
+
+  private async bisect(
+    table: string,
+    lines: string[],
+    origins: readonly RowOrigin[],
+    err: HitstreamError,
+    budget: { left: number },
+  ): Promise<RejectedRow[]> {
+    if (lines.length === 1) {
+      if (--budget.left < 0)
+        throw new HitstreamError(
+          'storage_error',
+          `ClickHouse refused more than ${this.opts.maxRejectedRows ?? 100} rows of one insert into ${table}, so the rows and the table do not match: ${err.message}; run \`npx hitstream migrate\``,
+          { cause: err },
+        );
+      return [{ table, line: lines[0]!, origin: origins[0]!, reason: err.message }];
+    }
+    const mid = lines.length >> 1;
+    const out: RejectedRow[] = [];
+    for (const [a, b] of [
+      [0, mid],
+      [mid, lines.length],
+    ] as const) {
+      const part = lines.slice(a, b);
+      try {
+        await insertRows(
+          this.opts.target,
+          table,
+          { rows: part.length, text: `${part.join('\n')}\n` },
+          this.opts.retry,
+        );
+      } catch (e) {
+        if (!isRejection(e)) throw e;
+        out.push(...(await this.bisect(table, part, origins.slice(a, b), e, budget)));
+      }
+    }
+    return out;
+  }
+}
+
+const isRejection = (err: unknown): err is HitstreamError =>
+  err instanceof HitstreamError && err.code === 'storage_rejected';
+
+/** The rows of every batch, per table, in one text each. */
+function mergeTables(batches: readonly PendingBatch[]): Map<string, EncodedRows> {
+  const tables = new Map<string, { rows: number; parts: string[]; origins: RowOrigin[] }>();
+  for (const b of batches)
+    for (const [table, rows] of Object.entries(b.rows)) {
+      const all = tables.get(table) ?? { rows: 0, parts: [], origins: [] };
+      all.rows += rows.rows;
+      all.parts.push(rows.text);
+      for (const o of rows.origins) all.origins.push(o);
+      tables.set(table, all);
+    }
+  return new Map(
+    [...tables].map(([t, { rows, parts, origins }]) => [t, { rows, text: parts.join(''), origins }]),
+  );
+}
+
+/** Highest offset per partition (the batches of a partition arrive in order), as commits. */
+function highestOffsets(batches: readonly PendingBatch[]) {
+  const last = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  for (const b of batches) {
+    const key = `${b.topic}\u0000${b.partition}`;
+    const offset = BigInt(b.last) + 1n;
+    const seen = last.get(key);
+    if (!seen || offset > seen.offset) last.set(key, { topic: b.topic, partition: b.partition, offset });
+  }
+  return [...last.values()].map((o) => ({
+    topic: o.topic,
+    partition: o.partition,
+    offset: o.offset.toString(),
+  }));
 }

@@ -27,7 +27,27 @@ const cases: [string, Buffer | null, string, string][] = [
   ['wrong type', msg({ ...good, tempo: 'fast' }), 'wrong_type', 'tempo'],
   ['out of range', msg({ ...good, valence: 1.5 }), 'out_of_range', 'valence'],
   ['unknown field', msg({ ...good, colour: 'red' }), 'unknown_field', 'colour'],
+  ['JSON 5,000 levels deep', msg(`${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`), 'too_deep', ''],
+  [
+    'a deep value in a known field',
+    msg({ ...good, track_name: [[[[[[[[[[[[[[[[[['x']]]]]]]]]]]]]]]]]] }),
+    'too_deep',
+    '',
+  ],
+  ['a lone surrogate in track_id', msg({ ...good, track_id: 'x\ud800' }), 'invalid_text', 'track_id'],
+  ['a lone low surrogate in artists', msg({ ...good, artists: '\udc00' }), 'invalid_text', 'artists'],
+  ['bytes that are not UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'invalid_text', ''],
 ];
+
+test('a well-formed surrogate pair (an emoji) is text, not invalid_text', () => {
+  const d = decodeTrackMessage(msg({ ...good, track_name: 'hit 🎵' }));
+  assert.ok(d.ok);
+});
+
+test('brackets inside strings do not count as depth', () => {
+  const d = decodeTrackMessage(msg({ ...good, track_name: '{'.repeat(100) + '[\\"'.repeat(50) }));
+  assert.ok(d.ok, d.ok ? '' : d.message);
+});
 for (const [name, value, code, field] of cases) {
   test(`${name} is rejected as ${code}${field ? ` naming ${field}` : ''}`, () => {
     const d = decodeTrackMessage(value);

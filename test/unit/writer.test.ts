@@ -6,8 +6,13 @@ import { Readable } from 'node:stream';
 import { encodeRows } from '../../scorers/rows.ts';
 import { BatchWriter, type PendingBatch } from '../../scorers/writer.ts';
 
-function fakeClickhouse(opts: { delayMs?: number; fail?: boolean } = {}) {
+/**
+ * Records inserts. `fail`: every insert fails as an outage would. `refuse`: an insert holding a
+ * row for which it is true fails as ClickHouse 18.16 refuses data (code 25), storing nothing.
+ */
+function fakeClickhouse(opts: { delayMs?: number; fail?: boolean; refuse?: (row: string) => boolean } = {}) {
   const inserts: { table: string; rows: number }[] = [];
+  const stored: string[] = [];
   const client = {
     exec: async ({ query, values }: { query: string; values: Readable }) => {
       const table = /INSERT INTO (\w+)/.exec(query)![1]!;
@@ -15,21 +20,35 @@ function fakeClickhouse(opts: { delayMs?: number; fail?: boolean } = {}) {
       for await (const chunk of values) text += String(chunk);
       await new Promise((r) => setTimeout(r, opts.delayMs ?? 20));
       if (opts.fail) throw new Error('unrecoverable');
-      inserts.push({ table, rows: text.split('\n').filter(Boolean).length });
+      const rows = text.split('\n').filter(Boolean);
+      if (opts.refuse && rows.some(opts.refuse))
+        throw new Error(
+          'Code: 25, e.displayText() = DB::Exception: Cannot parse escape sequence, e.what() = DB::Exception',
+        );
+      inserts.push({ table, rows: rows.length });
+      stored.push(...rows.map((r) => `${table} ${r}`));
       return { stream: Readable.from([]) };
     },
   } as unknown as ClickHouseClient;
-  return { client, inserts };
+  return { client, inserts, stored };
 }
+
+const target = (client: ClickHouseClient) => ({ client, url: 'http://fake', database: 'db' });
+
+const origin = (partition: number, offset: number) => ({ topic: 't', partition, offset: String(offset) });
 
 const batch = (partition: number, last: number, events: number): PendingBatch => ({
   topic: 't',
   partition,
+  first: String(last - events + 1),
   last: String(last),
   events,
   rows: {
-    predictions: encodeRows(Array.from({ length: events * 4 }, (_, i) => ({ i }))),
-    dead_letters: encodeRows([]),
+    predictions: encodeRows(
+      Array.from({ length: events * 4 }, (_, i) => ({ p: partition, i })),
+      Array.from({ length: events * 4 }, (_, i) => origin(partition, last - events + 1 + (i >> 2))),
+    ),
+    dead_letters: encodeRows([], []),
   },
 });
 
@@ -37,7 +56,7 @@ test('batches queued during a write go out together, then the highest offset per
   const ch = fakeClickhouse();
   const commits: { partition: number; offset: string }[][] = [];
   const writer = new BatchWriter({
-    clickhouse: ch.client,
+    target: target(ch.client),
     retry: { log: { warn: () => undefined } as never },
     commit: (o) => {
       commits.push(o.map(({ partition, offset }) => ({ partition, offset })));
@@ -67,7 +86,7 @@ test('a failed write rejects its batches and every later one, and commits nothin
   const ch = fakeClickhouse({ fail: true });
   let commits = 0;
   const writer = new BatchWriter({
-    clickhouse: ch.client,
+    target: target(ch.client),
     // The sink gives up at once when its signal is already aborted.
     retry: { log: { warn: () => undefined } as never, signal: AbortSignal.abort() },
     commit: () => Promise.resolve(void commits++),
@@ -84,7 +103,7 @@ test('a failed write rejects its batches and every later one, and commits nothin
 
 test('full once the events not yet stored reach the limit', async () => {
   const writer = new BatchWriter({
-    clickhouse: fakeClickhouse({ delayMs: 50 }).client,
+    target: target(fakeClickhouse({ delayMs: 50 }).client),
     retry: { log: { warn: () => undefined } as never },
     commit: () => Promise.resolve(),
     maxPendingEvents: 25,
@@ -100,7 +119,7 @@ test('full once the events not yet stored reach the limit', async () => {
 /** A writer whose writes are 10 s apart unless something cuts the wait short. */
 const spacedWriter = (clickhouse: ClickHouseClient, maxPendingEvents?: number) =>
   new BatchWriter({
-    clickhouse,
+    target: target(clickhouse),
     retry: { log: { warn: () => undefined } as never },
     commit: () => Promise.resolve(),
     minIntervalMs: 10_000,
@@ -133,4 +152,73 @@ test('the interval is skipped once the waiting events reach half of maxPendingEv
   await Promise.all([writer.write(batch(0, 19, 10)), writer.write(batch(0, 29, 10))]);
   assert.ok(performance.now() - t0 < 5_000, 'written without waiting out the interval');
   assert.equal(ch.inserts.length, 2);
+});
+
+test('rows ClickHouse refuses are split out and dead-lettered; the rest is stored and committed', async () => {
+  // Two of 40 prediction rows are refused (events at offsets 3 and 7 of partition 0).
+  const bad = new Set(['{"p":0,"i":13}', '{"p":0,"i":30}']);
+  const ch = fakeClickhouse({ delayMs: 1, refuse: (r) => bad.has(r) });
+  const commits: string[] = [];
+  const rejected: { line: string; offset: string }[] = [];
+  const writer = new BatchWriter({
+    target: target(ch.client),
+    retry: { log: { warn: () => undefined } as never },
+    commit: (o) => Promise.resolve(void commits.push(...o.map((x) => `${x.partition}:${x.offset}`))),
+    rejectedRows: (rows) => {
+      rejected.push(...rows.map((r) => ({ line: r.line, offset: r.origin.offset })));
+      return Promise.resolve({
+        table: 'dead_letters',
+        rows: encodeRows(
+          rows.map((r) => ({ dead: r.line })),
+          rows.map((r) => r.origin),
+        ),
+      });
+    },
+  });
+  await writer.write(batch(0, 9, 10));
+  assert.deepEqual(rejected.map((r) => [r.line, r.offset]).sort(), [
+    ['{"p":0,"i":13}', '3'],
+    ['{"p":0,"i":30}', '7'],
+  ]);
+  const predictions = ch.stored.filter((r) => r.startsWith('predictions '));
+  assert.equal(predictions.length, 38, 'every other row is stored');
+  assert.equal(ch.stored.filter((r) => r.startsWith('dead_letters ')).length, 2);
+  assert.deepEqual(commits, ['0:10'], 'and the batch is committed');
+  assert.equal(writer.failed, undefined);
+});
+
+test('a write whose every row is refused fails instead of dead-lettering it all (the schema does not match)', async () => {
+  const ch = fakeClickhouse({ delayMs: 0, refuse: () => true });
+  let commits = 0;
+  const writer = new BatchWriter({
+    target: target(ch.client),
+    retry: { log: { warn: () => undefined } as never },
+    commit: () => Promise.resolve(void commits++),
+    rejectedRows: () => assert.fail('no dead letters for a mismatched schema'),
+    maxRejectedRows: 5,
+  });
+  await assert.rejects(writer.write(batch(0, 9, 10)), /refused more than 5 rows.*migrate/);
+  assert.equal(commits, 0);
+});
+
+test('unstored() names, per partition, the first offset not stored', async () => {
+  const ch = fakeClickhouse({ fail: true, delayMs: 1 });
+  const writer = new BatchWriter({
+    target: target(ch.client),
+    retry: { log: { warn: () => undefined } as never, signal: AbortSignal.abort() },
+    commit: () => Promise.resolve(),
+  });
+  const writes = [
+    writer.write(batch(0, 9, 10)),
+    writer.write(batch(0, 19, 10)),
+    writer.write(batch(2, 4, 5)),
+  ];
+  await Promise.allSettled(writes);
+  assert.deepEqual(
+    writer.unstored().sort((a, b) => a.partition - b.partition),
+    [
+      { topic: 't', partition: 0, fromOffset: '0', events: 20 },
+      { topic: 't', partition: 2, fromOffset: '0', events: 5 },
+    ],
+  );
 });

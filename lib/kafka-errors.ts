@@ -1,0 +1,76 @@
+/**
+ * Kafka failures as retriable or fatal, from kafkajs' error classes and the broker's error type
+ * (never the message text). Retriable: connections, timeouts, leader and coordinator changes,
+ * everything kafkajs itself retries. Fatal: what no retry fixes: authentication and ACLs, a
+ * record the broker will never take, a topic that is not there when we may not create it.
+ */
+import { HitstreamError } from './errors.ts';
+
+/** Broker error types that stay true however often the request is sent again. */
+const FATAL_TYPES = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'INVALID_TOPIC_EXCEPTION',
+  'INVALID_REQUIRED_ACKS',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_VERSION',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+]);
+
+interface KafkaLike {
+  name?: string;
+  type?: string;
+  retriable?: boolean;
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+/** The error and its causes, outermost first (kafkajs wraps retries-exceeded around the last one). */
+function chain(err: unknown): KafkaLike[] {
+  const out: KafkaLike[] = [];
+  let e: unknown = err;
+  while (e && typeof e === 'object' && out.length < 8) {
+    const k: KafkaLike = e;
+    out.push(k);
+    e = k.cause ?? k.originalError;
+  }
+  return out;
+}
+
+/** `err` from kafkajs as a HitstreamError: `kafka_unavailable` (retriable) or `kafka_refused` (fatal). */
+export function classifyKafkaError(err: unknown, what: string): HitstreamError {
+  if (err instanceof HitstreamError) return err;
+  const errors = chain(err);
+  const fatalType = errors.find((e) => e.type && FATAL_TYPES.has(e.type))?.type;
+  const authFailed = errors.some((e) => e.name === 'KafkaJSSASLAuthenticationError');
+  const text = err instanceof Error ? err.message : String(err);
+  if (fatalType || authFailed) {
+    const fix =
+      fatalType === 'UNKNOWN_TOPIC_OR_PARTITION'
+        ? 'create the topic, or let hitstream create it (its commands do at start)'
+        : fatalType?.includes('TOO_LARGE')
+          ? "raise the broker's message.max.bytes or send smaller records"
+          : 'check the Kafka credentials and ACLs (KAFKA_BROKERS and the SASL settings)';
+    return new HitstreamError(
+      'kafka_refused',
+      `${what}: Kafka refused it (${fatalType ?? 'SASL'}): ${text}: ${fix}`,
+      {
+        cause: err,
+        explainsCause: true,
+        field: 'KAFKA_BROKERS',
+      },
+    );
+  }
+  return new HitstreamError('kafka_unavailable', `${what}: Kafka is unavailable: ${text}`, {
+    cause: err,
+    explainsCause: true,
+    retriable: true,
+  });
+}

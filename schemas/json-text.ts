@@ -1,0 +1,81 @@
+/**
+ * Reading JSON text from outside (Kafka messages, HTTP bodies, NDJSON lines) without letting one
+ * crafted input take the process down: bytes that are not UTF-8, nesting deeper than any record
+ * of ours, and strings no store can keep are named errors, never exceptions.
+ *
+ * Why a depth limit before parsing: `JSON.parse` copes with 5,000 levels, but whatever walks the
+ * result afterwards (validation messages, `JSON.stringify`) recurses and overflowed the stack,
+ * which crashed a worker's consumer in a loop on the same message.
+ */
+import type { DeadLetterCode } from './dead-letter.ts';
+
+/** Our records are flat objects; a little room for arrays of them and for nested test data. */
+export const MAX_JSON_DEPTH = 16;
+
+export type ParsedJson = { ok: true; value: unknown } | { ok: false; code: DeadLetterCode; message: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Text of a message value, or the reason it is not UTF-8 (no silent U+FFFD replacement). */
+export function decodeUtf8(bytes: Uint8Array): { ok: true; text: string } | { ok: false; message: string } {
+  try {
+    return { ok: true, text: utf8.decode(bytes) };
+  } catch {
+    return { ok: false, message: 'the message is not valid UTF-8 text' };
+  }
+}
+
+/** How deeply `text` nests objects and arrays, stopping as soon as it passes `limit`. */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+// With the `u` flag a well-formed surrogate pair is one code point, so this finds lone halves only.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** True when `s` holds a lone UTF-16 surrogate (JSON accepts `"\ud800"`; UTF-8 cannot encode it). */
+export const hasLoneSurrogate = (s: string): boolean => LONE_SURROGATE.test(s);
+
+/**
+ * The first string (key or value) in a parsed value that holds a lone surrogate, as a dotted
+ * path; undefined when there is none. `value` must be depth-checked already.
+ */
+export function findInvalidText(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return hasLoneSurrogate(value) ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const p = path ? `${path}.${k}` : k;
+    if (hasLoneSurrogate(k)) return p;
+    const found = findInvalidText(v, p);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** JSON text → value, or `too_deep` / `malformed_json` with a message; never throws. */
+export function parseJsonText(text: string, maxDepth = MAX_JSON_DEPTH): ParsedJson {
+  if (jsonDepthExceeds(text, maxDepth))
+    return {
+      ok: false,
+      code: 'too_deep',
+      message: `JSON nests deeper than ${maxDepth} levels; a track event is a flat object`,
+    };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { ok: false, code: 'malformed_json', message: `not JSON: ${(err as Error).message}` };
+  }
+}
