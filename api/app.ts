@@ -17,6 +17,7 @@ import type { LoadedModels } from '../models/registry.ts';
 import type { Publisher } from '../producers/publisher.ts';
 import { errorHandler } from './errors.ts';
 import { useJsonBodyParser } from './json-body.ts';
+import { storageReader } from './storage.ts';
 import { readClientMessage } from './feed/client-messages.ts';
 import type { FeedHub } from './feed/hub.ts';
 import { type FeedClient } from './feed/hub.ts';
@@ -84,9 +85,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const requireKey = (key: string | undefined) => !deps.cfg.apiKey || key === deps.cfg.apiKey;
   await app.register(predictRoutes(deps.models));
-  await app.register(trackRoutes({ publisher: deps.publisher, clickhouse: deps.clickhouse, requireKey }));
+  const storage = storageReader(deps.clickhouse, deps.cfg);
+  await app.register(trackRoutes({ publisher: deps.publisher, storage, requireKey }));
   await app.register(modelRoutes(deps.models));
-  await app.register(driftRoutes({ clickhouse: deps.clickhouse, models: deps.models }));
+  await app.register(driftRoutes({ storage, models: deps.models }));
 
   app.get(
     '/health',

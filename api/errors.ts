@@ -34,6 +34,9 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
 };
 
+/** Errors of ours that are the server's state, not the request's: 503, the client may retry later. */
+const SERVER_SIDE = new Set(['schema_missing', 'storage_auth', 'storage_error', 'kafka_refused']);
+
 /** Fastify's schema errors and hitstream's own, as `{ code, message, field }` JSON. */
 export function errorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
   if (err.validation?.length) {
@@ -49,7 +52,7 @@ export function errorHandler(err: FastifyError, _req: FastifyRequest, reply: Fas
     return reply.status(400).send({ code: 'invalid_request', message, field } satisfies ApiError);
   }
   if (err instanceof HitstreamError)
-    return reply.status(err.retriable ? 503 : 400).send({
+    return reply.status(err.retriable || SERVER_SIDE.has(err.code) ? 503 : 400).send({
       code: err.code,
       message: err.message,
       ...(err.field ? { field: err.field } : {}),

@@ -3,6 +3,7 @@ import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { ensureTopics, SERVICE_KAFKA_WAIT } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
+import { onShutdownSignal } from '../lib/shutdown.ts';
 import { loadModels } from '../models/registry.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { buildApp } from './app.ts';
@@ -21,18 +22,29 @@ export async function runApi(cfg: Config): Promise<void> {
   const app = await buildApp({ cfg, models, publisher, clickhouse, hub, feedReady: source.ready });
   await app.listen({ host: cfg.apiHost, port: cfg.apiPort });
   log.info({ url: `http://${cfg.apiHost}:${cfg.apiPort}`, docs: '/docs' }, 'API listening');
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    void (async () => {
-      await app.close();
-      await source.stop();
-      await publisher.close();
-      await clickhouse.close();
-      process.exit(0);
-    })();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // Each step bounded: with Kafka down, leaving the feed's group or closing the producer can hang.
+  onShutdownSignal(
+    log,
+    (signal) => {
+      log.info(
+        { signal, timeoutMs: cfg.shutdownTimeoutMs },
+        'stopping: closing connections (a second signal exits at once)',
+      );
+      const deadline = Date.now() + cfg.shutdownTimeoutMs;
+      const step = (what: string, p: Promise<unknown>) =>
+        Promise.race([
+          p.then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), Math.max(500, deadline - Date.now())).unref()),
+        ]).then((done) => done || log.warn({ what }, `${what} did not finish in time; exiting anyway`));
+      void (async () => {
+        await step('closing HTTP and feed connections', app.close());
+        await step('leaving the feed consumer group', source.stop());
+        await step('closing the Kafka producer', publisher.close());
+        await step('closing ClickHouse', clickhouse.close());
+        log.info('stopped');
+        process.exit(0);
+      })();
+    },
+    { backstopMs: cfg.shutdownTimeoutMs + 3_000 },
+  );
 }

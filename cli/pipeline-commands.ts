@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { createLogger } from '../lib/logger.ts';
+import { onShutdownSignal } from '../lib/shutdown.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { parseRecords } from '../producers/input-records.ts';
@@ -56,8 +58,8 @@ export function registerPipelineCommands(program: Command): void {
       await ensureTopics(cfg);
       const publisher = await createPublisher(cfg, 'hitstream-replay');
       const abort = new AbortController();
-      process.once('SIGINT', () => abort.abort());
-      process.once('SIGTERM', () => abort.abort());
+      // First signal: stop reading, send what is in hand, print the summary; second: exit now.
+      onShutdownSignal(createLogger('replay'), () => abort.abort(), { backstopMs: cfg.shutdownTimeoutMs });
       try {
         const summary = await replayCsv(publisher, {
           path: opts.data,

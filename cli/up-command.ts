@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { createClickhouse } from '../lib/clickhouse.ts';
+import { createLogger } from '../lib/logger.ts';
+import { onShutdownSignal } from '../lib/shutdown.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
@@ -78,33 +80,40 @@ export function registerUpCommand(program: Command): void {
             spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'worker'], {
               env: { ...env, HITSTREAM_WORKER_PORT: String(cfg.workerPort + i) },
               stdio: ['ignore', 'inherit', 'inherit'],
+              // Own process group: a terminal's Ctrl-C reaches `up` alone, which then sends one
+              // SIGTERM (a second signal would make the child exit at once, unstored work and all).
+              detached: true,
             }),
           );
         children.push(
           spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'api'], {
             env,
             stdio: ['ignore', 'inherit', 'inherit'],
+            detached: true,
           }),
         );
         let stopping = false;
+        const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
         const stopAll = async (code: number) => {
           if (stopping) return;
           stopping = true;
-          say('stopping workers and API (they finish and commit the batch in hand)');
-          await Promise.all(
-            children.map(
-              (c) =>
-                new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM')))),
-            ),
+          say(
+            `stopping workers and API (they store and commit the work in hand, up to ${cfg.shutdownTimeoutMs / 1000} s; a second Ctrl-C stops them at once)`,
           );
+          await Promise.all(running().map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGTERM')))));
           if (startedStack) {
             await stackDown(cfg);
             say('stack stopped');
           }
           process.exit(code);
         };
-        process.once('SIGINT', () => void stopAll(0));
-        process.once('SIGTERM', () => void stopAll(0));
+        const log = createLogger('up');
+        onShutdownSignal(log, () => void stopAll(0), { backstopMs: cfg.shutdownTimeoutMs + 10_000 });
+        // However `up` ends (second Ctrl-C, backstop), the children it started end with it; their
+        // uncommitted events are re-read on the next start.
+        process.once('exit', () => {
+          for (const c of running()) c.kill('SIGKILL');
+        });
         for (const c of children)
           c.once(
             'exit',

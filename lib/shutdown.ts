@@ -10,11 +10,12 @@ const EXIT_CODE: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 export function onShutdownSignal(
   log: Pick<Logger, 'warn' | 'error'>,
   stop: (signal: NodeJS.Signals) => void,
-  opts: { backstopMs?: number } = {},
+  opts: { backstopMs?: number; onSecondSignal?: () => void } = {},
 ): void {
   let stopping = false;
   const handle = (signal: NodeJS.Signals) => {
     if (stopping) {
+      opts.onSecondSignal?.();
       log.warn({ signal }, 'second signal: exiting now (what was not stored is not committed)');
       process.exit(EXIT_CODE[signal] ?? 1);
     }

@@ -1,4 +1,3 @@
-import type { ClickHouseClient } from '@clickhouse/client';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { HitstreamError } from '../../lib/errors.ts';
@@ -6,6 +5,7 @@ import { jensenShannon, psi, shares } from '../../models/drift-reference.ts';
 import type { LoadedModels } from '../../models/registry.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 import { featureBinsSql, scoreBinsSql } from '../../models/drift-sql.ts';
+import type { StorageReader } from '../storage.ts';
 
 /** `15m`, `2h`, `90s`, `1d` → seconds. */
 export function parseWindow(w: string): number {
@@ -43,7 +43,7 @@ function compare(rows: BinRow[], key: string, ref: { edges: number[]; proportion
 }
 
 export const driftRoutes =
-  (deps: { clickhouse: ClickHouseClient; models: LoadedModels }): FastifyPluginAsync =>
+  (deps: { storage: StorageReader; models: LoadedModels }): FastifyPluginAsync =>
   async (app) => {
     app.get<{ Querystring: { window?: string } }>(
       '/drift',
@@ -63,22 +63,19 @@ export const driftRoutes =
         const scoreRef = Object.fromEntries(
           MODEL_NAMES.map((m) => [m, deps.models.manifests[m].drift.score]),
         ) as Record<ModelName, { edges: number[]; proportions: number[] }>;
+        const scoreEdges = Object.fromEntries(MODEL_NAMES.map((m) => [m, scoreRef[m].edges])) as Record<
+          ModelName,
+          number[]
+        >;
         const [fr, sr] = await Promise.all([
-          deps.clickhouse
-            .query({ query: featureBinsSql(featureEdges, seconds), format: 'JSONEachRow' })
-            .then((r) => r.json<{ feature: string; bin: number; n: string }>()),
-          deps.clickhouse
-            .query({
-              query: scoreBinsSql(
-                Object.fromEntries(MODEL_NAMES.map((m) => [m, scoreRef[m].edges])) as Record<
-                  ModelName,
-                  number[]
-                >,
-                seconds,
-              ),
-              format: 'JSONEachRow',
-            })
-            .then((r) => r.json<{ model: string; bin: number; n: string }>()),
+          deps.storage.rows<{ feature: string; bin: number; n: string }>(
+            'read the feature drift',
+            featureBinsSql(featureEdges, seconds),
+          ),
+          deps.storage.rows<{ model: string; bin: number; n: string }>(
+            'read the score drift',
+            scoreBinsSql(scoreEdges, seconds),
+          ),
         ]);
         const featureRows = fr.map((r) => ({ key: r.feature, bin: Number(r.bin), n: Number(r.n) }));
         const scoreRows = sr.map((r) => ({ key: r.model, bin: Number(r.bin), n: Number(r.n) }));

@@ -1,9 +1,10 @@
-import type { ClickHouseClient } from '@clickhouse/client';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { classifyKafkaError } from '../../lib/kafka-errors.ts';
 import { sql } from '../../lib/sql.ts';
 import type { Publisher } from '../../producers/publisher.ts';
 import { ApiError, PublishResponse } from '../../schemas/api.ts';
+import type { StorageReader } from '../storage.ts';
 
 const MAX_RECORDS = 1000;
 
@@ -18,7 +19,7 @@ LIMIT ${limit}`;
 export const trackRoutes =
   (deps: {
     publisher: Publisher;
-    clickhouse: ClickHouseClient;
+    storage: StorageReader;
     requireKey: (key: string | undefined) => boolean;
   }): FastifyPluginAsync =>
   async (app) => {
@@ -51,7 +52,9 @@ export const trackRoutes =
           source: 'http',
           ...(r as object),
         }));
-        const results = await deps.publisher.publish(records);
+        const results = await deps.publisher
+          .publish(records)
+          .catch((err: unknown) => Promise.reject(classifyKafkaError(err, 'publish the events')));
         const accepted = results.filter((r) => r.ok).length;
         const body = {
           accepted,
@@ -78,11 +81,11 @@ export const trackRoutes =
         },
       },
       async (req) => {
-        const rs = await deps.clickhouse.query({
-          query: trackPredictionsSql(req.params.id, req.query.limit ?? 100),
-          format: 'JSONEachRow',
-        });
-        return { track_id: req.params.id, predictions: await rs.json() };
+        const predictions = await deps.storage.rows(
+          'read the track predictions',
+          trackPredictionsSql(req.params.id, req.query.limit ?? 100),
+        );
+        return { track_id: req.params.id, predictions };
       },
     );
     return Promise.resolve();

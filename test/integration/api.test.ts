@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
+import { buildApp } from '../../api/app.ts';
+import { createClickhouse } from '../../lib/clickhouse.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
@@ -169,6 +171,59 @@ test('POST /tracks answers per record, and accepted tracks get stored prediction
     (a) => a.length >= 4,
   );
   assert.equal(stored.length, 4);
+});
+
+test('a body nested 5,000 levels deep is 400 too_deep, not a stack overflow', async () => {
+  const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+  const r = await app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: deep,
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.deepEqual([r.statusCode, r.json<{ code: string }>().code], [400, 'too_deep']);
+  const surrogate = await app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: { ...features, track_genre: 'x\ud800' },
+  });
+  assert.equal(surrogate.statusCode, 400);
+  assert.deepEqual(surrogate.json<{ errors: unknown[] }>().errors, [
+    { field: 'track_genre', code: 'invalid_text', message: surrogate.json<{ message: string }>().message },
+  ]);
+});
+
+test('storage failures answer 503 with a named code: schema_missing (naming migrate), storage_unavailable', async () => {
+  const answer = async (cfg: typeof p.cfg) => {
+    const clickhouse = createClickhouse(cfg, { timeoutMs: 3_000 });
+    const other = await buildApp({
+      cfg: { ...cfg, logLevel: 'silent' },
+      models: s.models,
+      publisher: s.publisher,
+      clickhouse,
+      hub: s.hub,
+      feedReady: () => true,
+    });
+    try {
+      return await Promise.all([
+        other.inject({ url: '/drift' }),
+        other.inject({ url: '/tracks/x/predictions' }),
+      ]);
+    } finally {
+      await other.close();
+      await clickhouse.close();
+    }
+  };
+  for (const r of await answer({ ...p.cfg, clickhouseDatabase: 'never_migrated' })) {
+    assert.equal(r.statusCode, 503);
+    const body = r.json<{ code: string; message: string }>();
+    assert.equal(body.code, 'schema_missing');
+    assert.match(body.message, /never_migrated does not exist.*npx hitstream migrate/);
+  }
+  for (const r of await answer({ ...p.cfg, clickhouseUrl: 'http://127.0.0.1:9' })) {
+    assert.equal(r.statusCode, 503);
+    assert.equal(r.json<{ code: string }>().code, 'storage_unavailable');
+  }
 });
 
 test('GET /models, /health, /metrics and /docs answer', async () => {
