@@ -34,11 +34,32 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
 };
 
+const STATUS_CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
 /** Errors of ours that are the server's state, not the request's: 503, the client may retry later. */
 const SERVER_SIDE = new Set(['schema_missing', 'storage_auth', 'storage_error', 'kafka_refused']);
 
-/** Fastify's schema errors and hitstream's own, as `{ code, message, field }` JSON. */
-export function errorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
+/**
+ * Fastify's schema errors and hitstream's own, as `{ code, message, field }` JSON. A request that
+ * matched no route and still failed (a QUERY without a content type is refused before routing)
+ * gets the not-found answer: 404, or 405 for a path that exists.
+ */
+export const errorHandlerWith =
+  (notFound: (req: FastifyRequest, reply: FastifyReply) => FastifyReply) =>
+  (err: FastifyError, req: FastifyRequest, reply: FastifyReply) =>
+    req.is404 ? notFound(req, reply) : errorHandler(err, req, reply);
+
+function errorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
   if (err.validation?.length) {
     const v = err.validation[0]!;
     const missing = (v.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
@@ -58,11 +79,16 @@ export function errorHandler(err: FastifyError, _req: FastifyRequest, reply: Fas
       ...(err.field ? { field: err.field } : {}),
       ...(err instanceof InvalidBody ? { errors: err.errors } : {}),
     } satisfies ApiError);
-  if (err.statusCode && err.statusCode < 500)
-    return reply.status(err.statusCode).send({
-      code: FASTIFY_CODES[err.code] ?? err.code ?? 'bad_request',
-      message: err.message,
+  if (err.statusCode && err.statusCode < 500) {
+    // A plugin's own code (FST_STATIC_FORBIDDEN_PATH for a path with odd bytes, …) is not one
+    // of ours: such errors get the code of their status, so every body has hitstream's shape.
+    const code = FASTIFY_CODES[err.code] ?? (err.code?.startsWith('FST_') ? undefined : err.code);
+    const status = err.code === 'FST_STATIC_FORBIDDEN_PATH' ? 404 : err.statusCode;
+    return reply.status(status).send({
+      code: code ?? STATUS_CODES[status] ?? 'bad_request',
+      message: status === 404 ? 'no such file or route: the endpoints are listed at /docs' : err.message,
     } satisfies ApiError);
+  }
   reply.log.error({ err }, 'unhandled error');
   return reply
     .status(500)

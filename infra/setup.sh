@@ -4,6 +4,7 @@
 #   - Java 17+ and Maven: the native Kafka broker comes from Maven Central jars.
 #   - clickhouse-server: Debian's 18.16 (the native stack's ClickHouse).
 #   - Python's chdb: a current ClickHouse engine in-process, for the SQL portability tests.
+#   - Python's schemathesis: the API contract test.
 #   - chromium (tests only): Debian's headless browser for the web page tests.
 #   - node_modules, from package-lock.json.
 set -euo pipefail
@@ -35,6 +36,12 @@ fi
 if [ "${1:-}" = --test ] && ! python3 -c 'import chdb' 2>/dev/null; then
   say "installing chdb (pip) for the SQL portability tests"
   python3 -m pip install -q --disable-pip-version-check chdb
+fi
+
+# schemathesis checks the API against its OpenAPI document (test/integration/contract.test.ts).
+if [ "${1:-}" = --test ] && ! command -v schemathesis >/dev/null; then
+  say "installing schemathesis (pip) for the API contract test"
+  python3 -m pip install -q --disable-pip-version-check 'schemathesis>=4.32,<5'
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -198,6 +198,31 @@ export const SETTINGS = {
     default: '',
     meaning: 'When set, write endpoints require header `x-api-key` with this value.',
   },
+  apiKeyForReads: {
+    env: 'HITSTREAM_API_KEY_FOR_READS',
+    kind: 'bool',
+    default: 'false',
+    meaning:
+      'With HITSTREAM_API_KEY set: require the key for reads too (`/tracks/:id/predictions`, `/drift`, and the feed, which also takes `?api_key=` since browsers cannot set WebSocket headers).',
+  },
+  rateLimitPerSecond: {
+    env: 'HITSTREAM_RATE_LIMIT',
+    kind: 'int',
+    default: '200',
+    min: 0,
+    max: 1000000,
+    meaning:
+      'Requests per second one client (IP) may make to `POST /predict` and `POST /tracks` each; more get 429 with `Retry-After`. 0: no limit.',
+  },
+  feedMaxClients: {
+    env: 'HITSTREAM_FEED_MAX_CLIENTS',
+    kind: 'int',
+    default: '1000',
+    min: 1,
+    max: 100000,
+    meaning:
+      'Live-feed WebSocket connections one API process serves; more are closed at once with code 1013 and the reason.',
+  },
   corsOrigin: {
     env: 'HITSTREAM_CORS_ORIGIN',
     kind: 'string',

@@ -48,3 +48,47 @@ export const PublishResponse = Type.Object({
   ),
 });
 export type PublishResponse = Static<typeof PublishResponse>;
+
+export const HealthResponse = Type.Object({
+  ready: Type.Boolean(),
+  kafka: Type.Boolean(),
+  clickhouse: Type.Boolean(),
+  models: Type.Boolean(),
+  feed_clients: Type.Integer({ minimum: 0 }),
+});
+
+/** What each error status means on every route that can answer it (the OpenAPI contract). */
+const ERROR_MEANINGS = {
+  400: 'The request is invalid: `code` says how, `field` (and `errors`) where',
+  401: 'Header `x-api-key` is missing or wrong',
+  405: 'The path exists but not with this method (`Allow` lists the methods)',
+  413: 'The body is over 1 MiB (`body_too_large`)',
+  415: 'The body is not `application/json` (`unsupported_media_type`)',
+  429: 'Over the rate limit (`rate_limited`); `Retry-After` says when to try again',
+  503: 'Kafka or ClickHouse is unavailable, or the database is not migrated (`storage_unavailable`, `schema_missing`, `kafka_unavailable`)',
+} as const;
+export type ErrorStatus = keyof typeof ERROR_MEANINGS;
+
+/** `{ 400: ApiError, … }` for a route's schema.response, each with its meaning. */
+export const errorResponses = <S extends ErrorStatus>(...statuses: S[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [s, Type.Object(ApiError.properties, { description: ERROR_MEANINGS[s] })]),
+  ) as unknown as Record<S, TSchema>;
+
+export const TrackPredictionsResponse = Type.Object({
+  track_id: Type.String(),
+  predictions: Type.Array(
+    Type.Object({
+      event_id: Type.String(),
+      model: Type.String(),
+      model_version: Type.String(),
+      score: Type.Number(),
+      popularity: Type.Union([Type.Integer(), Type.Null()], {
+        description: 'The label, when the event had one',
+      }),
+      latency_ms: Type.Number(),
+      event_time: Type.String({ description: 'ClickHouse DateTime, UTC: `YYYY-MM-DD hh:mm:ss`' }),
+      scored_at: Type.String({ description: 'ClickHouse DateTime, UTC' }),
+    }),
+  ),
+});

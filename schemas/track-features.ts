@@ -55,6 +55,19 @@ export const TrackFeatures = Type.Object(
 );
 export type TrackFeatures = Static<typeof TrackFeatures>;
 
+/**
+ * What POST /tracks and `publish` take: a TrackFeatures whose `event_time` and `source` may be
+ * left out (they default to now and the publisher's own source).
+ */
+export const TrackInput = Type.Object(
+  {
+    ...TrackFeatures.properties,
+    event_time: Type.Optional(TrackFeatures.properties.event_time),
+    source: Type.Optional(TrackFeatures.properties.source),
+  },
+  { additionalProperties: false, $id: 'TrackInput' },
+);
+
 /** The features alone (what POST /predict takes): no id, time or source needed. */
 export const FeatureInput = Type.Object(
   { ...AudioFeatures, track_genre: Type.Optional(Type.String({ maxLength: 64 })) },

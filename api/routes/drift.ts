@@ -6,10 +6,14 @@ import type { LoadedModels } from '../../models/registry.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 import { featureBinsSql, scoreBinsSql } from '../../models/drift-sql.ts';
 import type { StorageReader } from '../storage.ts';
+import { type Access, unauthorized } from '../access.ts';
+import { errorResponses } from '../../schemas/api.ts';
 
 /** `15m`, `2h`, `90s`, `1d` → seconds. */
+const WINDOW = /^([1-9][0-9]{0,6})(s|m|h|d)$/;
+
 export function parseWindow(w: string): number {
-  const m = /^([1-9]\d{0,6})(s|m|h|d)$/.exec(w.trim());
+  const m = WINDOW.exec(w.trim());
   if (!m)
     throw new HitstreamError(
       'invalid_window',
@@ -43,7 +47,7 @@ function compare(rows: BinRow[], key: string, ref: { edges: number[]; proportion
 }
 
 export const driftRoutes =
-  (deps: { storage: StorageReader; models: LoadedModels }): FastifyPluginAsync =>
+  (deps: { storage: StorageReader; models: LoadedModels; access: Access }): FastifyPluginAsync =>
   async (app) => {
     app.get<{ Querystring: { window?: string } }>(
       '/drift',
@@ -52,11 +56,21 @@ export const driftRoutes =
           summary:
             'Drift of each feature and each model score against the training reference (PSI, Jensen-Shannon)',
           querystring: Type.Object({
-            window: Type.Optional(Type.String({ default: '15m', description: 'e.g. 90s, 15m, 2h, 1d' })),
+            window: Type.Optional(
+              Type.String({ default: '15m', pattern: WINDOW.source, description: 'e.g. 90s, 15m, 2h, 1d' }),
+            ),
           }),
+          response: {
+            200: Type.Object(
+              {},
+              { additionalProperties: true, description: 'PSI and Jensen-Shannon per feature and per model' },
+            ),
+            ...errorResponses(400, ...(deps.access.keyed ? ([401] as const) : []), 503),
+          },
         },
       },
-      async (req) => {
+      async (req, reply) => {
+        if (!deps.access.read(req.headers['x-api-key'])) return unauthorized(reply);
         const seconds = parseWindow(req.query.window ?? '15m');
         const ref = deps.models.manifests.rf.drift.features;
         const featureEdges = Object.fromEntries(Object.entries(ref).map(([f, r]) => [f, r.edges]));

@@ -1,12 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Config } from '../../lib/config.ts';
 import type { LoadedModels } from '../../models/registry.ts';
-import { ApiError, PredictResponse } from '../../schemas/api.ts';
+import { errorResponses, PredictResponse } from '../../schemas/api.ts';
 import { strictBody } from '../errors.ts';
+import { rateLimited } from '../protection.ts';
 import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
 
 /** POST /predict: one track's features → all four models' scores, timings and TabNet's mask. */
 export const predictRoutes =
-  (models: LoadedModels): FastifyPluginAsync =>
+  (models: LoadedModels, cfg: Config): FastifyPluginAsync =>
   async (app) => {
     app.post<{ Body: FeatureInput }>(
       '/predict',
@@ -14,9 +16,10 @@ export const predictRoutes =
         schema: {
           summary: 'Score one track with all four models',
           body: FeatureInput,
-          response: { 200: PredictResponse, 400: ApiError },
+          response: { 200: PredictResponse, ...errorResponses(400, 413, 415, 429) },
         },
         validatorCompiler: strictBody(FeatureInput),
+        ...rateLimited(cfg),
       },
       async (req) => {
         const p = await models.predictBatch([req.body]);

@@ -1,12 +1,31 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { classifyKafkaError } from '../../lib/kafka-errors.ts';
+import { HitstreamError } from '../../lib/errors.ts';
 import { sql } from '../../lib/sql.ts';
 import type { Publisher } from '../../producers/publisher.ts';
-import { ApiError, PublishResponse } from '../../schemas/api.ts';
+import type { Config } from '../../lib/config.ts';
+import { ApiError, errorResponses, PublishResponse, TrackPredictionsResponse } from '../../schemas/api.ts';
+import { TrackInput } from '../../schemas/index.ts';
+import { rateLimited } from '../protection.ts';
 import type { StorageReader } from '../storage.ts';
+import { type Access, unauthorized } from '../access.ts';
 
 const MAX_RECORDS = 1000;
+
+/** A body of records: one object, or an array of 1 to MAX_RECORDS objects. */
+function recordsOnly(body: unknown) {
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const ok = Array.isArray(body)
+    ? body.length >= 1 && body.length <= MAX_RECORDS && body.every(isObject)
+    : isObject(body);
+  if (ok) return { value: body };
+  const error = new HitstreamError(
+    'invalid_request',
+    `the body must be a track event object or an array of 1 to ${MAX_RECORDS} of them`,
+  );
+  return { error };
+}
 
 /** SQL of GET /tracks/:id/predictions (exported so the portability test runs it on both engines). */
 export const trackPredictionsSql = (trackId: string, limit: number) => sql`
@@ -17,11 +36,7 @@ ORDER BY scored_at DESC, event_id, model
 LIMIT ${limit}`;
 
 export const trackRoutes =
-  (deps: {
-    publisher: Publisher;
-    storage: StorageReader;
-    requireKey: (key: string | undefined) => boolean;
-  }): FastifyPluginAsync =>
+  (deps: { publisher: Publisher; storage: StorageReader; access: Access; cfg: Config }): FastifyPluginAsync =>
   async (app) => {
     app.post<{ Body: unknown }>(
       '/tracks',
@@ -29,23 +44,24 @@ export const trackRoutes =
         schema: {
           summary: 'Publish one track event or a batch; each record is answered on its own',
           description: `A TrackFeatures object or an array of up to ${MAX_RECORDS}. \`event_time\` and \`source\` default to now and "http".`,
-          body: Type.Union([
-            Type.Object({}, { additionalProperties: true }),
-            Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: MAX_RECORDS }),
-          ]),
+          body: Type.Union([TrackInput, Type.Array(TrackInput, { minItems: 1, maxItems: MAX_RECORDS })]),
           response: {
             202: PublishResponse,
             207: PublishResponse,
-            400: Type.Union([PublishResponse, ApiError]),
-            401: ApiError,
+            400: Type.Union([PublishResponse, ApiError], {
+              description: 'No record accepted, or the body is not records',
+            }),
+            ...errorResponses(...(deps.access.keyed ? ([401] as const) : []), 413, 415, 429, 503),
           },
+          ...(deps.access.keyed ? { security: [{ apiKey: [] }] } : {}),
         },
+        // Records are checked one by one (each answered in `results`, the valid ones published),
+        // so the body is only checked to be records here, not against the documented schema.
+        validatorCompiler: () => recordsOnly,
+        ...rateLimited(deps.cfg),
       },
       async (req, reply) => {
-        if (!deps.requireKey(req.headers['x-api-key'] as string | undefined))
-          return reply
-            .status(401)
-            .send({ code: 'unauthorized', message: 'this endpoint needs header x-api-key' });
+        if (!deps.access.write(req.headers['x-api-key'])) return unauthorized(reply);
         const now = new Date().toISOString();
         const records = (Array.isArray(req.body) ? req.body : [req.body]).map((r) => ({
           event_time: now,
@@ -78,9 +94,18 @@ export const trackRoutes =
           querystring: Type.Object({
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
           }),
+          response: {
+            200: TrackPredictionsResponse,
+            ...errorResponses(
+              400,
+              ...(deps.access.keyed && deps.cfg.apiKeyForReads ? ([401] as const) : []),
+              503,
+            ),
+          },
         },
       },
-      async (req) => {
+      async (req, reply) => {
+        if (!deps.access.read(req.headers['x-api-key'])) return unauthorized(reply);
         const predictions = await deps.storage.rows(
           'read the track predictions',
           trackPredictionsSql(req.params.id, req.query.limit ?? 100),

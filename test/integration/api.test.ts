@@ -226,6 +226,76 @@ test('storage failures answer 503 with a named code: schema_missing (naming migr
   }
 });
 
+test('write protection: 429 with Retry-After past the rate limit, a capped feed with its reason, the key for reads', async () => {
+  const clickhouse = createClickhouse(p.cfg);
+  const guarded = await buildApp({
+    cfg: {
+      ...p.cfg,
+      logLevel: 'silent',
+      rateLimitPerSecond: 5,
+      feedMaxClients: 1,
+      apiKey: 'k',
+      apiKeyForReads: true,
+    },
+    models: s.models,
+    publisher: s.publisher,
+    clickhouse,
+    hub: s.hub,
+    feedReady: () => true,
+  });
+  try {
+    // /predict: the 5 within the second succeed, the 6th is refused and says when to retry.
+    const answers = [];
+    for (let i = 0; i < 6; i++)
+      answers.push(await guarded.inject({ method: 'POST', url: '/predict', payload: features }));
+    assert.deepEqual(
+      answers.map((r) => r.statusCode),
+      [200, 200, 200, 200, 200, 429],
+    );
+    const over = answers[5]!;
+    assert.equal(over.json<{ code: string }>().code, 'rate_limited');
+    assert.ok(Number(over.headers['retry-after']) >= 1, `Retry-After: ${over.headers['retry-after']}`);
+
+    // Reads need the key; the right one passes, a wrong one of another length too is refused.
+    assert.equal((await guarded.inject({ url: '/tracks/x/predictions' })).statusCode, 401);
+    assert.equal(
+      (await guarded.inject({ url: '/tracks/x/predictions', headers: { 'x-api-key': 'kk' } })).statusCode,
+      401,
+    );
+    assert.equal(
+      (await guarded.inject({ url: '/tracks/x/predictions', headers: { 'x-api-key': 'k' } })).statusCode,
+      200,
+    );
+
+    // The feed: without the key refused; with it, one client; the second is closed with the reason.
+    await guarded.listen({ host: '127.0.0.1', port: 0 });
+    const url = `ws://127.0.0.1:${(guarded.server.address() as { port: number }).port}/feed`;
+    const refused = await new Promise<string>((r) => {
+      const ws = new WebSocket(url);
+      ws.once('unexpected-response', (_req, res) => r(String(res.statusCode)));
+      ws.once('open', () => r('open'));
+    });
+    assert.equal(refused, '401');
+    const first = new WebSocket(`${url}?api_key=k`);
+    await new Promise((r) => first.once('open', r));
+    await eventually(
+      () => Promise.resolve(s.hub.size),
+      (n) => n >= 1,
+      5_000,
+    );
+    const second = new WebSocket(`${url}?api_key=k`);
+    const closed = await new Promise<{ code: number; reason: string }>((r) =>
+      second.once('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /too many feed clients \(HITSTREAM_FEED_MAX_CLIENTS=1\)/);
+    first.close();
+  } finally {
+    await guarded.close();
+    await clickhouse.close();
+  }
+});
+
 test('GET /models, /health, /metrics and /docs answer', async () => {
   const m = (await app.inject({ url: '/models' })).json<{
     models: { name: string; metrics: { grouped: { rmse: number } } }[];
