@@ -1,4 +1,5 @@
 /** Reading track events given as text (the CLI's argument or stdin). Pure. */
+import { parseJsonText } from '../schemas/json-text.ts';
 import type { FieldError } from '../schemas/validate.ts';
 
 /** A record read from the input, or the line that could not be read as JSON. */
@@ -15,18 +16,13 @@ const recordsOf = (v: unknown): InputRecord[] =>
  */
 export function parseRecords(text: string): InputRecord[] {
   if (!text.trim()) return [];
-  try {
-    return recordsOf(JSON.parse(text));
-  } catch {
-    // Not one value: read it line by line.
-  }
+  const whole = parseJsonText(text);
+  if (whole.ok) return recordsOf(whole.value);
+  // Not one value: read it line by line.
   return text.split('\n').flatMap((line, i): InputRecord[] => {
     if (!line.trim()) return [];
-    try {
-      return recordsOf(JSON.parse(line));
-    } catch (err) {
-      const message = `line ${i + 1}: not JSON: ${(err as Error).message}`;
-      return [{ ok: false, error: { field: '', code: 'malformed_json', message } }];
-    }
+    const json = parseJsonText(line);
+    if (json.ok) return recordsOf(json.value);
+    return [{ ok: false, error: { field: '', code: json.code, message: `line ${i + 1}: ${json.message}` } }];
   });
 }

@@ -4,6 +4,7 @@
  * Before, `{"min_score": "x"}` was accepted and silently filtered nothing.
  */
 import { FeedSubscribe } from '../../schemas/feed.ts';
+import { decodeUtf8, parseJsonText } from '../../schemas/json-text.ts';
 import { validate } from '../../schemas/validate.ts';
 import type { Filter } from './hub.ts';
 
@@ -14,12 +15,23 @@ export type ClientMessageResult =
 const USAGE = 'send {"type":"subscribe","genre"?,"model"?,"min_score"?}';
 
 export function readClientMessage(data: Buffer): ClientMessageResult {
-  let m: unknown;
-  try {
-    m = JSON.parse(data.toString('utf8'));
-  } catch {
-    return { ok: false, reply: { type: 'error', code: 'malformed_json', message: `not JSON: ${USAGE}` } };
-  }
+  const text = decodeUtf8(data);
+  if (!text.ok)
+    return {
+      ok: false,
+      reply: { type: 'error', code: 'invalid_text', message: `${text.message}: ${USAGE}` },
+    };
+  const json = parseJsonText(text.text);
+  if (!json.ok)
+    return {
+      ok: false,
+      reply: {
+        type: 'error',
+        code: json.code,
+        message: `${json.code === 'too_deep' ? json.message : 'not JSON'}: ${USAGE}`,
+      },
+    };
+  let m = json.value;
   // A null filter is one left out (what the Live page sends for an empty form field).
   if (typeof m === 'object' && m !== null && !Array.isArray(m))
     m = Object.fromEntries(Object.entries(m).filter(([, value]) => value !== null));

@@ -1,0 +1,105 @@
+/** The error table: every ClickHouse and Kafka failure lands in one class, by code, not wording. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ClickHouseError } from '@clickhouse/client';
+import kafkajs from 'kafkajs';
+import { classifyClickhouseError } from '../../lib/clickhouse-errors.ts';
+import { describeError } from '../../lib/errors.ts';
+import { classifyKafkaError } from '../../lib/kafka-errors.ts';
+
+// kafkajs is CommonJS: its error classes come through the default export.
+const { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;
+
+const ctx = { what: 'insert into predictions', url: 'http://ch:8123', database: 'hitstream' };
+/** How ClickHouse 18.16 words an error (the client does not parse it into a ClickHouseError). */
+const old = (code: number, text: string) =>
+  new Error(`Code: ${code}, e.displayText() = DB::Exception: ${text}, e.what() = DB::Exception`);
+
+const clickhouseCases: [string, unknown, string, boolean][] = [
+  ['no database (18.16)', old(81, "Database hitstream doesn't exist"), 'schema_missing', false],
+  [
+    'no table (current)',
+    new ClickHouseError({ message: 'Table x does not exist', code: '60', type: 'UNKNOWN_TABLE' }),
+    'schema_missing',
+    false,
+  ],
+  ['wrong password', old(193, 'Wrong password for user default'), 'storage_auth', false],
+  [
+    'lone surrogate in a row',
+    old(25, 'Cannot parse escape sequence: missing second part of surrogate pair'),
+    'storage_rejected',
+    false,
+  ],
+  ['unparsable value', old(27, 'Cannot parse input: expected " before: abc'), 'storage_rejected', false],
+  ['syntax error (a bug)', old(62, 'Syntax error'), 'storage_error', false],
+  ['too many parts', old(252, 'Too many parts (300)'), 'storage_unavailable', true],
+  [
+    'memory limit',
+    new ClickHouseError({ message: 'Memory limit exceeded', code: '241', type: 'MEMORY_LIMIT_EXCEEDED' }),
+    'storage_unavailable',
+    true,
+  ],
+  [
+    'connection refused',
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' }),
+    'storage_unavailable',
+    true,
+  ],
+  ['client timeout', new Error('Timeout error.'), 'storage_unavailable', true],
+];
+for (const [name, err, code, retriable] of clickhouseCases)
+  test(`ClickHouse: ${name} → ${code}${retriable ? ' (retriable)' : ''}`, () => {
+    const e = classifyClickhouseError(err, ctx);
+    assert.equal(e.code, code);
+    assert.equal(e.retriable, retriable);
+    assert.ok(!describeError(e).includes('e.what()'), 'one clean line');
+  });
+
+test('the fatal ClickHouse errors say what to do', () => {
+  assert.match(
+    classifyClickhouseError(old(81, 'x'), ctx).message,
+    /database hitstream does not exist on http:\/\/ch:8123: run `npx hitstream migrate`/,
+  );
+  assert.match(
+    classifyClickhouseError(old(516, 'x'), ctx).message,
+    /CLICKHOUSE_USER and CLICKHOUSE_PASSWORD/,
+  );
+});
+
+const protocol = (type: string, retriable: boolean) =>
+  new KafkaJSProtocolError({ message: type, type, code: 1, retriable } as never);
+const kafkaCases: [string, unknown, string, boolean][] = [
+  [
+    'connection lost',
+    new KafkaJSConnectionError('Connection error: ECONNREFUSED'),
+    'kafka_unavailable',
+    true,
+  ],
+  ['leader moved', protocol('NOT_LEADER_FOR_PARTITION', true), 'kafka_unavailable', true],
+  ['record too large', protocol('MESSAGE_TOO_LARGE', false), 'kafka_refused', false],
+  ['ACL', protocol('TOPIC_AUTHORIZATION_FAILED', false), 'kafka_refused', false],
+  [
+    'topic gone after all retries',
+    new KafkaJSNumberOfRetriesExceeded(protocol('UNKNOWN_TOPIC_OR_PARTITION', true), {
+      retryCount: 5,
+      retryTime: 1,
+    }),
+    'kafka_refused',
+    false,
+  ],
+  [
+    'broker down through all retries',
+    new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error'), {
+      retryCount: 5,
+      retryTime: 1,
+    }),
+    'kafka_unavailable',
+    true,
+  ],
+];
+for (const [name, err, code, retriable] of kafkaCases)
+  test(`Kafka: ${name} → ${code}${retriable ? ' (retriable)' : ''}`, () => {
+    const e = classifyKafkaError(err, 'publish predictions');
+    assert.equal(e.code, code);
+    assert.equal(e.retriable, retriable);
+  });
