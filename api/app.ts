@@ -13,7 +13,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../lib/config.ts';
-import type { LoadedModels } from '../models/registry.ts';
+import type { LoadedModels } from '../models/model-set.ts';
+import { type Serving, servingOf } from '../models/registry/serving.ts';
 import type { Publisher } from '../producers/publisher.ts';
 import { HealthResponse } from '../schemas/api.ts';
 import { errorHandlerWith } from './errors.ts';
@@ -30,7 +31,9 @@ import { storageReader } from './storage.ts';
 
 export interface AppDeps {
   cfg: Config;
-  models: LoadedModels;
+  /** The versions served (live, shadow); or a fixed set of models, served as version `local`. */
+  serving?: Serving;
+  models?: LoadedModels;
   publisher: Publisher;
   clickhouse: ClickHouseClient;
   hub: FeedHub;
@@ -41,6 +44,7 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { cfg } = deps;
+  const serving = deps.serving ?? servingOf(deps.models!);
   const app = Fastify({
     logger: { level: cfg.logLevel },
     bodyLimit: 1024 * 1024,
@@ -70,10 +74,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const keyOk = keyMatcher(cfg.apiKey);
   const access = { write: keyOk, read: cfg.apiKeyForReads ? keyOk : () => true, keyed: Boolean(cfg.apiKey) };
   const storage = storageReader(deps.clickhouse, cfg);
-  await app.register(predictRoutes(deps.models, cfg));
+  await app.register(predictRoutes(serving, cfg));
   await app.register(trackRoutes({ publisher: deps.publisher, storage, access, cfg }));
-  await app.register(modelRoutes(deps.models));
-  await app.register(driftRoutes({ storage, models: deps.models, access }));
+  await app.register(modelRoutes(serving));
+  await app.register(driftRoutes({ storage, serving, access }));
 
   app.get(
     '/health',
@@ -92,7 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         ready: clickhouse && deps.feedReady(),
         kafka: deps.feedReady(),
         clickhouse,
-        models: true,
+        models: serving.status(),
         feed_clients: deps.hub.size,
       };
       return reply.status(body.ready ? 200 : 503).send(body);

@@ -4,7 +4,7 @@ import { createClickhouse } from '../lib/clickhouse.ts';
 import { ensureTopics, SERVICE_KAFKA_WAIT } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
 import { onShutdownSignal } from '../lib/shutdown.ts';
-import { loadModels } from '../models/registry.ts';
+import { startServing } from '../models/registry/serving.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { buildApp } from './app.ts';
 import { FeedHub } from './feed/hub.ts';
@@ -12,14 +12,13 @@ import { startPredictionsSource } from './feed/predictions-source.ts';
 
 export async function runApi(cfg: Config): Promise<void> {
   const log = createLogger('api');
-  const models = await loadModels(cfg.modelsDir || undefined, { rfPredictor: cfg.rfPredictor });
-  await models.warmUp();
   await ensureTopics(cfg, SERVICE_KAFKA_WAIT(log));
+  const serving = await startServing(cfg, log);
   const publisher = await createPublisher(cfg, 'hitstream-api');
   const clickhouse = createClickhouse(cfg);
   const hub = new FeedHub();
   const source = await startPredictionsSource(cfg, log, (events) => hub.publish(events));
-  const app = await buildApp({ cfg, models, publisher, clickhouse, hub, feedReady: source.ready });
+  const app = await buildApp({ cfg, serving, publisher, clickhouse, hub, feedReady: source.ready });
   await app.listen({ host: cfg.apiHost, port: cfg.apiPort });
   log.info({ url: `http://${cfg.apiHost}:${cfg.apiPort}`, docs: '/docs' }, 'API listening');
   // Each step bounded: with Kafka down, leaving the feed's group or closing the producer can hang.
@@ -41,6 +40,7 @@ export async function runApi(cfg: Config): Promise<void> {
         await step('leaving the feed consumer group', source.stop());
         await step('closing the Kafka producer', publisher.close());
         await step('closing ClickHouse', clickhouse.close());
+        await step('leaving the model roles topic', serving.stop());
         log.info('stopped');
         process.exit(0);
       })();

@@ -4,7 +4,7 @@
  * package's predictor on the same trees).
  */
 import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
-import { type LoadedModels, loadModels } from '../models/registry.ts';
+import { type LoadedModels, loadModels } from '../models/model-set.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/index.ts';
 
 export async function benchModels(opts: { data: string; modelsDir?: string; json?: boolean }) {

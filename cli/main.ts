@@ -6,6 +6,7 @@ import { registerBenchCommand } from './bench-command.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerDashboardsCommand } from './dashboards-command.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
+import { registerModelsCommand } from './models-command.ts';
 import { registerPipelineCommands } from './pipeline-commands.ts';
 import { registerStackCommand } from './stack-command.ts';
 import { registerPredictCommand, registerTrainCommand } from './train-command.ts';
@@ -29,6 +30,7 @@ registerPredictCommand(program);
 registerPipelineCommands(program);
 registerUpCommand(program);
 registerDashboardsCommand(program);
+registerModelsCommand(program);
 registerBenchCommand(program);
 
 try {

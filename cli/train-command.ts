@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { HitstreamError } from '../lib/errors.ts';
 import type { Protocol } from '../models/kinds.ts';
 import { predictCsv } from '../models/predict-csv.ts';
-import { loadModels } from '../models/registry.ts';
+import { loadModels } from '../models/model-set.ts';
 import { train } from '../models/train.ts';
 import { loadConfig } from '../lib/config.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';

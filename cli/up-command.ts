@@ -13,6 +13,8 @@ import { loadConfig } from '../lib/config.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { migrate } from '../infra/migrate.ts';
+import { ARTIFACTS_DIR } from '../models/model-set.ts';
+import { createLifecycle } from '../models/registry/lifecycle.ts';
 import { stackDown, stackUp } from '../infra/stack/stack.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
@@ -72,6 +74,16 @@ export function registerUpCommand(program: Command): void {
         const applied = await migrate(cfg);
         say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database up to date');
         await ensureTopics(cfg);
+        // A fresh registry gets the checkout's models as its first live version.
+        const lifecycle = createLifecycle(cfg, createLogger('models', 'warn'));
+        const reg = await lifecycle
+          .registerIfEmpty(cfg.modelsDir || ARTIFACTS_DIR)
+          .finally(() => lifecycle.close());
+        say(
+          reg.registered
+            ? `registered the checkout's models as live version ${reg.version}`
+            : `live models: ${reg.version}`,
+        );
 
         const children: ChildProcess[] = [];
         const nWorkers = opts.workers;

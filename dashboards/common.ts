@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
-import { ARTIFACTS_DIR } from '../models/registry.ts';
+import { ARTIFACTS_DIR } from '../models/model-set.ts';
 import type { ModelManifest } from '../models/manifest.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/index.ts';
 import { CLICKHOUSE_DATASOURCE, ClickHouseQueryBuilder } from './clickhouse-query.ts';

@@ -118,6 +118,13 @@ export const SETTINGS = {
     default: 'hitstream.dead-letters',
     meaning: 'Topic for events that failed validation, with the reason.',
   },
+  topicModels: {
+    env: 'HITSTREAM_TOPIC_MODELS',
+    kind: 'string',
+    default: 'hitstream.models',
+    meaning:
+      'Compacted topic holding the model roles (which version is live, which is shadow); every worker and API process follows it.',
+  },
   tracksPartitions: {
     env: 'HITSTREAM_TRACKS_PARTITIONS',
     kind: 'int',

@@ -101,6 +101,12 @@ export async function ensureTopics(
       { topic: cfg.topicTracks, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicPredictions, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicDeadLetters, numPartitions: 1 },
+      // One key (`roles`) whose latest value is the whole role state: compaction keeps it forever.
+      {
+        topic: cfg.topicModels,
+        numPartitions: 1,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+      },
     ].filter((t) => !existing.has(t.topic));
     if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
   } finally {

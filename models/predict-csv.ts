@@ -9,7 +9,7 @@ import { countRows, readKaggleCsv, type KaggleTrack } from '../lib/kaggle-csv.ts
 import { ProgressReporter } from '../lib/progress.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
-import type { LoadedModels } from './registry.ts';
+import type { LoadedModels } from './model-set.ts';
 
 export interface PredictCsvResult {
   rows: number;

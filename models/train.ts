@@ -20,7 +20,7 @@ import { kindFor, type Protocol, usesGenre } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
 import type { Scorer } from './model.ts';
-import { ARTIFACTS_DIR } from './registry.ts';
+import { ARTIFACTS_DIR } from './model-set.ts';
 import { writeReport } from './report.ts';
 import { groupedSplit, randomRowSplit, type Split } from './split.ts';
 

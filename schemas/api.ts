@@ -30,6 +30,7 @@ export const PredictResponse = Type.Object({
     description: 'TabNet aggregate feature mask (sums to 1)',
   }),
   model_versions: perModel(Type.String()),
+  version: Type.String({ description: 'The model set (registry version) that scored it' }),
 });
 export type PredictResponse = Static<typeof PredictResponse>;
 
@@ -53,7 +54,23 @@ export const HealthResponse = Type.Object({
   ready: Type.Boolean(),
   kafka: Type.Boolean(),
   clickhouse: Type.Boolean(),
-  models: Type.Boolean(),
+  models: Type.Object(
+    {
+      live: Type.String(),
+      shadow: Type.Union([Type.String(), Type.Null()]),
+      wanted: Type.Union([
+        Type.Object({ live: Type.String(), shadow: Type.Union([Type.String(), Type.Null()]) }),
+        Type.Null(),
+      ]),
+      error: Type.Union([Type.String(), Type.Null()]),
+      swaps: Type.Integer(),
+      lastSwapSeconds: Type.Union([Type.Number(), Type.Null()]),
+    },
+    {
+      description:
+        'The versions served; `wanted` and `error` when the roles ask for one that is not loaded (yet)',
+    },
+  ),
   feed_clients: Type.Integer({ minimum: 0 }),
 });
 

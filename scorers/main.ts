@@ -12,7 +12,7 @@ import { ensureTopics, SERVICE_KAFKA_WAIT } from '../lib/kafka.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { onShutdownSignal } from '../lib/shutdown.ts';
 import { requireSchema } from '../infra/migrate.ts';
-import { loadModels } from '../models/registry.ts';
+import { type Serving, type ServingStatus, startServing } from '../models/registry/serving.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { createWorker, type StopReport, type Worker } from './worker.ts';
 
@@ -20,7 +20,8 @@ export async function runWorker(cfg: Config): Promise<void> {
   const log = createLogger('worker');
   const metrics = createWorkerMetrics();
   let worker: Worker | undefined;
-  const server = await serveHealth(cfg, metrics, () => worker, log);
+  let serving: Serving | undefined;
+  const server = await serveHealth(cfg, metrics, () => ({ worker, serving }), log);
 
   let stopping = false;
   onShutdownSignal(
@@ -46,18 +47,12 @@ export async function runWorker(cfg: Config): Promise<void> {
       waitMs: 150_000,
       onWait: (problem) => log.warn({ problem }, 'waiting for ClickHouse (CLICKHOUSE_URL) to answer'),
     });
-    const models = await loadModels(cfg.modelsDir || undefined, { rfPredictor: cfg.rfPredictor });
-    await models.warmUp();
-    log.info(
-      {
-        seconds: models.loadSeconds.toFixed(2),
-        versions: Object.values(models.manifests).map((m) => m.version),
-      },
-      'models loaded',
-    );
     await ensureTopics(cfg, SERVICE_KAFKA_WAIT(log));
+    // The live version from the registry (or the checkout's models when no roles exist yet).
+    serving = await startServing(cfg, log);
+    log.info({ live: serving.live().version, shadow: serving.shadow()?.version ?? null }, 'models loaded');
     if (stopping) return;
-    worker = createWorker(cfg, { models, metrics, log });
+    worker = createWorker(cfg, { serving, metrics, log });
     void worker.fatal.then(async (err) => {
       log.fatal({ code: err.code, field: err.field }, describeError(err));
       // What was stored before the failure is committed; nothing after it.
@@ -89,13 +84,15 @@ function exitAfterStop(log: Logger, report: StopReport): never {
 async function serveHealth(
   cfg: Config,
   metrics: WorkerMetrics,
-  worker: () => Worker | undefined,
+  current: () => { worker: Worker | undefined; serving: Serving | undefined },
   log: Logger,
 ): Promise<Server> {
   const health = createClickhouse(cfg, { timeoutMs: 3_000 });
   const server = createServer((req, res) => {
     void (async () => {
+      const { worker: w, serving } = current();
       if (req.url === '/metrics') {
+        if (serving) recordServing(metrics, serving.status());
         res.setHeader('content-type', metrics.registry.contentType);
         res.end(await metrics.registry.metrics());
       } else if (req.url === '/health') {
@@ -103,13 +100,14 @@ async function serveHealth(
           .ping()
           .then((p) => p.success)
           .catch(() => false);
-        const w = worker();
         const consuming = w?.ready() ?? false;
+        // A version that failed to load does not make the worker unready: it scores with the one
+        // it has; `models` says which, and what it could not load.
         const body = {
           ready: consuming && clickhouse,
           kafka: consuming,
           clickhouse,
-          models: w !== undefined,
+          models: serving?.status() ?? null,
         };
         res
           .writeHead(body.ready ? 200 : 503, { 'content-type': 'application/json' })
@@ -121,4 +119,12 @@ async function serveHealth(
   await new Promise<void>((resolve) => server.listen(cfg.workerPort, cfg.workerHost, resolve));
   log.info({ port: (server.address() as AddressInfo).port }, 'metrics and health listening');
   return server;
+}
+
+function recordServing(metrics: WorkerMetrics, s: ServingStatus): void {
+  metrics.servedVersion.reset();
+  metrics.servedVersion.set({ role: 'live', version: s.live }, 1);
+  if (s.shadow) metrics.servedVersion.set({ role: 'shadow', version: s.shadow }, 1);
+  metrics.swaps.set(s.swaps);
+  if (s.lastSwapSeconds !== null) metrics.lastSwapSeconds.set(s.lastSwapSeconds);
 }

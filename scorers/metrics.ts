@@ -53,6 +53,27 @@ export function createWorkerMetrics() {
       help: 'Failed ClickHouse or Kafka writes that were retried',
       registers: [registry],
     }),
+    shadowCpuSeconds: new Counter({
+      name: 'hitstream_shadow_cpu_seconds_total',
+      help: 'CPU time spent scoring with the shadow version',
+      registers: [registry],
+    }),
+    servedVersion: new Gauge({
+      name: 'hitstream_model_version_served',
+      help: '1 for each model set version this process serves, by role',
+      labelNames: ['role', 'version'],
+      registers: [registry],
+    }),
+    swaps: new Gauge({
+      name: 'hitstream_model_swaps',
+      help: 'Model set swaps since the process started',
+      registers: [registry],
+    }),
+    lastSwapSeconds: new Gauge({
+      name: 'hitstream_model_last_swap_seconds',
+      help: 'How long the last swap took, from the role change to the new set serving (download, load, warm-up)',
+      registers: [registry],
+    }),
   };
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -1,5 +1,5 @@
 /** Shaping scored events into ClickHouse rows and feed messages. Pure. */
-import type { BatchPrediction } from '../models/registry.ts';
+import type { BatchPrediction } from '../models/model-set.ts';
 import type { ModelManifest } from '../models/manifest.ts';
 import {
   FEATURE_NAMES,
@@ -65,6 +65,35 @@ export function predictionRows(
         popularity: event.popularity ?? null,
         inference_us: pred.inferenceUs[model],
         latency_ms: latency,
+        event_time: seconds(event.event_time),
+        scored_at: Math.floor(scoredAt.getTime() / 1000),
+      });
+  }
+  return rows;
+}
+
+/** A shadow version's rows for `shadow_predictions`: beside the live ones, keyed by its version. */
+export function shadowPredictionRows(
+  batch: readonly Scored[],
+  pred: BatchPrediction,
+  setVersion: string,
+  manifests: Record<ModelName, ModelManifest>,
+  scoredAt: Date,
+) {
+  const rows = [];
+  for (let i = 0; i < batch.length; i++) {
+    const { eventId, event } = batch[i]!;
+    for (const model of MODEL_NAMES)
+      rows.push({
+        event_id: eventId,
+        track_id: event.track_id,
+        track_genre: event.track_genre ?? '',
+        model,
+        model_version: manifests[model].version,
+        set_version: setVersion,
+        score: pred.scores[model][i]!,
+        popularity: event.popularity ?? null,
+        inference_us: pred.inferenceUs[model],
         event_time: seconds(event.event_time),
         scored_at: Math.floor(scoredAt.getTime() / 1000),
       });

@@ -6,7 +6,10 @@
 import type { Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
-import type { BatchPrediction, LoadedModels } from '../models/registry.ts';
+import type { ModelManifest } from '../models/manifest.ts';
+import type { BatchPrediction } from '../models/model-set.ts';
+import type { ServedSet, Serving } from '../models/registry/serving.ts';
+import type { ModelName } from '../schemas/index.ts';
 import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { Coalescer } from './coalescer.ts';
@@ -64,6 +67,10 @@ export interface ScoreRequest {
 
 export interface ScoreResult {
   pred: BatchPrediction;
+  /** The live version's manifests: every row of this result names its versions from these. */
+  manifests: Record<ModelName, ModelManifest>;
+  /** The shadow version's scores of the same events, when one is set. */
+  shadow?: { set: ServedSet; pred: BatchPrediction };
   scoredAt: Date;
   /** When the broker acknowledged the predictions. */
   publishedAt: number;
@@ -73,22 +80,34 @@ export interface ScoreResult {
 
 export function createScoringStage(deps: {
   cfg: Config;
-  models: LoadedModels;
+  serving: Serving;
   metrics: WorkerMetrics;
   producer: Producer;
   retry: Omit<RetryOptions, 'onWait'>;
 }): (request: ScoreRequest) => Promise<ScoreResult> {
-  const { cfg, models, metrics, producer } = deps;
+  const { cfg, serving, metrics, producer } = deps;
   const coalescer = new Coalescer<ScoreRequest, ScoreResult>(async (requests) => {
     const valid = requests.flatMap((r) => r.valid);
     const dead = requests.flatMap((r) => r.dead);
+    // Read once per run: a swap between two runs never splits one event's scores.
+    const live = serving.live();
+    const shadowSet = serving.shadow();
     const t0 = performance.now();
-    const pred = await models.predictBatch(valid.map((s) => s.event));
+    const events = valid.map((s) => s.event);
+    const pred = await live.models.predictBatch(events);
     const scoredAt = new Date();
     const tScored = performance.now();
     for (const m of MODEL_NAMES) metrics.inferenceUs.observe({ model: m }, pred.inferenceUs[m]);
+    let shadow: ScoreResult['shadow'];
+    if (shadowSet && valid.length) {
+      const cpu = process.cpuUsage();
+      shadow = { set: shadowSet, pred: await shadowSet.models.predictBatch(events) };
+      const used = process.cpuUsage(cpu);
+      metrics.shadowCpuSeconds.inc((used.user + used.system) / 1e6);
+    }
+    const manifests = live.models.manifests;
 
-    const feed = scoredEvents(valid, pred, models.manifests, scoredAt);
+    const feed = scoredEvents(valid, pred, manifests, scoredAt);
     const outgoing = [
       ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
       ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),
@@ -122,8 +141,19 @@ export function createScoringStage(deps: {
     return requests.map((r) => {
       const end = start + r.valid.length;
       const own = slicePrediction(pred, start, end, valid.length);
+      const ownShadow = shadow && {
+        set: shadow.set,
+        pred: slicePrediction(shadow.pred, start, end, valid.length),
+      };
       start = end;
-      return { pred: own, scoredAt, publishedAt, run };
+      return {
+        pred: own,
+        manifests,
+        ...(ownShadow ? { shadow: ownShadow } : {}),
+        scoredAt,
+        publishedAt,
+        run,
+      };
     });
   });
   return (request) => coalescer.submit(request);

@@ -26,7 +26,8 @@ import { HitstreamError } from '../lib/errors.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { LoadedModels } from '../models/registry.ts';
+import type { LoadedModels } from '../models/model-set.ts';
+import { type Serving, servingOf } from '../models/registry/serving.ts';
 import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { deadLetterFor, decodeTrackMessage, eventIdOf, rejectedRowDeadLetter } from './decode.ts';
@@ -38,6 +39,7 @@ import {
   predictionOrigins,
   predictionRows,
   type Scored,
+  shadowPredictionRows,
   trackRow,
 } from './rows.ts';
 import { createScoringStage } from './scoring.ts';
@@ -65,9 +67,17 @@ export interface Worker {
 
 export function createWorker(
   cfg: Config,
-  deps: { models: LoadedModels; metrics: WorkerMetrics; log: Logger; clickhouse?: ClickHouseClient },
+  deps: {
+    /** The versions to score with; or a fixed set of models (served as version `local`). */
+    serving?: Serving;
+    models?: LoadedModels;
+    metrics: WorkerMetrics;
+    log: Logger;
+    clickhouse?: ClickHouseClient;
+  },
 ): Worker {
-  const { models, metrics, log } = deps;
+  const { metrics, log } = deps;
+  const serving = deps.serving ?? servingOf(deps.models!);
   const kafka = createKafka(cfg, `hitstream-worker-${process.pid}`);
   const consumer: Consumer = kafka.consumer({
     groupId: cfg.consumerGroup,
@@ -148,7 +158,7 @@ export function createWorker(
   });
   const score = createScoringStage({
     cfg,
-    models,
+    serving,
     metrics,
     producer,
     retry: { log, signal: shutdown.signal },
@@ -210,7 +220,7 @@ export function createWorker(
     metrics.batchSize.observe(batch.messages.length);
 
     const tDecoded = performance.now();
-    const { pred, scoredAt, publishedAt, run } = await score({ valid, dead, heartbeat });
+    const { pred, manifests, shadow, scoredAt, publishedAt, run } = await score({ valid, dead, heartbeat });
     const last = batch.messages[batch.messages.length - 1]!.offset;
     metrics.lag.set(
       { partition: String(batch.partition) },
@@ -230,10 +240,21 @@ export function createWorker(
           valid.map((s) => trackRow(s, scoredAt)),
           valid.map((s) => s.origin),
         ),
-        predictions: encodeRows(
-          predictionRows(valid, pred, models.manifests, scoredAt),
-          predictionOrigins(valid),
-        ),
+        predictions: encodeRows(predictionRows(valid, pred, manifests, scoredAt), predictionOrigins(valid)),
+        ...(shadow
+          ? {
+              shadow_predictions: encodeRows(
+                shadowPredictionRows(
+                  valid,
+                  shadow.pred,
+                  shadow.set.version,
+                  shadow.set.models.manifests,
+                  scoredAt,
+                ),
+                predictionOrigins(valid),
+              ),
+            }
+          : {}),
         dead_letters: encodeRows(dead.map(deadLetterRow), dead.map(deadLetterOrigin)),
       },
     });

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { HitstreamError } from '../../lib/errors.ts';
 import { jensenShannon, psi, shares } from '../../models/drift-reference.ts';
-import type { LoadedModels } from '../../models/registry.ts';
+import type { Serving } from '../../models/registry/serving.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 import { featureBinsSql, scoreBinsSql } from '../../models/drift-sql.ts';
 import type { StorageReader } from '../storage.ts';
@@ -47,7 +47,7 @@ function compare(rows: BinRow[], key: string, ref: { edges: number[]; proportion
 }
 
 export const driftRoutes =
-  (deps: { storage: StorageReader; models: LoadedModels; access: Access }): FastifyPluginAsync =>
+  (deps: { storage: StorageReader; serving: Serving; access: Access }): FastifyPluginAsync =>
   async (app) => {
     app.get<{ Querystring: { window?: string } }>(
       '/drift',
@@ -72,10 +72,12 @@ export const driftRoutes =
       async (req, reply) => {
         if (!deps.access.read(req.headers['x-api-key'])) return unauthorized(reply);
         const seconds = parseWindow(req.query.window ?? '15m');
-        const ref = deps.models.manifests.rf.drift.features;
+        // The live version's references: a promotion changes them with no dashboards run.
+        const { models } = deps.serving.live();
+        const ref = models.manifests.rf.drift.features;
         const featureEdges = Object.fromEntries(Object.entries(ref).map(([f, r]) => [f, r.edges]));
         const scoreRef = Object.fromEntries(
-          MODEL_NAMES.map((m) => [m, deps.models.manifests[m].drift.score]),
+          MODEL_NAMES.map((m) => [m, models.manifests[m].drift.score]),
         ) as Record<ModelName, { edges: number[]; proportions: number[] }>;
         const scoreEdges = Object.fromEntries(MODEL_NAMES.map((m) => [m, scoreRef[m].edges])) as Record<
           ModelName,

@@ -1,25 +1,30 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { LoadedModels } from '../../models/registry.ts';
+import type { Serving } from '../../models/registry/serving.ts';
 import { MODEL_NAMES } from '../../schemas/index.ts';
 
 /** GET /models: each model's manifest (version, metrics, importance, training data) minus bulky internals. */
 export const modelRoutes =
-  (models: LoadedModels): FastifyPluginAsync =>
+  (serving: Serving): FastifyPluginAsync =>
   async (app) => {
     app.get(
       '/models',
       { schema: { summary: 'Model manifests: versions, metrics, feature importance, drift references' } },
-      () => ({
-        features: models.features,
-        models: MODEL_NAMES.map((m) => {
-          const { preprocessing, ...rest } = models.manifests[m];
-          return {
-            ...rest,
-            genre_prior: preprocessing.genre.prior,
-            genres: Object.keys(preprocessing.genre.means).sort(),
-          };
-        }),
-      }),
+      () => {
+        const { version, models } = serving.live();
+        return {
+          version,
+          shadow: serving.shadow()?.version ?? null,
+          features: models.features,
+          models: MODEL_NAMES.map((m) => {
+            const { preprocessing, ...rest } = models.manifests[m];
+            return {
+              ...rest,
+              genre_prior: preprocessing.genre.prior,
+              genres: Object.keys(preprocessing.genre.means).sort(),
+            };
+          }),
+        };
+      },
     );
     return Promise.resolve();
   };

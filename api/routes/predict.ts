@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../../lib/config.ts';
-import type { LoadedModels } from '../../models/registry.ts';
+import { Type } from '@sinclair/typebox';
+import { HitstreamError } from '../../lib/errors.ts';
+import type { Serving } from '../../models/registry/serving.ts';
 import { errorResponses, PredictResponse } from '../../schemas/api.ts';
 import { strictBody } from '../errors.ts';
 import { rateLimited } from '../protection.ts';
@@ -8,20 +10,37 @@ import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
 
 /** POST /predict: one track's features → all four models' scores, timings and TabNet's mask. */
 export const predictRoutes =
-  (models: LoadedModels, cfg: Config): FastifyPluginAsync =>
+  (serving: Serving, cfg: Config): FastifyPluginAsync =>
   async (app) => {
-    app.post<{ Body: FeatureInput }>(
+    app.post<{ Body: FeatureInput; Querystring: { version?: string } }>(
       '/predict',
       {
         schema: {
           summary: 'Score one track with all four models',
           body: FeatureInput,
+          querystring: Type.Object({
+            version: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 200,
+                description: 'Score with this version: the live one (the default) or the shadow one',
+              }),
+            ),
+          }),
           response: { 200: PredictResponse, ...errorResponses(400, 413, 415, 429) },
         },
         validatorCompiler: strictBody(FeatureInput),
         ...rateLimited(cfg),
       },
       async (req) => {
+        const set = req.query.version ? serving.byVersion(req.query.version) : serving.live();
+        if (!set)
+          throw new HitstreamError(
+            'unknown_version',
+            `version ${req.query.version} is not served here: live is ${serving.live().version}, shadow ${serving.shadow()?.version ?? 'none'}`,
+            { field: 'version' },
+          );
+        const { models } = set;
         const p = await models.predictBatch([req.body]);
         return {
           scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, Math.round(p.scores[m][0]! * 100) / 100])),
@@ -32,6 +51,7 @@ export const predictRoutes =
             models.features.map((f, j) => [f, Math.round(p.tabnetMasks[j]! * 1000) / 1000]),
           ),
           model_versions: Object.fromEntries(MODEL_NAMES.map((m) => [m, models.manifests[m].version])),
+          version: set.version,
         };
       },
     );

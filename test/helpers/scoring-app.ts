@@ -9,7 +9,7 @@ import { FeedHub } from '../../api/feed/hub.ts';
 import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
 import type { Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { loadModels, type LoadedModels } from '../../models/registry.ts';
+import { loadModels, type LoadedModels } from '../../models/model-set.ts';
 import { createPublisher, type Publisher } from '../../producers/publisher.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker } from '../../scorers/worker.ts';

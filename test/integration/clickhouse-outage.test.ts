@@ -14,7 +14,7 @@ import { stopProcess } from '../../infra/stack/processes.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import type { Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { loadModels } from '../../models/registry.ts';
+import { loadModels } from '../../models/model-set.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';

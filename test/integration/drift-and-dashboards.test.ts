@@ -10,7 +10,7 @@ import { driftSql } from '../../dashboards/drift.ts';
 import { generatedFiles } from '../../dashboards/generate.ts';
 import { expandMacros, panelQueries } from '../../dashboards/macros.ts';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import type { LoadedModels } from '../../models/registry.ts';
+import type { LoadedModels } from '../../models/model-set.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
 import type { Publisher } from '../../producers/publisher.ts';
 import { trackEventFromCsv } from '../../producers/track-event.ts';

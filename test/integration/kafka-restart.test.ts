@@ -19,7 +19,7 @@ import type { Config } from '../../lib/config.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { loadModels } from '../../models/registry.ts';
+import { loadModels } from '../../models/model-set.ts';
 import { createPublisher, type Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';

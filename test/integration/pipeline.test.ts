@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../../lib/logger.ts';
-import { loadModels, type LoadedModels } from '../../models/registry.ts';
+import { loadModels, type LoadedModels } from '../../models/model-set.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { MAX_EVENT_BYTES } from '../../scorers/decode.ts';

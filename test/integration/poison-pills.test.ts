@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../../lib/logger.ts';
-import { loadModels, type LoadedModels } from '../../models/registry.ts';
+import { loadModels, type LoadedModels } from '../../models/model-set.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { encodeRows } from '../../scorers/rows.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';

@@ -13,7 +13,7 @@ import { decodeForest, encodeForest } from '../../models/random-forest/compact-f
 import { predictCompactForest } from '../../models/random-forest/compact-scorer.ts';
 import { trainForest } from '../../models/random-forest/histogram-trainer.ts';
 import { randomForestKind } from '../../models/random-forest/index.ts';
-import { loadModels } from '../../models/registry.ts';
+import { loadModels } from '../../models/model-set.ts';
 import { loadMlp } from '../../models/mlp/index.ts';
 import { buildMlpScoringGraph } from '../../models/mlp/scoring-graph.ts';
 import { loadTabNet, TABNET_DEFAULTS } from '../../models/tabnet/index.ts';

@@ -1,0 +1,103 @@
+/**
+ * Live against shadow on the events that have labels (`popularity` travels with replayed
+ * events): per model, on exactly the events both scored in the window, n, RMSE, MAE, bias,
+ * mean disagreement and p99 inference time. What `models compare` prints and `promote` gates on.
+ */
+import { sql } from '../../lib/sql.ts';
+
+export interface ComparisonRow {
+  model: string;
+  n: number;
+  live_rmse: number;
+  shadow_rmse: number;
+  live_mae: number;
+  shadow_mae: number;
+  live_bias: number;
+  shadow_bias: number;
+  disagreement: number;
+  live_p99_us: number;
+  shadow_p99_us: number;
+}
+
+/** The comparison's SQL (18.16 and current: subqueries with distinct column names, USING). */
+export const compareSql = (shadowVersion: string, windowSeconds: number) => sql`
+SELECT model,
+    count() AS n,
+    sqrt(avg(pow(live_score - label, 2))) AS live_rmse,
+    sqrt(avg(pow(shadow_score - label, 2))) AS shadow_rmse,
+    avg(abs(live_score - label)) AS live_mae,
+    avg(abs(shadow_score - label)) AS shadow_mae,
+    avg(live_score - label) AS live_bias,
+    avg(shadow_score - label) AS shadow_bias,
+    avg(abs(live_score - shadow_score)) AS disagreement,
+    quantile(0.99)(live_us) AS live_p99_us,
+    quantile(0.99)(shadow_us) AS shadow_p99_us
+FROM (
+    SELECT event_id, model, score AS live_score, toFloat64(assumeNotNull(popularity)) AS label,
+        inference_us AS live_us
+    FROM predictions FINAL
+    WHERE popularity IS NOT NULL AND event_time >= now() - ${windowSeconds}
+) ALL INNER JOIN (
+    SELECT event_id, model, score AS shadow_score, inference_us AS shadow_us
+    FROM shadow_predictions FINAL
+    WHERE set_version = ${shadowVersion} AND event_time >= now() - ${windowSeconds}
+) USING (event_id, model)
+GROUP BY model
+ORDER BY model`;
+
+const number = (v: unknown) => Number(v);
+
+export function parseComparison(rows: Record<string, unknown>[]): ComparisonRow[] {
+  return rows.map((r) => ({
+    model: String(r.model),
+    n: number(r.n),
+    live_rmse: number(r.live_rmse),
+    shadow_rmse: number(r.shadow_rmse),
+    live_mae: number(r.live_mae),
+    shadow_mae: number(r.shadow_mae),
+    live_bias: number(r.live_bias),
+    shadow_bias: number(r.shadow_bias),
+    disagreement: number(r.disagreement),
+    live_p99_us: number(r.live_p99_us),
+    shadow_p99_us: number(r.shadow_p99_us),
+  }));
+}
+
+/** Models on which the shadow version is worse (higher RMSE) than live. Empty: not worse. */
+export const worseModels = (rows: ComparisonRow[]) =>
+  rows.filter((r) => r.n > 0 && r.shadow_rmse > r.live_rmse);
+
+/** The table for a terminal. */
+export function comparisonTable(rows: ComparisonRow[], live: string, shadow: string): string {
+  const f = (v: number, d = 2) => v.toFixed(d);
+  const head = `live ${live} vs shadow ${shadow}, on labelled events both scored`;
+  const cols = [
+    'model',
+    'n',
+    'RMSE live',
+    'RMSE shadow',
+    'MAE live',
+    'MAE shadow',
+    'bias live',
+    'bias shadow',
+    'disagree',
+    'p99 µs live',
+    'p99 µs shadow',
+  ];
+  const lines = rows.map((r) => [
+    r.model,
+    String(r.n),
+    f(r.live_rmse),
+    f(r.shadow_rmse),
+    f(r.live_mae),
+    f(r.shadow_mae),
+    f(r.live_bias),
+    f(r.shadow_bias),
+    f(r.disagreement),
+    f(r.live_p99_us, 0),
+    f(r.shadow_p99_us, 0),
+  ]);
+  const widths = cols.map((c, i) => Math.max(c.length, ...lines.map((l) => l[i]!.length)));
+  const row = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return [head, row(cols), ...lines.map(row)].join('\n');
+}

@@ -1,0 +1,174 @@
+/**
+ * The model sets a process serves: the live version (every event's four scores come from it) and
+ * the shadow version, if one is set. They follow the role topic: a new version is downloaded from
+ * the registry, checked, loaded and warmed up in the background, then swapped in by replacing one
+ * reference. Callers read `live()` once per batch, so a batch is scored by one version only.
+ * A version that cannot be loaded leaves the current one serving; the failure is logged, shown in
+ * `status()` (and /health), and retried every 30 s.
+ */
+import { join } from 'node:path';
+import { createClickhouse } from '../../lib/clickhouse.ts';
+import type { Config } from '../../lib/config.ts';
+import { describeError } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { ARTIFACTS_DIR, type LoadedModels, loadModels } from '../model-set.ts';
+import { watchRoles } from './role-topic.ts';
+import type { RoleState } from './roles.ts';
+import { createModelStore, readVersionDir } from './store.ts';
+
+export interface ServedSet {
+  version: string;
+  models: LoadedModels;
+}
+
+export interface ServingStatus {
+  live: string;
+  shadow: string | null;
+  /** What the roles ask for, when it differs from what is served (loading, or failed). */
+  wanted: { live: string; shadow: string | null } | null;
+  error: string | null;
+  swaps: number;
+  lastSwapSeconds: number | null;
+}
+
+export interface Serving {
+  live(): ServedSet;
+  shadow(): ServedSet | undefined;
+  /** A served set by version (live or shadow), for `/predict?version=`. */
+  byVersion(version: string): ServedSet | undefined;
+  status(): ServingStatus;
+  /** Resolves when what is served matches the latest roles (tests, `models` commands). */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const RETRY_MS = 30_000;
+
+export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
+  const localDir = cfg.modelsDir || ARTIFACTS_DIR;
+  const local: ServedSet = {
+    version: (await readVersionDir(localDir)).version,
+    models: await loadModels(localDir, { rfPredictor: cfg.rfPredictor }),
+  };
+  await local.models.warmUp();
+  const ch = createClickhouse(cfg, { timeoutMs: 120_000 });
+  const store = createModelStore(ch);
+  const cache = join(cfg.home, 'models-cache');
+  const loaded = new Map<string, ServedSet>([[local.version, local]]);
+
+  let live = local;
+  let shadow: ServedSet | undefined;
+  let wanted: RoleState | undefined;
+  let error: string | null = null;
+  let swaps = 0;
+  let lastSwapSeconds: number | null = null;
+  let work = Promise.resolve();
+  let retry: NodeJS.Timeout | undefined;
+
+  async function load(version: string): Promise<ServedSet> {
+    const have = loaded.get(version);
+    if (have) return have;
+    const dir = await store.download(version, cache);
+    const set = { version, models: await loadModels(dir, { rfPredictor: cfg.rfPredictor }) };
+    if (JSON.stringify(set.models.features) !== JSON.stringify(live.models.features))
+      throw new Error(`version ${version} uses other features than ${live.version}`);
+    await set.models.warmUp();
+    loaded.set(version, set);
+    return set;
+  }
+
+  async function apply(state: RoleState) {
+    const t0 = performance.now();
+    try {
+      const nextLive = await load(state.live);
+      const nextShadow = state.shadow ? await load(state.shadow) : undefined;
+      if (wanted !== state) return; // a newer state arrived meanwhile; it is applied next
+      const changed = nextLive !== live || nextShadow !== shadow;
+      live = nextLive;
+      shadow = nextShadow;
+      error = null;
+      // Keep only what is served (and the checkout's set, the fallback): each set is ~50 MB.
+      for (const v of loaded.keys())
+        if (v !== live.version && v !== shadow?.version && v !== local.version) loaded.delete(v);
+      if (changed) {
+        swaps++;
+        lastSwapSeconds = (performance.now() - t0) / 1000;
+        log.info(
+          { live: live.version, shadow: shadow?.version ?? null, seconds: lastSwapSeconds.toFixed(2) },
+          'models swapped',
+        );
+      }
+    } catch (err) {
+      error = describeError(err);
+      log.error(
+        { wanted: { live: state.live, shadow: state.shadow }, serving: live.version, err: error },
+        `cannot load the versions the roles ask for; still serving ${live.version}, retrying in ${RETRY_MS / 1000} s`,
+      );
+      clearTimeout(retry);
+      retry = setTimeout(() => wanted === state && schedule(state), RETRY_MS);
+      retry.unref();
+    }
+  }
+  const schedule = (state: RoleState) => {
+    wanted = state;
+    work = work.then(() => (wanted === state ? apply(state) : undefined));
+  };
+
+  const watcher = await watchRoles(cfg, log, schedule);
+  const initial = await watcher.initial;
+  if (!initial)
+    log.warn(
+      { version: local.version, topic: cfg.topicModels },
+      "no model roles published yet: serving the checkout's models as live (`npx hitstream models push` and `promote` register versions; `up` does it for you)",
+    );
+  await work; // the first state is loaded before the process serves anything
+
+  return {
+    live: () => live,
+    shadow: () => shadow,
+    byVersion: (v) => (live.version === v ? live : shadow?.version === v ? shadow : undefined),
+    status: () => ({
+      live: live.version,
+      shadow: shadow?.version ?? null,
+      wanted:
+        wanted && (wanted.live !== live.version || (wanted.shadow ?? null) !== (shadow?.version ?? null))
+          ? { live: wanted.live, shadow: wanted.shadow }
+          : null,
+      error,
+      swaps,
+      lastSwapSeconds,
+    }),
+    settled: async () => {
+      for (;;) {
+        const before = work;
+        await before;
+        if (work === before) return;
+      }
+    },
+    async stop() {
+      clearTimeout(retry);
+      await watcher.stop();
+      await ch.close();
+    },
+  };
+}
+
+/** A fixed set, served as live with no registry (tests, `bench models`, offline tools). */
+export function servingOf(models: LoadedModels, version = 'local'): Serving {
+  const set = { version, models };
+  return {
+    live: () => set,
+    shadow: () => undefined,
+    byVersion: (v) => (v === version ? set : undefined),
+    status: () => ({
+      live: version,
+      shadow: null,
+      wanted: null,
+      error: null,
+      swaps: 0,
+      lastSwapSeconds: null,
+    }),
+    settled: () => Promise.resolve(),
+    stop: () => Promise.resolve(),
+  };
+}

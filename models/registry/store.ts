@@ -1,0 +1,224 @@
+/**
+ * The registry's files in ClickHouse: a version is the four model folders of one training run,
+ * pushed as chunks (`model_files`) and then committed by one row in `model_versions` holding every
+ * file's SHA-256 and the set's. A download checks every file against it, so a corrupt or
+ * incomplete upload is refused (and the process keeps what it has).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HitstreamError } from '../../lib/errors.ts';
+import { sql } from '../../lib/sql.ts';
+import { MODEL_NAMES } from '../../schemas/prediction.ts';
+import type { ModelManifest } from '../manifest.ts';
+
+const CHUNK_BYTES = 1024 * 1024;
+
+export interface VersionFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+  chunks: number;
+}
+
+export interface VersionRecord {
+  version: string;
+  features: string[];
+  files: VersionFile[];
+  set_sha256: string;
+  /** Grouped-protocol RMSE per model, from the manifests (for `models list`). */
+  metrics: Record<string, number>;
+  created: string;
+  pushed_by: string;
+  pushed_at: string;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const setChecksum = (files: VersionFile[]) => sha256(files.map((f) => `${f.path}:${f.sha256}`).join('\n'));
+
+/** The version id of a model folder: what the four manifests' versions share after `<model>-`. */
+export async function readVersionDir(dir: string) {
+  const manifests = {} as Record<string, ModelManifest>;
+  for (const m of MODEL_NAMES) {
+    const text = await readFile(join(dir, m, 'manifest.json'), 'utf8').catch((err: unknown) => {
+      throw new HitstreamError(
+        'version_incomplete',
+        `${dir} has no ${m}/manifest.json: a version is all four models`,
+        {
+          cause: err,
+          field: '--dir',
+        },
+      );
+    });
+    manifests[m] = JSON.parse(text) as ModelManifest;
+  }
+  const ids = new Set(MODEL_NAMES.map((m) => manifests[m]!.version.replace(new RegExp(`^${m}-`), '')));
+  if (ids.size !== 1)
+    throw new HitstreamError(
+      'version_mixed',
+      `${dir} holds models of different training runs (${[...ids].join(', ')}): train all four together`,
+      { field: '--dir' },
+    );
+  const features = manifests.rf!.features;
+  for (const m of MODEL_NAMES)
+    if (JSON.stringify(manifests[m]!.features) !== JSON.stringify(features))
+      throw new HitstreamError('version_mixed', `${m} was trained on other features than rf`, {
+        field: '--dir',
+      });
+  return { version: [...ids][0]!, manifests, features };
+}
+
+export function createModelStore(client: ClickHouseClient) {
+  async function rows<T>(query: string): Promise<T[]> {
+    return (await client.query({ query, format: 'JSONEachRow' })).json<T>();
+  }
+  const parseRecord = (r: Record<string, string>): VersionRecord => ({
+    version: r.version!,
+    features: JSON.parse(r.features!) as string[],
+    files: JSON.parse(r.files!) as VersionFile[],
+    set_sha256: r.set_sha256!,
+    metrics: JSON.parse(r.metrics!) as Record<string, number>,
+    created: r.created!,
+    pushed_by: r.pushed_by!,
+    pushed_at: r.pushed_at!,
+  });
+
+  return {
+    /** Every committed version, oldest first. */
+    async list(): Promise<VersionRecord[]> {
+      return (
+        await rows<Record<string, string>>('SELECT * FROM model_versions FINAL ORDER BY pushed_at, version')
+      ).map(parseRecord);
+    },
+
+    async get(version: string): Promise<VersionRecord | undefined> {
+      const [r] = await rows<Record<string, string>>(
+        sql`SELECT * FROM model_versions FINAL WHERE version = ${version}`,
+      );
+      return r ? parseRecord(r) : undefined;
+    },
+
+    /** Uploads a model folder (files first, the version row last). Idempotent per version. */
+    async push(dir: string, by: string, onProgress?: (done: number, total: number) => void) {
+      const { version, manifests, features } = await readVersionDir(dir);
+      const files: VersionFile[] = [];
+      const now = Math.floor(Date.now() / 1000);
+      const paths = MODEL_NAMES.flatMap((m) => manifests[m]!.files.map((f) => `${m}/${f}`));
+      for (const [i, path] of paths.entries()) {
+        const bytes = await readFile(join(dir, path)).catch((err: unknown) => {
+          throw new HitstreamError(
+            'version_incomplete',
+            `${dir}/${path} is listed in its manifest but missing`,
+            {
+              cause: err,
+              field: '--dir',
+            },
+          );
+        });
+        const chunks = Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES));
+        await client.insert({
+          table: 'model_files',
+          format: 'JSONEachRow',
+          values: Array.from({ length: chunks }, (_, c) => ({
+            version,
+            path,
+            chunk: c,
+            data: bytes.subarray(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES).toString('base64'),
+            pushed_at: now,
+          })),
+        });
+        files.push({ path, sha256: sha256(bytes), bytes: bytes.length, chunks });
+        onProgress?.(i + 1, paths.length);
+      }
+      const record = {
+        version,
+        features: JSON.stringify(features),
+        files: JSON.stringify(files),
+        set_sha256: setChecksum(files),
+        metrics: JSON.stringify(
+          Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m]!.metrics.grouped.rmse])),
+        ),
+        created: manifests.rf!.created,
+        pushed_by: by,
+        pushed_at: now,
+      };
+      await client.insert({ table: 'model_versions', format: 'JSONEachRow', values: [record] });
+      return { version, files: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0) };
+    },
+
+    /**
+     * Writes `version`'s files under `dir/<version>` (through a temporary folder, renamed when all
+     * are checked) and returns that folder. Refuses a version whose files do not match their
+     * checksums, or whose chunks are missing.
+     */
+    async download(version: string, dir: string): Promise<string> {
+      const record = await this.get(version);
+      if (!record) throw new HitstreamError('unknown_version', `version ${version} is not in the registry`);
+      if (setChecksum(record.files) !== record.set_sha256)
+        throw new HitstreamError(
+          'version_corrupt',
+          `version ${version}: its file list does not match its checksum`,
+        );
+      const target = join(dir, version);
+      const temp = `${target}.partial-${process.pid}`;
+      await rm(temp, { recursive: true, force: true });
+      for (const f of record.files) {
+        const parts = await rows<{ chunk: number; data: string }>(
+          sql`SELECT chunk, data FROM model_files FINAL WHERE version = ${version} AND path = ${f.path} ORDER BY chunk`,
+        );
+        const bytes = Buffer.concat(parts.map((p) => Buffer.from(p.data, 'base64')));
+        if (parts.length !== f.chunks || sha256(bytes) !== f.sha256)
+          throw new HitstreamError(
+            'version_corrupt',
+            `version ${version}: ${f.path} does not match its checksum (${parts.length} of ${f.chunks} chunks): push it again`,
+          );
+        await mkdir(join(temp, f.path, '..'), { recursive: true });
+        await writeFile(join(temp, f.path), bytes);
+      }
+      await rm(target, { recursive: true, force: true });
+      await rename(temp, target);
+      return target;
+    },
+
+    async recordRoleChange(change: {
+      seq: number;
+      at: Date;
+      by: string;
+      action: string;
+      version: string;
+      live: string;
+      shadow: string | null;
+      forced: boolean;
+    }) {
+      await client.insert({
+        table: 'model_role_changes',
+        format: 'JSONEachRow',
+        values: [
+          {
+            ...change,
+            at: Math.floor(change.at.getTime() / 1000),
+            shadow: change.shadow ?? '',
+            forced: change.forced ? 1 : 0,
+          },
+        ],
+      });
+    },
+
+    async roleChanges(limit = 20) {
+      return rows<{
+        seq: string;
+        at: string;
+        by: string;
+        action: string;
+        live: string;
+        shadow: string;
+        forced: number;
+      }>(
+        `SELECT seq, at, by, action, live, shadow, forced FROM model_role_changes ORDER BY at DESC, seq DESC LIMIT ${Number(limit)}`,
+      );
+    },
+  };
+}
+
+export type ModelStore = ReturnType<typeof createModelStore>;
