@@ -19,9 +19,16 @@ export class InvalidBody extends HitstreamError {
  * `POST /tracks`, the CLI and the dead letters.
  */
 export const strictBody =
-  (schema: TSchema): FastifySchemaCompiler<unknown> =>
-  () =>
+  (schemas: { body: TSchema; querystring?: TSchema }): FastifySchemaCompiler<unknown> =>
+  ({ httpPart }) =>
   (data) => {
+    // A route's compiler checks every part of the request; each against its own schema.
+    const parts: Record<string, TSchema | undefined> = {
+      body: schemas.body,
+      querystring: schemas.querystring,
+    };
+    const schema = parts[String(httpPart)];
+    if (!schema) return { value: data as unknown };
     const v = validate(schema, data);
     return v.ok ? { value: v.value } : { error: new InvalidBody(v.errors) };
   };

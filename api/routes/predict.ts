@@ -8,6 +8,16 @@ import { strictBody } from '../errors.ts';
 import { rateLimited } from '../protection.ts';
 import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
 
+const PredictQuery = Type.Object({
+  version: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'Score with this version: the live one (the default) or the shadow one',
+    }),
+  ),
+});
+
 /** POST /predict: one track's features → all four models' scores, timings and TabNet's mask. */
 export const predictRoutes =
   (serving: Serving, cfg: Config): FastifyPluginAsync =>
@@ -18,18 +28,10 @@ export const predictRoutes =
         schema: {
           summary: 'Score one track with all four models',
           body: FeatureInput,
-          querystring: Type.Object({
-            version: Type.Optional(
-              Type.String({
-                minLength: 1,
-                maxLength: 200,
-                description: 'Score with this version: the live one (the default) or the shadow one',
-              }),
-            ),
-          }),
+          querystring: PredictQuery,
           response: { 200: PredictResponse, ...errorResponses(400, 413, 415, 429) },
         },
-        validatorCompiler: strictBody(FeatureInput),
+        validatorCompiler: strictBody({ body: FeatureInput, querystring: PredictQuery }),
         ...rateLimited(cfg),
       },
       async (req) => {

@@ -6,6 +6,7 @@
  * A version that cannot be loaded leaves the current one serving; the failure is logged, shown in
  * `status()` (and /health), and retried every 30 s.
  */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import type { Config } from '../../lib/config.ts';
@@ -68,8 +69,19 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   async function load(version: string): Promise<ServedSet> {
     const have = loaded.get(version);
     if (have) return have;
-    const dir = await store.download(version, cache);
-    const set = { version, models: await loadModels(dir, { rfPredictor: cfg.rfPredictor }) };
+    // A folder of this load's own: two workers on one machine download at once, and the files
+    // are not needed once the models are in memory.
+    await mkdir(cache, { recursive: true });
+    const parent = await mkdtemp(join(cache, 'load-'));
+    let set: ServedSet;
+    try {
+      set = {
+        version,
+        models: await loadModels(await store.download(version, parent), { rfPredictor: cfg.rfPredictor }),
+      };
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
     if (JSON.stringify(set.models.features) !== JSON.stringify(live.models.features))
       throw new Error(`version ${version} uses other features than ${live.version}`);
     await set.models.warmUp();

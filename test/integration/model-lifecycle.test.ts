@@ -1,0 +1,285 @@
+/**
+ * The model lifecycle on the real broker and server: versions pushed to the registry, two
+ * workers following the role topic, a promotion mid-replay (each event's four live rows from one
+ * version, none missing or doubled), rollback on every worker within 5 s, shadow rows beside the
+ * live ones, `compare` against an independent computation, a promotion refused then forced, a
+ * corrupt upload refused, `/predict?version=`.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { buildApp } from '../../api/app.ts';
+import { FeedHub } from '../../api/feed/hub.ts';
+import type { Config } from '../../lib/config.ts';
+import { ensureTopics } from '../../lib/kafka.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { createLifecycle } from '../../models/registry/lifecycle.ts';
+import { readRoles } from '../../models/registry/role-topic.ts';
+import { type Serving, startServing } from '../../models/registry/serving.ts';
+import { readVersionDir } from '../../models/registry/store.ts';
+import { createPublisher, type Publisher } from '../../producers/publisher.ts';
+import { replayCsv } from '../../producers/replay.ts';
+import { createWorkerMetrics } from '../../scorers/metrics.ts';
+import { createWorker, type Worker } from '../../scorers/worker.ts';
+import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
+import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
+
+const log = createLogger('test-lifecycle', process.env.TEST_LOG_LEVEL ?? 'silent');
+const home = mkdtempSync(join(tmpdir(), 'hitstream-lifecycle-'));
+let p: Awaited<ReturnType<typeof isolatedPipeline>>;
+let cfg: Config;
+let lifecycle: ReturnType<typeof createLifecycle>;
+let publisher: Publisher;
+const workers: { worker: Worker; serving: Serving }[] = [];
+let v1: string;
+let worse: string;
+
+/** A copy of the checkout's models under another version id; `scaleMlp` changes its MLP's weights. */
+function variant(suffix: string, scaleMlp?: number): string {
+  const dir = join(home, suffix);
+  cpSync(ARTIFACTS_DIR, dir, { recursive: true });
+  for (const m of MODEL_NAMES) {
+    const path = join(dir, m, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as { version: string };
+    manifest.version = `${manifest.version}-${suffix}`;
+    writeFileSync(path, JSON.stringify(manifest));
+  }
+  if (scaleMlp !== undefined) {
+    const path = join(dir, 'mlp', 'weights.bin');
+    const b = readFileSync(path);
+    const w = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+    for (let i = 0; i < w.length; i++) w[i] = w[i]! * scaleMlp;
+    writeFileSync(path, Buffer.from(w.buffer, w.byteOffset, w.byteLength));
+  }
+  return dir;
+}
+
+before(async () => {
+  p = await isolatedPipeline(4);
+  cfg = { ...p.cfg, home, topicModels: `${p.cfg.topicTracks}.models`, writeIntervalMs: 200 };
+  await ensureTopics(cfg); // creates the (compacted) role topic
+  lifecycle = createLifecycle(cfg, log);
+  v1 = (await lifecycle.push(ARTIFACTS_DIR)).version;
+  worse = (await lifecycle.push(variant('worse', 0.6))).version;
+  await lifecycle.promote(v1); // the first live version: nothing to compare with
+  publisher = await createPublisher(cfg);
+  for (let i = 0; i < 2; i++) {
+    const serving = await startServing(cfg, log);
+    const worker = createWorker(cfg, { serving, metrics: createWorkerMetrics(), log });
+    await worker.start();
+    workers.push({ worker, serving });
+  }
+});
+after(async () => {
+  for (const w of workers) {
+    await w.worker.stop(5_000);
+    await w.serving.stop();
+  }
+  await publisher.close();
+  await lifecycle.close();
+  const admin = testKafka(cfg).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [cfg.topicModels] }).catch(() => undefined);
+  await admin.disconnect();
+  await p.cleanup();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const served = () => workers.map((w) => w.serving.status());
+/** Set version of a stored row's model_version (`rf-<set>` → `<set>`). */
+const SET_OF = "replaceRegexpOne(model_version, '^[a-z]+-', '')";
+
+test('both workers start on the live version from the registry', () => {
+  assert.deepEqual(
+    served().map((s) => s.live),
+    [v1, v1],
+  );
+});
+
+test('a promotion mid-replay (250 events/s, 2 workers): every event has one live row per model, all four from one version; both versions appear', async () => {
+  const replay = replayCsv(publisher, {
+    path: 'data/spotify_tracks_sample.csv',
+    limit: 2500, // 10 s at 250/s: a swap (download, load, warm-up) takes 3-5 s here
+    rate: 250,
+    quiet: true,
+  });
+  await new Promise((r) => setTimeout(r, 800));
+  await lifecycle.promote(worse, { force: true });
+  await eventually(
+    () => Promise.resolve(served()),
+    (s) => s.every((x) => x.live === worse),
+    30_000,
+  );
+  const summary = await replay;
+  const n = summary.sent;
+  assert.equal(
+    await eventually(
+      () => p.count('SELECT count() FROM predictions FINAL'),
+      (c) => c >= 4 * n,
+    ),
+    4 * n,
+  );
+  assert.equal(
+    await p.count(
+      `SELECT count() FROM (SELECT event_id, count() AS c, uniqExact(${SET_OF}) AS v, uniqExact(model) AS m FROM predictions FINAL GROUP BY event_id) WHERE c != 4 OR v != 1 OR m != 4`,
+    ),
+    0,
+    'four rows per event, one per model, from one version',
+  );
+  const versions = await p.client.query({
+    query: `SELECT ${SET_OF} AS v, count() AS n, min(scored_at) AS first, max(scored_at) AS last FROM predictions FINAL GROUP BY v`,
+    format: 'JSONEachRow',
+  });
+  const seen = await versions.json<{ v: string; n: string }>();
+  assert.equal(
+    seen.length,
+    2,
+    `both versions scored events: ${JSON.stringify(seen)} (replay took ${summary.seconds} s)`,
+  );
+});
+
+test('rollback restores the previous live version on every worker within 5 s', async () => {
+  const t0 = Date.now();
+  const state = await lifecycle.rollback();
+  assert.equal(state.live, v1);
+  await eventually(
+    () => Promise.resolve(served()),
+    (s) => s.every((x) => x.live === v1),
+    5_000,
+  );
+  assert.deepEqual(
+    served().map((s) => s.live),
+    [v1, v1],
+  );
+  assert.ok(Date.now() - t0 < 5_000, `${Date.now() - t0} ms`);
+});
+
+test('shadow on: 4 live and 4 shadow rows per event; compare matches an independent computation; a worse version is refused, then forced', async () => {
+  await lifecycle.shadow(worse);
+  await eventually(
+    () => Promise.resolve(served()),
+    (s) => s.every((x) => x.shadow === worse),
+    30_000,
+  );
+  const before = await p.count('SELECT count() FROM predictions FINAL');
+  await replayCsv(publisher, { path: 'data/spotify_tracks_sample.csv', limit: 300, quiet: true });
+  assert.equal(
+    await eventually(
+      () => p.count('SELECT count() FROM shadow_predictions FINAL'),
+      (c) => c >= 1200,
+    ),
+    1200,
+  );
+  assert.equal(
+    await eventually(
+      () => p.count('SELECT count() FROM predictions FINAL'),
+      (c) => c >= before + 1200,
+    ),
+    before + 1200,
+  );
+  assert.equal(
+    await p.count(
+      `SELECT count() FROM predictions FINAL WHERE event_id IN (SELECT event_id FROM shadow_predictions) AND ${SET_OF} = '${v1}'`,
+    ),
+    1200,
+    'each shadowed event has its four live rows, from the live version',
+  );
+
+  const c = await lifecycle.compare(3600);
+  assert.deepEqual([c.live, c.shadow], [v1, worse]);
+  // The same numbers computed here from the raw rows.
+  const rs = await p.client.query({
+    query: `SELECT l.model AS model, l.score AS live, s.score AS shadow, l.popularity AS label
+            FROM predictions AS l FINAL ALL INNER JOIN (SELECT event_id, model, score FROM shadow_predictions FINAL) AS s USING (event_id, model)`,
+    format: 'JSONEachRow',
+  });
+  const raw = await rs.json<{ model: string; live: number; shadow: number; label: number }>();
+  for (const m of MODEL_NAMES) {
+    const rows = raw.filter((r) => r.model === m);
+    const rmse = (k: 'live' | 'shadow') =>
+      Math.sqrt(rows.reduce((a, r) => a + (r[k] - r.label) ** 2, 0) / rows.length);
+    const got = c.rows.find((r) => r.model === m)!;
+    assert.equal(got.n, 300, m);
+    assert.ok(Math.abs(got.live_rmse - rmse('live')) < 1e-3, `${m} live ${got.live_rmse} vs ${rmse('live')}`);
+    assert.ok(
+      Math.abs(got.shadow_rmse - rmse('shadow')) < 1e-3,
+      `${m} shadow ${got.shadow_rmse} vs ${rmse('shadow')}`,
+    );
+  }
+  const mlp = c.rows.find((r) => r.model === 'mlp')!;
+  assert.ok(mlp.shadow_rmse > mlp.live_rmse, 'the scaled MLP is worse');
+  assert.ok(c.rows.find((r) => r.model === 'rf')!.disagreement < 1e-6, 'the unchanged RF agrees with itself');
+
+  await assert.rejects(lifecycle.promote(worse), /is worse than live on mlp.*--force/s);
+  assert.equal((await readRoles(cfg, log))?.live, v1, 'refused: nothing changed');
+  const forced = await lifecycle.promote(worse, { force: true });
+  assert.deepEqual([forced.live, forced.shadow], [worse, null], 'the promoted shadow is shadow no more');
+  await eventually(
+    () => Promise.resolve(served()),
+    (s) => s.every((x) => x.live === worse && x.shadow === null),
+    30_000,
+  );
+  // Shadow off: new events get only live rows.
+  await replayCsv(publisher, { path: 'data/spotify_tracks_sample.csv', limit: 100, quiet: true });
+  await eventually(
+    () => p.count('SELECT count() FROM predictions FINAL'),
+    (n) => n >= before + 1600,
+  );
+  assert.equal(await p.count('SELECT count() FROM shadow_predictions FINAL'), 1200);
+});
+
+test('a corrupt upload is refused by checksum and nothing changes; an unknown version is refused by name', async () => {
+  const corrupt = (await lifecycle.push(variant('corrupt'))).version;
+  // A chunk overwritten after the push (what a torn or tampered upload leaves).
+  await p.client.insert({
+    table: 'model_files',
+    format: 'JSONEachRow',
+    values: [
+      {
+        version: corrupt,
+        path: 'rf/forest-options.json',
+        chunk: 0,
+        data: Buffer.from('{}').toString('base64'),
+        pushed_at: Math.floor(Date.now() / 1000) + 60,
+      },
+    ],
+  });
+  const rolesBefore = await readRoles(cfg, log);
+  await assert.rejects(
+    lifecycle.promote(corrupt, { force: true }),
+    /rf\/forest-options.json does not match its checksum/,
+  );
+  await assert.rejects(lifecycle.shadow(corrupt), /does not match its checksum/);
+  assert.deepEqual(await readRoles(cfg, log), rolesBefore);
+  await assert.rejects(lifecycle.promote('no-such-version'), /no-such-version is not in the registry/);
+  assert.ok((await readVersionDir(ARTIFACTS_DIR)).version === v1);
+});
+
+test('/predict?version= scores with the live or shadow version and refuses another', async () => {
+  const serving = workers[0]!.serving;
+  const app = await buildApp({
+    cfg: { ...cfg, logLevel: 'silent' },
+    serving,
+    publisher,
+    clickhouse: p.client,
+    hub: new FeedHub(),
+    feedReady: () => true,
+  });
+  const event = JSON.parse(readFileSync('schemas/examples/good/track-features-full.json', 'utf8')) as {
+    value: Record<string, unknown>;
+  };
+  // /predict takes the audio features (and the genre) alone.
+  const features = Object.fromEntries(
+    Object.entries(event.value).filter(([k]) => k in FeatureInput.properties),
+  );
+  const live = await app.inject({ method: 'POST', url: `/predict?version=${worse}`, payload: features });
+  assert.equal(live.statusCode, 200, live.body);
+  assert.equal(live.json<{ version: string }>().version, worse);
+  const other = await app.inject({ method: 'POST', url: '/predict?version=nope', payload: features });
+  assert.equal(other.statusCode, 400);
+  assert.equal(other.json<{ code: string }>().code, 'unknown_version');
+  await app.close();
+});
