@@ -80,7 +80,7 @@ function errorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyRep
     return reply.status(400).send({ code: 'invalid_request', message, field } satisfies ApiError);
   }
   if (err instanceof HitstreamError)
-    return reply.status(err.retriable || SERVER_SIDE.has(err.code) ? 503 : 400).send({
+    return reply.status(err.status ?? (err.retriable || SERVER_SIDE.has(err.code) ? 503 : 400)).send({
       code: err.code,
       message: err.message,
       ...(err.field ? { field: err.field } : {}),

@@ -10,11 +10,19 @@ export class HitstreamError extends Error {
   readonly field: string | undefined;
   /** The message already says what the cause said (so `describeError` does not repeat it). */
   readonly explainsCause: boolean;
+  /** The HTTP status the API answers this error with, when not the class's (400, or 503). */
+  readonly status: number | undefined;
 
   constructor(
     code: string,
     message: string,
-    opts: { retriable?: boolean; field?: string; cause?: unknown; explainsCause?: boolean } = {},
+    opts: {
+      retriable?: boolean;
+      field?: string;
+      cause?: unknown;
+      explainsCause?: boolean;
+      status?: number;
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'HitstreamError';
@@ -22,6 +30,7 @@ export class HitstreamError extends Error {
     this.retriable = opts.retriable ?? false;
     this.field = opts.field;
     this.explainsCause = opts.explainsCause ?? false;
+    this.status = opts.status;
   }
 }
 

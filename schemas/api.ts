@@ -78,6 +78,7 @@ export const HealthResponse = Type.Object({
 const ERROR_MEANINGS = {
   400: 'The request is invalid: `code` says how, `field` (and `errors`) where',
   401: 'Header `x-api-key` is missing or wrong',
+  404: 'What the request names does not exist here (`unknown_version`: not a version this process serves)',
   405: 'The path exists but not with this method (`Allow` lists the methods)',
   413: 'The body is over 1 MiB (`body_too_large`)',
   415: 'The body is not `application/json` (`unsupported_media_type`)',

@@ -29,18 +29,19 @@ export const predictRoutes =
           summary: 'Score one track with all four models',
           body: FeatureInput,
           querystring: PredictQuery,
-          response: { 200: PredictResponse, ...errorResponses(400, 413, 415, 429) },
+          response: { 200: PredictResponse, ...errorResponses(400, 404, 413, 415, 429) },
         },
         validatorCompiler: strictBody({ body: FeatureInput, querystring: PredictQuery }),
         ...rateLimited(cfg),
       },
       async (req) => {
         const set = req.query.version ? serving.byVersion(req.query.version) : serving.live();
+        // 404: the version named is a resource this process does not have.
         if (!set)
           throw new HitstreamError(
             'unknown_version',
             `version ${req.query.version} is not served here: live is ${serving.live().version}, shadow ${serving.shadow()?.version ?? 'none'}`,
-            { field: 'version' },
+            { field: 'version', status: 404 },
           );
         const { models } = set;
         const p = await models.predictBatch([req.body]);

@@ -63,6 +63,9 @@ export async function isolatedPipeline(partitions = 4) {
     topicTracks: `${id}.tracks`,
     topicPredictions: `${id}.predictions`,
     topicDeadLetters: `${id}.dead`,
+    // Created when a child process ensures its topics (the roles of other tests' registries are
+    // not this one's).
+    topicModels: `${id}.models`,
     consumerGroup: `${id}-scorers`,
     tracksPartitions: partitions,
     workerPort: 0,
@@ -88,6 +91,10 @@ export async function isolatedPipeline(partitions = 4) {
     },
     async cleanup() {
       await dropTopics();
+      const admin = testKafka(cfg).admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [cfg.topicModels] }).catch(() => undefined);
+      await admin.disconnect();
       await db.client.close();
       await db.drop();
     },

@@ -16,6 +16,7 @@ import type { Config } from '../../lib/config.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { backfill } from '../../models/registry/backfill.ts';
 import { createLifecycle } from '../../models/registry/lifecycle.ts';
 import { readRoles } from '../../models/registry/role-topic.ts';
 import { type Serving, startServing } from '../../models/registry/serving.ts';
@@ -25,7 +26,7 @@ import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
-import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
+import { eventually, isolatedPipeline } from '../helpers/services.ts';
 
 const log = createLogger('test-lifecycle', process.env.TEST_LOG_LEVEL ?? 'silent');
 const home = mkdtempSync(join(tmpdir(), 'hitstream-lifecycle-'));
@@ -59,7 +60,7 @@ function variant(suffix: string, scaleMlp?: number): string {
 
 before(async () => {
   p = await isolatedPipeline(4);
-  cfg = { ...p.cfg, home, topicModels: `${p.cfg.topicTracks}.models`, writeIntervalMs: 200 };
+  cfg = { ...p.cfg, home, writeIntervalMs: 200 };
   await ensureTopics(cfg); // creates the (compacted) role topic
   lifecycle = createLifecycle(cfg, log);
   v1 = (await lifecycle.push(ARTIFACTS_DIR)).version;
@@ -80,10 +81,6 @@ after(async () => {
   }
   await publisher.close();
   await lifecycle.close();
-  const admin = testKafka(cfg).admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [cfg.topicModels] }).catch(() => undefined);
-  await admin.disconnect();
   await p.cleanup();
   rmSync(home, { recursive: true, force: true });
 });
@@ -279,7 +276,38 @@ test('/predict?version= scores with the live or shadow version and refuses anoth
   assert.equal(live.statusCode, 200, live.body);
   assert.equal(live.json<{ version: string }>().version, worse);
   const other = await app.inject({ method: 'POST', url: '/predict?version=nope', payload: features });
-  assert.equal(other.statusCode, 400);
+  assert.equal(other.statusCode, 404);
   assert.equal(other.json<{ code: string }>().code, 'unknown_version');
   await app.close();
+});
+
+test('backfill scores every stored event with a version as shadow rows, and compare can judge it', async () => {
+  const events = await p.count('SELECT count() FROM track_events FINAL');
+  const progress: number[] = [];
+  const r = await backfill(cfg, log, {
+    version: v1,
+    from: new Date(Date.now() - 3600_000),
+    to: new Date(Date.now() + 60_000),
+    pageSize: 1000,
+    onProgress: (x) => progress.push(x.done),
+  });
+  assert.equal(r.events, events);
+  assert.equal(
+    await p.count(`SELECT count() FROM shadow_predictions FINAL WHERE set_version = '${v1}'`),
+    4 * events,
+  );
+  assert.equal(
+    await p.count(
+      `SELECT count() FROM (SELECT event_id FROM shadow_predictions FINAL WHERE set_version = '${v1}' GROUP BY event_id HAVING count() != 4)`,
+    ),
+    0,
+    'four shadow rows per event',
+  );
+  assert.ok(
+    progress.length >= 3 && progress.at(-1) === events,
+    `progress reported per page: ${progress.join(',')}`,
+  );
+  const c = await lifecycle.compare(3600, v1);
+  assert.equal(c.shadow, v1);
+  assert.ok(c.rows.every((row) => row.n > 0));
 });
