@@ -57,6 +57,8 @@ export async function withIsolatedStack<T>(
     topicTracks: `${id}.tracks`,
     topicPredictions: `${id}.predictions`,
     topicDeadLetters: `${id}.dead`,
+    // Roles of its own: the bench's workers must not follow (or be moved by) the real pipeline's.
+    topicModels: `${id}.models`,
     consumerGroup: `${id}-scorers`,
   };
   await migrate(cfg);
@@ -124,7 +126,9 @@ export async function withIsolatedStack<T>(
     const admin = createKafka(cfg, 'bench-cleanup').admin();
     await admin.connect();
     await admin
-      .deleteTopics({ topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters] })
+      .deleteTopics({
+        topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels],
+      })
       .catch(() => undefined);
     await admin.disconnect();
   }

@@ -3,6 +3,7 @@ import { benchFeed } from '../bench/feed.ts';
 import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
+import { benchShadow } from '../bench/shadow.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
 import { positive, positiveInteger } from './options.ts';
@@ -20,6 +21,18 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
       await benchModels({ ...o, modelsDir: loadConfig().modelsDir || undefined });
+    });
+  bench
+    .command('shadow')
+    .description('CPU per event with a shadow version vs without, alternating on the same workers')
+    .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', SAMPLE)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
+    .option('--rate <n>', 'events per second', positive, 1000)
+    .option('--seconds <n>', 'length of each phase', positive, 10)
+    .option('--rounds <n>', 'off/on pairs', positiveInteger, 2)
+    .option('--json', 'print JSON')
+    .action(async (o: Parameters<typeof benchShadow>[1]) => {
+      await benchShadow(loadConfig(), o);
     });
   bench
     .command('pipeline')
