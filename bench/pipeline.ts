@@ -7,18 +7,11 @@
  */
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import type { ConfigResourceTypes } from 'kafkajs';
-import { createKafka } from '../lib/kafka.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
+import { startLatencyProbe } from './latency-probe.ts';
 import { printResult, quantile } from './report.ts';
-
-/** kafkajs's ConfigResourceTypes.TOPIC (its CommonJS enum cannot be imported by name here). */
-const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
-
-/** The event's time, read without parsing the whole message (this process shares the CPU). */
-const EVENT_TIME = /"event_time":"([^"]+)"/;
 
 export async function benchPipeline(
   base: Config,
@@ -58,61 +51,22 @@ export async function benchPipeline(
       say(
         `phase 2: 1,000 events/s for ${opts.latencySeconds ?? 20} s, measuring event → predictions-topic latency`,
       );
-      // "Event → predictions topic" is when the broker appended the prediction: with
-      // LogAppendTime a record's timestamp is exactly that, whoever reads it and whenever. The
-      // time this process received it is printed too; it adds the fetch and this process's own
-      // pauses (it also runs the replay).
-      const kafka = createKafka(cfg, 'bench-latency');
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.alterConfigs({
-        validateOnly: false,
-        resources: [
-          {
-            type: TOPIC_RESOURCE,
-            name: cfg.topicPredictions,
-            configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
-          },
-        ],
-      });
-      await admin.disconnect();
-      const toTopic: number[] = [];
-      const received: number[] = [];
-      const consumer = kafka.consumer({
-        groupId: `${cfg.consumerGroup}-latency`,
-        // The broker answers a fetch as soon as one byte is there (minBytes 1), so a longer wait
-        // adds no latency; it only saves empty fetches that would take CPU from the workers.
-        maxWaitTimeInMs: 1000,
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topic: cfg.topicPredictions, fromBeginning: false });
-      let measuring = false;
-      await consumer.run({
-        // Commits would put a round trip after every partition's batch on the receipt times.
-        autoCommit: false,
-        eachBatch: ({ batch }) => {
-          const now = Date.now();
-          if (measuring)
-            for (const m of batch.messages) {
-              const eventTime = Date.parse(EVENT_TIME.exec(m.value!.toString())![1]!);
-              toTopic.push(Number(m.timestamp) - eventTime);
-              received.push(now - eventTime);
-            }
-          return Promise.resolve();
-        },
-      });
+      // "Event → predictions topic" is when the broker appended the prediction (LogAppendTime);
+      // the time this process received it is printed too: it adds the fetch and this process's
+      // own pauses (it also runs the replay).
+      const probe = await startLatencyProbe(cfg, `${cfg.consumerGroup}-latency`);
       await new Promise((r) => setTimeout(r, 3000));
-      measuring = true;
+      probe.measure(true);
       const limit = 1000 * (opts.latencySeconds ?? 20);
       const fixedRateCpu = cpuWindow();
       const fixedRate = await replayCsv(publisher, { path: opts.data, rate: 1000, limit, quiet: true });
       const latencyCpu = fixedRateCpu(fixedRate.sent);
       await new Promise((r) => setTimeout(r, 2000));
-      measuring = false;
-      await consumer.disconnect();
+      probe.measure(false);
+      await probe.stop();
       await publisher.close();
-      toTopic.sort((a, b) => a - b);
-      received.sort((a, b) => a - b);
+      const toTopic = probe.samples.map((x) => x.toTopicMs).sort((a, b) => a - b);
+      const received = probe.samples.map((x) => x.receivedMs).sort((a, b) => a - b);
       const result = {
         ...phase1,
         latency_events: toTopic.length,

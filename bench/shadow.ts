@@ -5,31 +5,16 @@
  * The shadow version is the live one's files under another id: it costs what a real candidate of
  * the same kinds costs. Each shadow phase is checked to have stored 4 shadow rows per event.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import type { Config } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { ARTIFACTS_DIR } from '../models/model-set.ts';
+import { copyAsVersion } from './swap.ts';
 import { createLifecycle } from '../models/registry/lifecycle.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
-import { MODEL_NAMES } from '../schemas/index.ts';
 import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
 import { printResult } from './report.ts';
-
-/** The checkout's models under the version id `<id>-<suffix>`, in a temporary folder. */
-function copyAsVersion(suffix: string): { dir: string; remove: () => void } {
-  const root = mkdtempSync(join(tmpdir(), 'hitstream-bench-version-'));
-  cpSync(ARTIFACTS_DIR, root, { recursive: true });
-  for (const m of MODEL_NAMES) {
-    const path = join(root, m, 'manifest.json');
-    const manifest = JSON.parse(readFileSync(path, 'utf8')) as { version: string };
-    writeFileSync(path, JSON.stringify({ ...manifest, version: `${manifest.version}-${suffix}` }));
-  }
-  return { dir: root, remove: () => rmSync(root, { recursive: true, force: true }) };
-}
 
 export async function benchShadow(
   base: Config,
@@ -59,7 +44,13 @@ export async function benchShadow(
       const phase = async (label: 'off' | 'on') => {
         const rowsBefore = await shadowRows();
         const window = cpuWindow();
-        const r = await replayCsv(publisher, { path: opts.data, rate: opts.rate, limit, loop: true, quiet: true });
+        const r = await replayCsv(publisher, {
+          path: opts.data,
+          rate: opts.rate,
+          limit,
+          loop: true,
+          quiet: true,
+        });
         await new Promise((res) => setTimeout(res, 1500)); // the last batches scored and stored
         const figures = cpuFigures(window(r.sent));
         const added = (await shadowRows()) - rowsBefore;

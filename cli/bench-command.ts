@@ -4,6 +4,7 @@ import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
 import { benchShadow } from '../bench/shadow.ts';
+import { benchSwap } from '../bench/swap.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
 import { positive, positiveInteger } from './options.ts';
@@ -33,6 +34,17 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchShadow>[1]) => {
       await benchShadow(loadConfig(), o);
+    });
+  bench
+    .command('swap')
+    .description('Event → prediction latency in the 10 s after a promotion (hot swap) vs steady state')
+    .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', SAMPLE)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
+    .option('--rate <n>', 'events per second', positive, 1000)
+    .option('--steady-seconds <n>', 'steady state before the promotion', positive, 15)
+    .option('--json', 'print JSON')
+    .action(async (o: Parameters<typeof benchSwap>[1]) => {
+      await benchSwap(loadConfig(), o);
     });
   bench
     .command('pipeline')

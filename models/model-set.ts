@@ -28,35 +28,51 @@ export interface LoadedModels {
   manifests: Record<ModelName, ModelManifest>;
   features: string[];
   predictBatch(rows: readonly FeatureRow[]): Promise<BatchPrediction>;
-  /** Scores synthetic batches once, so the first real request does not pay for JIT and wasm set-up. */
-  warmUp(): Promise<void>;
+  /**
+   * Scores synthetic batches for about `seconds` (1), so the first real request does not pay for
+   * JIT and wasm set-up. A process that already scores with models of the same kinds needs a few
+   * batches only (`seconds: 0`): the scoring code is optimised already.
+   */
+  warmUp(opts?: { seconds?: number }): Promise<void>;
   loadSeconds: number;
 }
 
 const clip = (a: Float32Array): Float32Array =>
   a.map((v) => (Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : 0));
 
-export async function loadModels(dir = ARTIFACTS_DIR, options: LoadOptions = {}): Promise<LoadedModels> {
+/**
+ * Loads the four models of `dir`. `oneAtATime` loads them one after another, yielding between
+ * them: each load is ~100 ms of synchronous work (inflating and parsing), and a process that
+ * scores live events meanwhile (a hot swap) should not be blocked for all four at once.
+ */
+export async function loadModels(
+  dir = ARTIFACTS_DIR,
+  options: LoadOptions & { oneAtATime?: boolean } = {},
+): Promise<LoadedModels> {
   const t0 = performance.now();
   const manifests = {} as Record<ModelName, ModelManifest>;
   const scorers = {} as Record<ModelName, Scorer>;
-  await Promise.all(
-    MODEL_NAMES.map(async (name) => {
-      const mdir = join(dir, name);
-      let manifest: ModelManifest;
-      try {
-        manifest = JSON.parse(await readFile(join(mdir, 'manifest.json'), 'utf8')) as ModelManifest;
-      } catch (err) {
-        throw new HitstreamError(
-          'MODEL_MISSING',
-          `no trained ${name} model in ${mdir}: run \`npx hitstream train --data PATH\``,
-          { cause: err },
-        );
-      }
-      manifests[name] = manifest;
-      scorers[name] = await kindFor(name, 'grouped').load(mdir, manifest.preprocessing, options);
-    }),
-  );
+  const loadOne = async (name: ModelName) => {
+    const mdir = join(dir, name);
+    let manifest: ModelManifest;
+    try {
+      manifest = JSON.parse(await readFile(join(mdir, 'manifest.json'), 'utf8')) as ModelManifest;
+    } catch (err) {
+      throw new HitstreamError(
+        'MODEL_MISSING',
+        `no trained ${name} model in ${mdir}: run \`npx hitstream train --data PATH\``,
+        { cause: err },
+      );
+    }
+    manifests[name] = manifest;
+    scorers[name] = await kindFor(name, 'grouped').load(mdir, manifest.preprocessing, options);
+  };
+  if (options.oneAtATime)
+    for (const name of MODEL_NAMES) {
+      await loadOne(name);
+      await new Promise<void>((r) => setImmediate(r)); // let waiting batches be scored
+    }
+  else await Promise.all(MODEL_NAMES.map(loadOne));
   const pre = manifests.rf.preprocessing;
   for (const name of MODEL_NAMES)
     if (JSON.stringify(manifests[name].features) !== JSON.stringify(pre.features))
@@ -95,7 +111,7 @@ export async function loadModels(dir = ARTIFACTS_DIR, options: LoadOptions = {})
     features: [...pre.features],
     loadSeconds: (performance.now() - t0) / 1000,
     predictBatch,
-    async warmUp() {
+    async warmUp(opts = {}) {
       // Plausible rows (training mean ± 1 sd, so the trees take many paths), scored in batch
       // sizes the workers see, for about a second: V8 optimises the scoring code before the first
       // real events arrive (bench feed: p99 in the first seconds was several times the steady one).
@@ -110,7 +126,7 @@ export async function loadModels(dir = ARTIFACTS_DIR, options: LoadOptions = {})
           ),
           track_genre: genres[i % Math.max(1, genres.length)],
         }) as unknown as FeatureRow;
-      const until = performance.now() + 1000;
+      const until = performance.now() + (opts.seconds ?? 1) * 1000;
       for (let i = 0; performance.now() < until || i < 8; i++) {
         const n = [1, 8, 25, 64, 256][i % 5]!;
         await predictBatch(Array.from({ length: n }, (_, k) => rowAt(i * 256 + k)));

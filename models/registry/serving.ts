@@ -84,7 +84,9 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
     }
     if (JSON.stringify(set.models.features) !== JSON.stringify(live.models.features))
       throw new Error(`version ${version} uses other features than ${live.version}`);
-    await set.models.warmUp();
+    // A few batches, yielding between them: the scoring code is hot already (same kinds), and a
+    // second of warm-up scoring delayed live batches by up to a second (bench swap p99).
+    await set.models.warmUp({ seconds: 0 });
     loaded.set(version, set);
     return set;
   }
