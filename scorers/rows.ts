@@ -73,33 +73,13 @@ export function predictionRows(
 }
 
 /** A shadow version's rows for `shadow_predictions`: beside the live ones, keyed by its version. */
-export function shadowPredictionRows(
+export const shadowPredictionRows = (
   batch: readonly Scored[],
   pred: BatchPrediction,
   setVersion: string,
   manifests: Record<ModelName, ModelManifest>,
   scoredAt: Date,
-) {
-  const rows = [];
-  for (let i = 0; i < batch.length; i++) {
-    const { eventId, event } = batch[i]!;
-    for (const model of MODEL_NAMES)
-      rows.push({
-        event_id: eventId,
-        track_id: event.track_id,
-        track_genre: event.track_genre ?? '',
-        model,
-        model_version: manifests[model].version,
-        set_version: setVersion,
-        score: pred.scores[model][i]!,
-        popularity: event.popularity ?? null,
-        inference_us: pred.inferenceUs[model],
-        event_time: seconds(event.event_time),
-        scored_at: Math.floor(scoredAt.getTime() / 1000),
-      });
-  }
-  return rows;
-}
+) => predictionRows(batch, pred, manifests, scoredAt).map((r) => ({ ...r, set_version: setVersion }));
 
 export function scoredEvents(
   batch: readonly Scored[],

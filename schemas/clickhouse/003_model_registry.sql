@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS shadow_predictions (
     score Float32,
     popularity Nullable(UInt8),
     inference_us Float32,
+    latency_ms Float32,
     event_time DateTime,
     scored_at DateTime
 ) ENGINE = ReplacingMergeTree(scored_at)
