@@ -130,11 +130,7 @@ test('a promotion mid-replay (250 events/s, 2 workers): every event has one live
     format: 'JSONEachRow',
   });
   const seen = await versions.json<{ v: string; n: string }>();
-  assert.equal(
-    seen.length,
-    2,
-    `both versions scored events: ${JSON.stringify(seen)}`,
-  );
+  assert.equal(seen.length, 2, `both versions scored events: ${JSON.stringify(seen)}`);
 });
 
 test('rollback restores the previous live version on every worker within 5 s', async () => {
