@@ -193,25 +193,30 @@ test('a body nested 5,000 levels deep is 400 too_deep, not a stack overflow', as
   ]);
 });
 
+/** A second app on the same models, publisher and hub, with other settings; `close` ends both. */
+async function appWith(cfg: typeof p.cfg, timeoutMs?: number) {
+  const clickhouse = createClickhouse(cfg, timeoutMs ? { timeoutMs } : {});
+  const app = await buildApp({
+    cfg: { ...cfg, logLevel: 'silent' },
+    models: s.models,
+    publisher: s.publisher,
+    clickhouse,
+    hub: s.hub,
+    feedReady: () => true,
+  });
+  return { app, close: () => app.close().then(() => clickhouse.close()) };
+}
+
 test('storage failures answer 503 with a named code: schema_missing (naming migrate), storage_unavailable', async () => {
   const answer = async (cfg: typeof p.cfg) => {
-    const clickhouse = createClickhouse(cfg, { timeoutMs: 3_000 });
-    const other = await buildApp({
-      cfg: { ...cfg, logLevel: 'silent' },
-      models: s.models,
-      publisher: s.publisher,
-      clickhouse,
-      hub: s.hub,
-      feedReady: () => true,
-    });
+    const { app: other, close } = await appWith(cfg, 3_000);
     try {
       return await Promise.all([
         other.inject({ url: '/drift' }),
         other.inject({ url: '/tracks/x/predictions' }),
       ]);
     } finally {
-      await other.close();
-      await clickhouse.close();
+      await close();
     }
   };
   for (const r of await answer({ ...p.cfg, clickhouseDatabase: 'never_migrated' })) {
@@ -227,21 +232,12 @@ test('storage failures answer 503 with a named code: schema_missing (naming migr
 });
 
 test('write protection: 429 with Retry-After past the rate limit, a capped feed with its reason, the key for reads', async () => {
-  const clickhouse = createClickhouse(p.cfg);
-  const guarded = await buildApp({
-    cfg: {
-      ...p.cfg,
-      logLevel: 'silent',
-      rateLimitPerSecond: 5,
-      feedMaxClients: 1,
-      apiKey: 'k',
-      apiKeyForReads: true,
-    },
-    models: s.models,
-    publisher: s.publisher,
-    clickhouse,
-    hub: s.hub,
-    feedReady: () => true,
+  const { app: guarded, close } = await appWith({
+    ...p.cfg,
+    rateLimitPerSecond: 5,
+    feedMaxClients: 1,
+    apiKey: 'k',
+    apiKeyForReads: true,
   });
   try {
     // /predict: the 5 within the second succeed, the 6th is refused and says when to retry.
@@ -291,8 +287,7 @@ test('write protection: 429 with Retry-After past the rate limit, a capped feed 
     assert.match(closed.reason, /too many feed clients \(HITSTREAM_FEED_MAX_CLIENTS=1\)/);
     first.close();
   } finally {
-    await guarded.close();
-    await clickhouse.close();
+    await close();
   }
 });
 

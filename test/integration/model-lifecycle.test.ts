@@ -6,7 +6,8 @@
  * corrupt upload refused, `/predict?version=`.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyAsVersion } from '../../bench/swap.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -40,14 +41,8 @@ let worse: string;
 
 /** A copy of the checkout's models under another version id; `scaleMlp` changes its MLP's weights. */
 function variant(suffix: string, scaleMlp?: number): string {
-  const dir = join(home, suffix);
-  cpSync(ARTIFACTS_DIR, dir, { recursive: true });
-  for (const m of MODEL_NAMES) {
-    const path = join(dir, m, 'manifest.json');
-    const manifest = JSON.parse(readFileSync(path, 'utf8')) as { version: string };
-    manifest.version = `${manifest.version}-${suffix}`;
-    writeFileSync(path, JSON.stringify(manifest));
-  }
+  const { dir } = copyAsVersion(suffix);
+  copies.push(dir);
   if (scaleMlp !== undefined) {
     const path = join(dir, 'mlp', 'weights.bin');
     const b = readFileSync(path);
@@ -57,6 +52,7 @@ function variant(suffix: string, scaleMlp?: number): string {
   }
   return dir;
 }
+const copies: string[] = [];
 
 before(async () => {
   p = await isolatedPipeline(4);
@@ -83,6 +79,7 @@ after(async () => {
   await lifecycle.close();
   await p.cleanup();
   rmSync(home, { recursive: true, force: true });
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
 });
 
 const served = () => workers.map((w) => w.serving.status());
