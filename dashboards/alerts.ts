@@ -1,13 +1,11 @@
 /** Alert rule: any feature's PSI over the last 15 minutes at or above 0.2. */
 import { QueryBuilder, RuleBuilder, RuleGroupBuilder } from '@grafana/grafana-foundation-sdk/alerting';
 import { TypeReduceBuilder, TypeThresholdBuilder } from '@grafana/grafana-foundation-sdk/expr';
-import type { ModelManifest } from '../models/manifest.ts';
-import type { ModelName } from '../schemas/index.ts';
 import { CLICKHOUSE_DATASOURCE, timeseries } from './common.ts';
 import { driftSql, PSI_ALERT } from './drift.ts';
 
-export function driftAlerts(manifests: Record<ModelName, ModelManifest>) {
-  const psi = driftSql(manifests).featurePsi;
+export function driftAlerts() {
+  const psi = driftSql().featurePsi;
   return new RuleGroupBuilder('hitstream drift')
     .folderUid('hitstream')
     .interval(60)

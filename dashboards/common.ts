@@ -9,7 +9,7 @@ import { CLICKHOUSE_DATASOURCE, ClickHouseQueryBuilder } from './clickhouse-quer
 
 export { CLICKHOUSE_DATASOURCE };
 
-/** The deployed models' manifests: their drift references are baked into the drift SQL. */
+/** The checkout's manifests (models/artifacts/). */
 export function readManifests(dir = ARTIFACTS_DIR): Record<ModelName, ModelManifest> {
   return Object.fromEntries(
     MODEL_NAMES.map((m) => [

@@ -8,57 +8,33 @@ import {
 import { PanelBuilder as BarChartPanel } from '@grafana/grafana-foundation-sdk/barchart';
 import { PanelBuilder as StatusHistoryPanel } from '@grafana/grafana-foundation-sdk/statushistory';
 import { PanelBuilder as TimeSeriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import { psiPerMinuteSql, scoreDistributionSql } from '../models/drift-sql.ts';
-import type { ModelManifest } from '../models/manifest.ts';
-import { FEATURE_NAMES, MODEL_NAMES, type ModelName } from '../schemas/index.ts';
-import { CLICKHOUSE_DATASOURCE, table, timeseries, unionByTime } from './common.ts';
+import {
+  disagreementSql,
+  errorPerMinuteSql,
+  featurePsiSql,
+  scoreDistributionSql,
+  scorePsiSql,
+} from '../models/drift-sql.ts';
+import { MODEL_NAMES, type ModelName } from '../schemas/index.ts';
+import { CLICKHOUSE_DATASOURCE, table, timeseries } from './common.ts';
 
 export const PSI_WARN = 0.1;
 export const PSI_ALERT = 0.2;
 
-export function driftSql(
-  manifests: Record<ModelName, ModelManifest>,
-  timeFilter = (col: string) => `$__timeFilter(${col})`,
-) {
-  const ref = manifests.rf.drift.features;
+/**
+ * The drift panels' SQL. No reference is written into it: each row is compared with the
+ * reference of the version that scored it (table drift_references, written by `models push`), so
+ * a promotion or a shadow version shows up with no dashboards run.
+ */
+export function driftSql(timeFilter = (col: string) => `$__timeFilter(${col})`) {
   return {
-    featurePsi: unionByTime(
-      FEATURE_NAMES.map((f) =>
-        psiPerMinuteSql({
-          table: 'track_events',
-          column: f,
-          name: f,
-          timeColumn: 'event_time',
-          timeFilter: timeFilter('event_time'),
-          ref: ref[f]!,
-        }),
-      ),
-    ),
-    scorePsi: unionByTime(
-      MODEL_NAMES.map((m) =>
-        psiPerMinuteSql({
-          table: 'predictions',
-          column: 'score',
-          name: m,
-          timeColumn: 'scored_at',
-          timeFilter: timeFilter('scored_at'),
-          where: `model = '${m}'`,
-          ref: manifests[m].drift.score,
-        }),
-      ),
-    ),
+    featurePsi: featurePsiSql(timeFilter('event_time')),
+    scorePsi: scorePsiSql(timeFilter('scored_at')),
     scoreDistribution: Object.fromEntries(
-      MODEL_NAMES.map((m) => [m, scoreDistributionSql(m, manifests[m].drift.score, timeFilter('scored_at'))]),
+      MODEL_NAMES.map((m) => [m, scoreDistributionSql(m, timeFilter('scored_at'))]),
     ) as Record<ModelName, string>,
-    disagreement: `SELECT toStartOfMinute(first_scored) AS time, avg(spread) AS mean_spread, max(spread) AS max_spread
-FROM (SELECT event_id, any(scored_at) AS first_scored, max(score) - min(score) AS spread FROM predictions FINAL WHERE ${timeFilter('scored_at')} GROUP BY event_id)
-GROUP BY time
-ORDER BY time`,
-    liveError: `SELECT toStartOfMinute(scored_at) AS time, model, sqrt(avg((score - popularity) * (score - popularity))) AS rmse, avg(abs(score - popularity)) AS mae
-FROM predictions FINAL
-WHERE ${timeFilter('scored_at')} AND isNotNull(popularity)
-GROUP BY time, model
-ORDER BY time`,
+    disagreement: disagreementSql(timeFilter('scored_at')),
+    error: errorPerMinuteSql(timeFilter('scored_at')),
   };
 }
 
@@ -68,13 +44,14 @@ const psiThresholds = new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute
   { value: PSI_ALERT, color: 'red' },
 ]);
 
-export function driftDashboard(manifests: Record<ModelName, ModelManifest>) {
-  const q = driftSql(manifests);
-  const versions = MODEL_NAMES.map((m) => manifests[m].version).join(', ');
+export function driftDashboard() {
+  const q = driftSql();
   const d = new DashboardBuilder('hitstream · Model drift')
     .uid('hitstream-drift')
     .tags(['hitstream', 'generated'])
-    .description(`Live data against the training reference of ${versions}. PSI ≥ ${PSI_ALERT} is drift.`)
+    .description(
+      `Features against the live version's training data; each version's scores (live and shadow) against its own. PSI ≥ ${PSI_ALERT} is drift.`,
+    )
     .refresh('30s')
     .time({ from: 'now-1h', to: 'now' })
     .withRow(new RowBuilder('Features'))
@@ -99,7 +76,7 @@ export function driftDashboard(manifests: Record<ModelName, ModelManifest>) {
     .withRow(new RowBuilder('Model scores'))
     .withPanel(
       new TimeSeriesPanel()
-        .title('PSI of each model’s scores, per minute')
+        .title('PSI of each version’s scores against its own training data, per minute')
         .datasource(CLICKHOUSE_DATASOURCE)
         .withTarget(timeseries(q.scorePsi))
         .thresholds(psiThresholds)
@@ -108,7 +85,7 @@ export function driftDashboard(manifests: Record<ModelName, ModelManifest>) {
     )
     .withPanel(
       new TimeSeriesPanel()
-        .title('Disagreement between the four models (max − min score)')
+        .title('Disagreement between the four models (max − min score), per live version')
         .datasource(CLICKHOUSE_DATASOURCE)
         .withTarget(timeseries(q.disagreement))
         .span(12)
@@ -117,7 +94,7 @@ export function driftDashboard(manifests: Record<ModelName, ModelManifest>) {
   for (const m of MODEL_NAMES)
     d.withPanel(
       new BarChartPanel()
-        .title(`${m}: score distribution, live vs training`)
+        .title(`${m}: the live version’s scores vs its training data`)
         .datasource(CLICKHOUSE_DATASOURCE)
         .withTarget(table(q.scoreDistribution[m]))
         .span(6)
@@ -126,9 +103,9 @@ export function driftDashboard(manifests: Record<ModelName, ModelManifest>) {
   d.withRow(new RowBuilder('Error against ground truth (replays carry the dataset’s popularity)'));
   d.withPanel(
     new TimeSeriesPanel()
-      .title('RMSE and MAE per model, per minute')
+      .title('RMSE and MAE per model and version (live and shadow), per minute')
       .datasource(CLICKHOUSE_DATASOURCE)
-      .withTarget(timeseries(q.liveError))
+      .withTarget(timeseries(q.error))
       .span(24)
       .height(8),
   );

@@ -1,9 +1,11 @@
 /**
- * Drift SQL: live bin counts per feature and per model score over a window, with the bins of the
- * training reference (decile edges from the manifests). Portable to ClickHouse 18.16 and current:
- * a value's bin is the number of edges ≤ it, written as a sum of comparisons,
- * `(x >= e1) + (x >= e2) + …`, because 18.16's lambdas cannot see table columns
- * (`arrayMap(e -> x >= e, …)` fails there with "Unknown identifier").
+ * Drift SQL: bin counts per feature and per model score over a window, against the bins of a
+ * training reference (decile edges). The API's queries take the edges as literals; the
+ * dashboards' join each row with its version's reference in table drift_references. Portable to
+ * ClickHouse 18.16 and current: a value's bin is the number of edges ≤ it, written as a sum of
+ * comparisons, `(x >= e1) + (x >= e2) + …`, because 18.16's lambdas cannot see the columns of a
+ * FINAL read, a subquery or a join (`arrayCount(e -> x >= e, edges)` fails there with "Unknown
+ * identifier: x").
  */
 import { ident, sql, sqlLiteral } from '../lib/sql.ts';
 import { FEATURE_NAMES, MODEL_NAMES, type ModelName } from '../schemas/index.ts';
@@ -25,65 +27,172 @@ GROUP BY feature, bin`,
     .join('\nUNION ALL\n');
 }
 
-/** One row per (model, bin) of predicted scores in the window. */
-export function scoreBinsSql(edges: Record<ModelName, readonly number[]>, windowSeconds: number): string {
+/**
+ * The rows a version scored, live (`predictions`) and shadow (`shadow_predictions`): the columns
+ * every per-version panel reads, plus `role`. A version's rows carry `<model>-<version>` as their
+ * model_version in both tables.
+ */
+export function scoredRowsSql(where: string): string {
+  const columns = 'event_id, model, model_version, score, popularity, inference_us, scored_at';
+  return `SELECT ${columns}, 'live' AS role FROM predictions FINAL WHERE ${where}
+UNION ALL
+SELECT ${columns}, 'shadow' AS role FROM shadow_predictions FINAL WHERE ${where}`;
+}
+
+/** `<model>-<version>` → the version, in SQL (the inverse of the manifests' naming). */
+const VERSION_OF_ROW = 'substring(model_version, length(model) + 2)';
+
+/** One row per (model, bin) of the scores `version` gave in the window, live or shadow. */
+export function scoreBinsSql(
+  edges: Record<ModelName, readonly number[]>,
+  windowSeconds: number,
+  version: string,
+): string {
   return MODEL_NAMES.map(
     (m) =>
       sql`SELECT ${m} AS model, ` +
       binExpr('score', edges[m]) +
-      sql` AS bin, count() AS n
-FROM predictions FINAL
-WHERE model = ${m} AND scored_at >= now() - ${Math.round(windowSeconds)}
+      ` AS bin, count() AS n
+FROM (${scoredRowsSql(sql`model = ${m} AND model_version = ${`${m}-${version}`} AND scored_at >= now() - ${Math.round(windowSeconds)}`)})
 GROUP BY model, bin`,
   ).join('\nUNION ALL\n');
 }
 
-const FLOOR = 1e-4;
+/** n, RMSE, MAE and bias per model of `version`'s scores on the labelled rows of the window. */
+export function versionErrorSql(windowSeconds: number, version: string): string {
+  const where =
+    sql`scored_at >= now() - ${Math.round(windowSeconds)} AND isNotNull(popularity) AND ` +
+    `${VERSION_OF_ROW} = ${sqlLiteral(version)}`;
+  return `SELECT model, count() AS n, sqrt(avg((score - popularity) * (score - popularity))) AS rmse,
+  avg(abs(score - popularity)) AS mae, avg(score - popularity) AS bias
+FROM (${scoredRowsSql(where)})
+GROUP BY model`;
+}
 
-/** PSI of live shares c_k/n against reference shares, as plain arithmetic (no lambdas, no joins). */
-function psiExpr(reference: readonly number[]): string {
-  return reference
-    .map((e, k) => {
-      const a = `greatest(c${k} / n, ${FLOOR})`;
-      const ek = sqlLiteral(Math.max(e, FLOOR));
-      return `(${a} - ${ek}) * log(${a} / ${ek})`;
-    })
-    .join(' + ');
+// ---- Drift against the registry's references (table drift_references), for the dashboards ----
+
+/** drift_references spreads a reference over columns: edges e1..e9, shares p0..p9. */
+export const REFERENCE_BINS = 10;
+const EDGES = Array.from({ length: REFERENCE_BINS - 1 }, (_, k) => `e${k + 1}`);
+const SHARES = Array.from({ length: REFERENCE_BINS }, (_, k) => `p${k}`);
+const REFERENCE_COLUMNS = [...EDGES, ...SHARES].join(', ');
+/** What unused edges hold: no value reaches it, so its bin stays empty (and its share is 0). */
+export const NO_EDGE = 1e308;
+
+/** One reference as drift_references' columns. Refuses more bins than the table has. */
+export function referenceColumns(ref: { edges: readonly number[]; proportions: readonly number[] }) {
+  if (ref.edges.length > EDGES.length || ref.proportions.length !== ref.edges.length + 1)
+    throw new Error(
+      `a drift reference has at most ${REFERENCE_BINS} bins and one more share than edges (got ${ref.edges.length} edges, ${ref.proportions.length} shares)`,
+    );
+  return Object.fromEntries([
+    ...EDGES.map((e, k) => [e, ref.edges[k] ?? NO_EDGE]),
+    ...SHARES.map((p, k) => [p, ref.proportions[k] ?? 0]),
+  ]) as Record<string, number>;
 }
 
 /**
- * PSI per minute of one column against its reference, over the rows `where` selects:
- * columns `time` (the minute), `name`, `psi`. `timeFilter` is SQL (a Grafana macro or a literal
- * condition). No ORDER BY, so several can be joined with UNION ALL.
+ * The live version: the last role change's, else (no registry, a fixed set) the version whose
+ * references were written last. Feature drift is measured against its training data.
  */
-export function psiPerMinuteSql(opts: {
-  table: 'track_events' | 'predictions';
-  column: string;
-  name: string;
-  timeColumn: string;
-  timeFilter: string;
-  where?: string;
-  ref: { edges: readonly number[]; proportions: readonly number[] };
-}): string {
-  const counts = opts.ref.proportions.map((_, k) => `countIf(bin = ${k}) AS c${k}`).join(', ');
-  const time = ident(opts.timeColumn).name;
-  return `SELECT minute AS time, ${sqlLiteral(opts.name)} AS name, ${psiExpr(opts.ref.proportions)} AS psi
+export const LIVE_VERSION_SQL = `ifNull(nullIf((SELECT live FROM model_role_changes ORDER BY at DESC, seq DESC LIMIT 1), ''), (SELECT argMax(version, written_at) FROM drift_references))`;
+
+const binOfColumns = (x: string) => `(${EDGES.map((e) => `(${x} >= ${e})`).join(' + ')})`;
+const FLOOR = 1e-4;
+/** Counts and reference shares per group, then PSI as plain arithmetic (no lambdas, no arrays). */
+const countsAndShares = () =>
+  [
+    'count() AS n',
+    ...SHARES.map((_, k) => `countIf(bin = ${k}) AS c${k}`),
+    ...SHARES.map((p, k) => `any(${p}) AS r${k}`),
+  ].join(', ');
+const psiOfCounts = () =>
+  SHARES.map((_, k) => {
+    const a = `greatest(c${k} / n, ${FLOOR})`;
+    const r = `greatest(r${k}, ${FLOOR})`;
+    return `(${a} - ${r}) * log(${a} / ${r})`;
+  }).join(' + ');
+
+/**
+ * PSI per minute of each feature against the live version's training reference: columns `time`,
+ * `name` (the feature), `psi`. `timeFilter` is SQL on `event_time` (a Grafana macro, or literal).
+ */
+export function featurePsiSql(timeFilter: string): string {
+  const pairs = FEATURE_NAMES.map((f) => `(${sqlLiteral(f)}, toFloat64(${ident(f).name}))`).join(', ');
+  return `SELECT minute AS time, name, ${psiOfCounts()} AS psi
 FROM (
-  SELECT toStartOfMinute(${time}) AS minute, count() AS n, ${counts}
-  FROM (SELECT ${time}, ${binExpr(opts.column, opts.ref.edges)} AS bin FROM ${ident(opts.table).name} FINAL WHERE ${opts.timeFilter}${opts.where ? ` AND ${opts.where}` : ''})
-  GROUP BY minute
-)`;
+  SELECT minute, name, ${countsAndShares()}
+  FROM (
+    SELECT minute, name, ${binOfColumns('x')} AS bin, ${SHARES.join(', ')}
+    FROM (
+      SELECT toStartOfMinute(event_time) AS minute, tupleElement(fv, 1) AS name, tupleElement(fv, 2) AS x
+      FROM (SELECT event_time, arrayJoin([${pairs}]) AS fv FROM track_events FINAL WHERE ${timeFilter})
+    ) AS events
+    ALL INNER JOIN (
+      SELECT name, ${REFERENCE_COLUMNS} FROM drift_references FINAL
+      WHERE subject = 'feature' AND version = ${LIVE_VERSION_SQL}
+    ) AS reference USING name
+  )
+  GROUP BY minute, name
+)
+ORDER BY time`;
 }
 
-/** Live share of each score bin next to the training reference, for one model. */
-export function scoreDistributionSql(
-  model: ModelName,
-  ref: { edges: readonly number[]; proportions: readonly number[] },
-  timeFilter: string,
-): string {
-  const where = sql`model = ${model}` + ` AND ${timeFilter}`;
-  return `SELECT bin, count() / (SELECT count() FROM predictions FINAL WHERE ${where}) AS live, arrayElement(${sqlLiteral([...ref.proportions])}, bin + 1) AS reference
-FROM (SELECT ${binExpr('score', ref.edges)} AS bin FROM predictions FINAL WHERE ${where})
+/** Scored rows with their version's score reference joined (e1..e9, p0..p9, version). */
+function withScoreReference(rows: string) {
+  return `(${rows}) AS scored
+    ALL INNER JOIN (
+      SELECT model_version, version, ${REFERENCE_COLUMNS} FROM drift_references FINAL WHERE subject = 'score'
+    ) AS reference USING model_version`;
+}
+
+/**
+ * PSI per minute of each version's scores against that version's own training reference, live
+ * and shadow: columns `time`, `name` (\`rf · VERSION\`, with \` (shadow)\` for shadow rows), `psi`.
+ */
+export function scorePsiSql(timeFilter: string): string {
+  return `SELECT minute AS time, concat(model, ' · ', version, if(role = 'shadow', ' (shadow)', '')) AS name, ${psiOfCounts()} AS psi
+FROM (
+  SELECT minute, model, version, role, ${countsAndShares()}
+  FROM (
+    SELECT toStartOfMinute(scored_at) AS minute, model, version, role, ${binOfColumns('score')} AS bin, ${SHARES.join(', ')}
+    FROM ${withScoreReference(scoredRowsSql(timeFilter))}
+  )
+  GROUP BY minute, model, version, role
+)
+ORDER BY time`;
+}
+
+/** Share of the live version's scores of `model` in each bin, next to its training reference. */
+export function scoreDistributionSql(model: ModelName, timeFilter: string): string {
+  const rows = `SELECT model_version, score FROM predictions FINAL
+    WHERE ${timeFilter} AND model = ${sqlLiteral(model)} AND model_version = concat(${sqlLiteral(`${model}-`)}, ${LIVE_VERSION_SQL})`;
+  return `SELECT bin, count() / (SELECT count() FROM (${rows})) AS live, any(share) AS reference
+FROM (
+  SELECT ${binOfColumns('score')} AS bin, arrayElement([${SHARES.join(', ')}], bin + 1) AS share
+  FROM ${withScoreReference(rows)}
+)
 GROUP BY bin
 ORDER BY bin`;
+}
+
+/** RMSE and MAE per minute of each version's scores (live and shadow) on labelled rows. */
+export function errorPerMinuteSql(timeFilter: string): string {
+  return `SELECT toStartOfMinute(scored_at) AS time, concat(model, ' · ', ${VERSION_OF_ROW}, if(role = 'shadow', ' (shadow)', '')) AS name,
+  sqrt(avg((score - popularity) * (score - popularity))) AS rmse, avg(abs(score - popularity)) AS mae
+FROM (${scoredRowsSql(`${timeFilter} AND isNotNull(popularity)`)})
+GROUP BY time, name
+ORDER BY time`;
+}
+
+/** Spread of the four scores of each event (max − min), per minute and live version. */
+export function disagreementSql(timeFilter: string): string {
+  return `SELECT toStartOfMinute(first_scored) AS time, version, avg(spread) AS mean_spread, max(spread) AS max_spread
+FROM (
+  SELECT event_id, any(${VERSION_OF_ROW}) AS version, any(scored_at) AS first_scored, max(score) - min(score) AS spread
+  FROM predictions FINAL WHERE ${timeFilter}
+  GROUP BY event_id
+)
+GROUP BY time, version
+ORDER BY time`;
 }

@@ -37,11 +37,11 @@ FROM (
         inference_us AS live_us
     FROM predictions FINAL
     WHERE popularity IS NOT NULL AND event_time >= now() - ${windowSeconds}
-) ALL INNER JOIN (
+) AS live ALL INNER JOIN (
     SELECT event_id, model, score AS shadow_score, inference_us AS shadow_us
     FROM shadow_predictions FINAL
     WHERE set_version = ${shadowVersion} AND event_time >= now() - ${windowSeconds}
-) USING (event_id, model)
+) AS shadow USING (event_id, model)
 GROUP BY model
 ORDER BY model`;
 

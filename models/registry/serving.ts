@@ -15,6 +15,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { ARTIFACTS_DIR, type LoadedModels, loadModels } from '../model-set.ts';
 import { watchRoles } from './role-topic.ts';
 import type { RoleState } from './roles.ts';
+import { writeDriftReferences } from './references.ts';
 import { createModelStore, readVersionDir } from './store.ts';
 
 export interface ServedSet {
@@ -54,6 +55,10 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   await local.models.warmUp();
   const ch = createClickhouse(cfg, { timeoutMs: 120_000 });
   const store = createModelStore(ch);
+  // The drift panels find a set's references in ClickHouse; the checkout's may never be pushed.
+  await writeDriftReferences(ch, local.version, local.models.manifests).catch((err: unknown) =>
+    log.warn({ err: describeError(err) }, 'drift references of the checkout models not written'),
+  );
   const cache = join(cfg.home, 'models-cache');
   const loaded = new Map<string, ServedSet>([[local.version, local]]);
 
@@ -167,8 +172,11 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   };
 }
 
+/** The version id of a loaded set: what its manifests' versions share after `<model>-`. */
+export const versionOf = (models: LoadedModels) => models.manifests.rf.version.replace(/^rf-/, '');
+
 /** A fixed set, served as live with no registry (tests, `bench models`, offline tools). */
-export function servingOf(models: LoadedModels, version = 'local'): Serving {
+export function servingOf(models: LoadedModels, version = versionOf(models)): Serving {
   const set = { version, models };
   return {
     live: () => set,

@@ -10,8 +10,9 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HitstreamError } from '../../lib/errors.ts';
 import { sql } from '../../lib/sql.ts';
-import { MODEL_NAMES } from '../../schemas/prediction.ts';
+import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
 import type { ModelManifest } from '../manifest.ts';
+import { writeDriftReferences } from './references.ts';
 
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -143,6 +144,8 @@ export function createModelStore(client: ClickHouseClient) {
         pushed_by: by,
         pushed_at: now,
       };
+      // References before the version row: a committed version always has its drift references.
+      await writeDriftReferences(client, version, manifests);
       await client.insert({ table: 'model_versions', format: 'JSONEachRow', values: [record] });
       return { version, files: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0) };
     },

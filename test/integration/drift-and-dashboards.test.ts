@@ -11,10 +11,12 @@ import { generatedFiles } from '../../dashboards/generate.ts';
 import { expandMacros, panelQueries } from '../../dashboards/macros.ts';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import type { LoadedModels } from '../../models/model-set.ts';
+import { writeDriftReferences } from '../../models/registry/references.ts';
+import { versionOf } from '../../models/registry/serving.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
 import type { Publisher } from '../../producers/publisher.ts';
 import { trackEventFromCsv } from '../../producers/track-event.ts';
-import { FEATURE_NAMES } from '../../schemas/index.ts';
+import { FEATURE_NAMES, MODEL_NAMES } from '../../schemas/index.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { runOnChdb } from '../sql/chdb.ts';
 import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
@@ -30,13 +32,20 @@ before(async () => {
   p = await isolatedPipeline();
   s = await startScoringApp(p);
   ({ models, publisher, app } = s);
+  // What `models push` (or a worker's start) writes: the dashboards' SQL reads references here.
+  await writeDriftReferences(p.client, versionOf(models), models.manifests);
 });
 after(async () => {
   await s.stop();
   await p.cleanup();
 });
 
-type Drift = { features: Record<string, { psi: number | null; n: number }> };
+type Drift = {
+  version: string;
+  role: string | null;
+  features: Record<string, { psi: number | null; n: number }>;
+  models: Record<string, { n: number; labelled: { n: number; rmse: number | null } }>;
+};
 
 test('reference-like rows show no drift; the same rows shifted (energy +0.25, loudness +6 dB) drift on exactly those features', async () => {
   const { tracks } = await loadKaggleCsv('data/spotify_tracks_sample.csv');
@@ -61,6 +70,12 @@ test('reference-like rows show no drift; the same rows shifted (energy +0.25, lo
   // The last hour holds both streams; the reference alone is the 45–35 minutes ago slice.
   const old = (await app.inject({ url: '/drift?window=1h' })).json<Drift>();
   assert.equal(old.features.energy?.n, 2 * n);
+  assert.deepEqual([old.version, old.role], [versionOf(models), 'live']);
+  for (const m of MODEL_NAMES) {
+    assert.equal(old.models[m]?.n, 2 * n, `${m}: the live version's scores`);
+    assert.equal(old.models[m]?.labelled.n, 2 * n, `${m}: labelled`);
+    assert.ok((old.models[m]?.labelled.rmse ?? 0) > 5, `${m}: RMSE ${old.models[m]?.labelled.rmse}`);
+  }
   const recent = (await app.inject({ url: '/drift?window=10m' })).json<Drift>();
   for (const f of FEATURE_NAMES) {
     const psi = recent.features[f]?.psi;
@@ -70,7 +85,7 @@ test('reference-like rows show no drift; the same rows shifted (energy +0.25, lo
   }
 
   // The dashboard's PSI query over the reference minutes and over the shifted ones.
-  const q = driftSql(models.manifests, (col) => `$__timeFilter(${col})`).featurePsi;
+  const q = driftSql().featurePsi;
   const run = async (from: Date, to: Date) => {
     const rs = await p.client.query({ query: expandMacros(q, from, to), format: 'JSONEachRow' });
     const rows = await rs.json<{ name: string; psi: number }>();
@@ -101,7 +116,7 @@ test('every dashboard panel query runs on the real ClickHouse with data and retu
   const to = new Date(Date.now() + 60_000);
   const all: { title: string; sql: string; format: number }[] = [];
   for (const name of ['generated/pipeline.json', 'generated/drift.json']) {
-    const d = JSON.parse(generatedFiles(models.manifests)[name]!) as { panels: unknown[] };
+    const d = JSON.parse(generatedFiles()[name]!) as { panels: unknown[] };
     for (const q of panelQueries(d))
       all.push({ title: `${name}: ${q.title}`, sql: expandMacros(q.rawSql, from, to), format: q.format });
   }
@@ -124,4 +139,18 @@ test('every dashboard panel query runs on the real ClickHouse with data and retu
     setup,
   );
   for (const r of results) assert.ok(r.ok, `chdb: ${all[r.i]?.title}: ${r.error}`);
+
+  // Last (it becomes the registry-less fallback's live version): a version this process does not
+  // serve has /drift read its references from drift_references; it scored nothing here.
+  await writeDriftReferences(p.client, 'pushed-elsewhere', models.manifests);
+  const other = (await app.inject({ url: '/drift?window=1h&version=pushed-elsewhere' })).json<Drift>();
+  assert.deepEqual(
+    [other.version, other.role, (other.features.energy?.n ?? 0) > 0],
+    ['pushed-elsewhere', null, true],
+  );
+  assert.equal(other.models.rf?.n, 0);
+  const unknown = await app.inject({ url: '/drift?version=never-pushed' });
+  assert.equal(unknown.statusCode, 404);
+  assert.equal(unknown.json<{ code: string }>().code, 'unknown_version');
+  assert.match(unknown.body, /never-pushed has no drift references/);
 });

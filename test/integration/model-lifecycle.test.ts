@@ -17,6 +17,8 @@ import type { Config } from '../../lib/config.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { driftSql } from '../../dashboards/drift.ts';
+import { LIVE_VERSION_SQL, versionErrorSql } from '../../models/drift-sql.ts';
 import { backfill } from '../../models/registry/backfill.ts';
 import { createLifecycle } from '../../models/registry/lifecycle.ts';
 import { readRoles } from '../../models/registry/role-topic.ts';
@@ -82,6 +84,7 @@ after(async () => {
   for (const dir of copies) rmSync(dir, { recursive: true, force: true });
 });
 
+const query = async <T>(q: string) => (await p.client.query({ query: q, format: 'JSONEachRow' })).json<T>();
 const served = () => workers.map((w) => w.serving.status());
 /** Set version of a stored row's model_version (`rf-<set>` → `<set>`). */
 const SET_OF = "replaceRegexpOne(model_version, '^[a-z]+-', '')";
@@ -200,6 +203,39 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
   }
   const mlp = c.rows.find((r) => r.model === 'mlp')!;
   assert.ok(mlp.shadow_rmse > mlp.live_rmse, 'the scaled MLP is worse');
+
+  // Monitoring by version, with no dashboards run: /drift's error of the shadow version is the
+  // independent RMSE, and the dashboards' panels draw a series per version and role.
+  // (worse was live once too, in the promotion test: its live rows count as well.)
+  const errors = await query<{ model: string; n: string; rmse: number }>(versionErrorSql(3600, worse));
+  const scoredByWorse = await query<{ model: string; score: number; label: number }>(
+    ['predictions', 'shadow_predictions']
+      .map(
+        (t) =>
+          `SELECT model, score, popularity AS label FROM ${t} FINAL WHERE model_version = concat(model, '-', '${worse}') AND isNotNull(popularity)`,
+      )
+      .join(' UNION ALL '),
+  );
+  for (const m of MODEL_NAMES) {
+    const rows = scoredByWorse.filter((r) => r.model === m);
+    const independent = Math.sqrt(rows.reduce((a, r) => a + (r.score - r.label) ** 2, 0) / rows.length);
+    const e = errors.find((r) => r.model === m)!;
+    assert.ok(rows.length > 300, `${m}: live and shadow rows`);
+    assert.equal(Number(e.n), rows.length, m);
+    assert.ok(Math.abs(Number(e.rmse) - independent) < 1e-3, `${m}: ${e.rmse} vs ${independent}`);
+  }
+  const panels = driftSql((col) => `${col} >= now() - 3600`);
+  const seriesOf = async (q: string) => new Set((await query<{ name: string }>(q)).map((r) => r.name));
+  for (const q of [panels.scorePsi, panels.error]) {
+    const names = await seriesOf(q);
+    for (const m of MODEL_NAMES) {
+      assert.ok(names.has(`${m} · ${v1}`), `${m} · ${v1} in ${[...names].join(', ')}`);
+      assert.ok(
+        names.has(`${m} · ${worse} (shadow)`),
+        `${m} · ${worse} (shadow) in ${[...names].join(', ')}`,
+      );
+    }
+  }
   assert.ok(c.rows.find((r) => r.model === 'rf')!.disagreement < 1e-6, 'the unchanged RF agrees with itself');
 
   await assert.rejects(lifecycle.promote(worse), /is worse than live on mlp.*--force/s);
@@ -218,6 +254,13 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
     (n) => n >= before + 1600,
   );
   assert.equal(await p.count('SELECT count() FROM shadow_predictions FINAL'), 1200);
+  const names = await seriesOf(panels.scorePsi);
+  assert.ok(
+    names.has(`mlp · ${worse}`),
+    `the promoted version's live scores have their series: ${[...names].join(', ')}`,
+  );
+  const [live] = await query<{ v: string }>(`SELECT ${LIVE_VERSION_SQL} AS v`);
+  assert.equal(live?.v, worse, 'feature drift now compares with the promoted version’s training data');
 });
 
 test('a corrupt upload is refused by checksum and nothing changes; an unknown version is refused by name', async () => {

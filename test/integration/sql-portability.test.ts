@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { trackPredictionsSql } from '../../api/routes/tracks.ts';
 import { readManifests } from '../../dashboards/common.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
-import { featureBinsSql, scoreBinsSql } from '../../models/drift-sql.ts';
+import { featureBinsSql, scoreBinsSql, versionErrorSql } from '../../models/drift-sql.ts';
+import { compareSql } from '../../models/registry/compare.ts';
+import { driftReferencesSql } from '../../models/registry/references.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 import { sql } from '../../lib/sql.ts';
 import { runOnChdb } from '../sql/chdb.ts';
@@ -36,7 +38,10 @@ test('the API’s queries run on a current ClickHouse (chdb) too', () => {
   const statements = [
     trackPredictionsSql("it's-a-track", 100),
     featureBinsSql(featureEdges, 900),
-    scoreBinsSql(scoreEdges, 900),
+    scoreBinsSql(scoreEdges, 900, 'v1'),
+    versionErrorSql(900, 'v1'),
+    driftReferencesSql('v1'),
+    compareSql('v1', 3600),
   ];
   const setup = [MIGRATIONS_TABLE, ...loadMigrations().flatMap((m) => m.statements)];
   for (const r of runOnChdb(statements, setup))

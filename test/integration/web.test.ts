@@ -71,6 +71,15 @@ test('Live page: rows and charts arrive during a replay', { skip }, async () => 
   );
   assert.ok(Number(await page.textContent('#count')) > 0);
   assert.ok((await page.locator('#hists svg rect').count()) > 0, 'histograms drawn');
+  // The drift card (refreshed every 10 s): the live version's line, with its error on the labels.
+  await page.waitForFunction(
+    () => /RMSE \d/.test(document.querySelector('.version-drift')?.textContent ?? ''),
+    undefined,
+    {
+      timeout: 30_000,
+    },
+  );
+  assert.match((await page.textContent('.version-drift')) ?? '', /^live \d{8}-/);
   await page.screenshot({ path: shot('live'), fullPage: true });
   await page.close();
 });

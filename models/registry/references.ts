@@ -1,0 +1,81 @@
+/**
+ * A version's drift references in ClickHouse (table drift_references): the decile bins of each
+ * feature and of each model's scores on its training data, from its manifests. Written when the
+ * version is pushed (and by every process for the set it starts with, so a registry-less setup
+ * has them too); the dashboards' drift SQL joins every row with its version's.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
+import { sql } from '../../lib/sql.ts';
+import type { BinnedReference } from '../drift-reference.ts';
+import { NO_EDGE, REFERENCE_BINS, referenceColumns } from '../drift-sql.ts';
+import type { ModelManifest } from '../manifest.ts';
+
+export function driftReferenceRows(version: string, manifests: Record<ModelName, ModelManifest>) {
+  const writtenAt = Math.floor(Date.now() / 1000);
+  // The four manifests hold the same feature reference (one training split); rf's is used.
+  const features = Object.entries(manifests.rf.drift.features).map(([name, ref]) => ({
+    version,
+    subject: 'feature',
+    name,
+    model_version: '',
+    ...referenceColumns(ref),
+    written_at: writtenAt,
+  }));
+  const scores = MODEL_NAMES.map((m) => ({
+    version,
+    subject: 'score',
+    name: m,
+    model_version: manifests[m].version,
+    ...referenceColumns(manifests[m].drift.score),
+    written_at: writtenAt,
+  }));
+  return [...features, ...scores];
+}
+
+export async function writeDriftReferences(
+  client: ClickHouseClient,
+  version: string,
+  manifests: Record<ModelName, ModelManifest>,
+) {
+  await client.insert({
+    table: 'drift_references',
+    format: 'JSONEachRow',
+    values: driftReferenceRows(version, manifests),
+  });
+}
+
+export interface VersionReferences {
+  features: Record<string, BinnedReference>;
+  scores: Record<ModelName, BinnedReference>;
+}
+
+export const referencesOf = (manifests: Record<ModelName, ModelManifest>): VersionReferences => ({
+  features: manifests.rf.drift.features,
+  scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].drift.score])) as Record<
+    ModelName,
+    BinnedReference
+  >,
+});
+
+export const driftReferencesSql = (version: string) =>
+  sql`SELECT * FROM drift_references FINAL WHERE version = ${version}`;
+
+/** drift_references rows back into references; undefined when the version has none (or not all). */
+export function parseDriftReferences(rows: Record<string, unknown>[]): VersionReferences | undefined {
+  const toReference = (r: Record<string, unknown>): BinnedReference => {
+    const edges = Array.from({ length: REFERENCE_BINS - 1 }, (_, k) => Number(r[`e${k + 1}`])).filter(
+      (e) => e < NO_EDGE,
+    );
+    const proportions = Array.from({ length: edges.length + 1 }, (_, k) => Number(r[`p${k}`]));
+    return { edges, proportions };
+  };
+  const features = Object.fromEntries(
+    rows.filter((r) => r.subject === 'feature').map((r) => [String(r.name), toReference(r)]),
+  );
+  const scores = Object.fromEntries(
+    rows.filter((r) => r.subject === 'score').map((r) => [String(r.name), toReference(r)]),
+  ) as Record<ModelName, BinnedReference>;
+  if (!Object.keys(features).length || MODEL_NAMES.some((m) => !scores[m])) return undefined;
+  return { features, scores };
+}
