@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HitstreamError } from '../../lib/errors.ts';
 import { sql } from '../../lib/sql.ts';
-import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
+import { MODEL_NAMES } from '../../schemas/prediction.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { writeDriftReferences } from './references.ts';
 
