@@ -13,6 +13,12 @@ export const FeedSubscribe = Type.Object(
         { description: 'the model min_score applies to (default: the highest of the four)' },
       ),
     ),
+    shadow: Type.Optional(
+      Type.Boolean({
+        description:
+          'also send the shadow version’s scores of each event (`shadow` in each prediction), when one is set',
+      }),
+    ),
     min_score: Type.Optional(
       Type.Number({ minimum: 0, maximum: 100, description: 'only predictions scored at least this' }),
     ),

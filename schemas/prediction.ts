@@ -42,6 +42,20 @@ export const ScoredEvent = Type.Object(
     popularity: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     scores: Type.Record(Type.String(), Type.Number(), { description: 'model name -> score' }),
     model_versions: Type.Record(Type.String(), Type.String()),
+    version: Type.Optional(Type.String({ description: 'the live version that gave `scores`' })),
+    shadow: Type.Optional(
+      Type.Object(
+        {
+          version: Type.String(),
+          scores: Type.Record(Type.String(), Type.Number(), { description: 'model name -> score' }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'the shadow version’s scores of the same event, when one is set; sent only to feed clients that subscribe with "shadow": true',
+        },
+      ),
+    ),
     tabnet_mask: Type.Optional(
       Type.Array(Type.Number(), { description: 'TabNet aggregate feature mask, in feature order' }),
     ),

@@ -81,12 +81,17 @@ export const shadowPredictionRows = (
   scoredAt: Date,
 ) => predictionRows(batch, pred, manifests, scoredAt).map((r) => ({ ...r, set_version: setVersion }));
 
+const roundedScores = (pred: BatchPrediction, i: number) =>
+  Object.fromEntries(MODEL_NAMES.map((m) => [m, Math.round(pred.scores[m][i]! * 100) / 100]));
+
 export function scoredEvents(
   batch: readonly Scored[],
   pred: BatchPrediction,
-  manifests: Record<ModelName, ModelManifest>,
+  live: { version: string; manifests: Record<ModelName, ModelManifest> },
   scoredAt: Date,
+  shadow?: { version: string; pred: BatchPrediction },
 ): ScoredEvent[] {
+  const { manifests } = live;
   const nFeatures = pred.tabnetMasks.length / Math.max(1, batch.length);
   return batch.map(({ eventId, event }, i) => ({
     event_id: eventId,
@@ -96,8 +101,10 @@ export function scoredEvents(
     ...(event.track_genre ? { track_genre: event.track_genre } : {}),
     features: Object.fromEntries(FEATURE_NAMES.map((f) => [f, event[f]])) as ScoredEvent['features'],
     ...(event.popularity !== undefined ? { popularity: event.popularity } : {}),
-    scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, Math.round(pred.scores[m][i]! * 100) / 100])),
+    scores: roundedScores(pred, i),
     model_versions: Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].version])),
+    version: live.version,
+    ...(shadow ? { shadow: { version: shadow.version, scores: roundedScores(shadow.pred, i) } } : {}),
     tabnet_mask: Array.from(
       pred.tabnetMasks.subarray(i * nFeatures, (i + 1) * nFeatures),
       (v) => Math.round(v * 1000) / 1000,

@@ -107,7 +107,13 @@ export function createScoringStage(deps: {
     }
     const manifests = live.models.manifests;
 
-    const feed = scoredEvents(valid, pred, manifests, scoredAt);
+    const feed = scoredEvents(
+      valid,
+      pred,
+      { version: live.version, manifests },
+      scoredAt,
+      shadow && { version: shadow.set.version, pred: shadow.pred },
+    );
     const outgoing = [
       ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
       ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),

@@ -12,7 +12,7 @@ export type ClientMessageResult =
   | { ok: true; filter: Filter; reply: object }
   | { ok: false; reply: { type: 'error'; code: string; field?: string; message: string } };
 
-const USAGE = 'send {"type":"subscribe","genre"?,"model"?,"min_score"?}';
+const USAGE = 'send {"type":"subscribe","genre"?,"model"?,"min_score"?,"shadow"?}';
 
 export function readClientMessage(data: Buffer): ClientMessageResult {
   const text = decodeUtf8(data);
@@ -43,10 +43,16 @@ export function readClientMessage(data: Buffer): ClientMessageResult {
       reply: { type: 'error', code: e.code, field: e.field, message: `${e.message}; ${USAGE}` },
     };
   }
-  const { genre, model, min_score } = v.value;
+  const { genre, model, min_score, shadow } = v.value;
   return {
     ok: true,
-    filter: { genre: genre || undefined, model, minScore: min_score },
-    reply: { type: 'subscribed', genre: genre || null, model: model ?? null, min_score: min_score ?? null },
+    filter: { genre: genre || undefined, model, minScore: min_score, shadow: shadow === true },
+    reply: {
+      type: 'subscribed',
+      genre: genre || null,
+      model: model ?? null,
+      min_score: min_score ?? null,
+      shadow: shadow === true,
+    },
   };
 }

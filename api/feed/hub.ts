@@ -9,6 +9,8 @@ export interface Filter {
   genre?: string;
   model?: string;
   minScore?: number;
+  /** Send the shadow version's scores too (left out otherwise: the feed serves live scores). */
+  shadow?: boolean;
 }
 
 export interface FeedClient {
@@ -65,9 +67,17 @@ export class FeedHub {
 
   publish(events: readonly ScoredEvent[]): void {
     if (!this.subs.size) return;
-    // Serialised and encoded once per event, not once per client (20 clients: 20x less work).
-    const texts = events.map((e) => Buffer.from(JSON.stringify({ type: 'prediction', ...e })));
-    for (const s of this.subs.values()) {
+    // Serialised and encoded once per event, not once per client (20 clients: 20x less work):
+    // live scores only, and, if a client asked for them, with the shadow scores.
+    const encode = (withShadow: boolean) =>
+      events.map((e) =>
+        Buffer.from(JSON.stringify({ type: 'prediction', ...e, shadow: withShadow ? e.shadow : undefined })),
+      );
+    const subs = [...this.subs.values()];
+    const live = subs.some((s) => !s.filter.shadow) ? encode(false) : [];
+    const withShadow = subs.some((s) => s.filter.shadow) ? encode(true) : [];
+    for (const s of subs) {
+      const texts = s.filter.shadow ? withShadow : live;
       if (s.client.batch) s.client.batch(() => this.deliver(s, events, texts));
       else this.deliver(s, events, texts);
     }

@@ -17,6 +17,7 @@ import type { Config } from '../../lib/config.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
 import { driftSql } from '../../dashboards/drift.ts';
 import { LIVE_VERSION_SQL, versionErrorSql } from '../../models/drift-sql.ts';
 import { backfill } from '../../models/registry/backfill.ts';
@@ -28,7 +29,7 @@ import { createPublisher, type Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
-import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
+import { FeatureInput, MODEL_NAMES, type ScoredEvent } from '../../schemas/index.ts';
 import { eventually, isolatedPipeline } from '../helpers/services.ts';
 
 const log = createLogger('test-lifecycle', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -156,6 +157,19 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
     (s) => s.every((x) => x.shadow === worse),
     30_000,
   );
+  // The live feed, with one client that asks for shadow scores and one that does not.
+  const hub = new FeedHub();
+  const received = { plain: [] as ScoredEvent[], shadow: [] as ScoredEvent[] };
+  for (const kind of ['plain', 'shadow'] as const) {
+    const client = {
+      send: (t: string | Buffer) => received[kind].push(JSON.parse(t.toString()) as ScoredEvent),
+      bufferedAmount: () => 0,
+    };
+    hub.add(client);
+    hub.setFilter(client, { shadow: kind === 'shadow' });
+  }
+  const feed = await startPredictionsSource(cfg, log, (events) => hub.publish(events));
+  await eventually(() => Promise.resolve(feed.ready()), Boolean, 30_000);
   const before = await p.count('SELECT count() FROM predictions FINAL');
   await replayCsv(publisher, { path: 'data/spotify_tracks_sample.csv', limit: 300, quiet: true });
   assert.equal(
@@ -178,6 +192,27 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
     ),
     1200,
     'each shadowed event has its four live rows, from the live version',
+  );
+
+  await eventually(
+    () => Promise.resolve(received.shadow.length),
+    (n) => n >= 300,
+    30_000,
+  );
+  await feed.stop();
+  assert.ok(
+    received.shadow.every(
+      (e) => e.version === v1 && e.shadow?.version === worse && Object.keys(e.shadow.scores).length === 4,
+    ),
+    'the shadow subscriber gets both versions’ scores',
+  );
+  assert.ok(
+    received.plain.length >= 300 && received.plain.every((e) => e.version === v1 && e.shadow === undefined),
+    'the others get live scores only',
+  );
+  assert.ok(
+    received.shadow.some((e) => e.shadow!.scores.mlp !== e.scores.mlp),
+    'the shadow MLP differs',
   );
 
   const c = await lifecycle.compare(3600);

@@ -16,7 +16,7 @@ const event = (i: number, genre = 'pop', score = 50): ScoredEvent => ({
 });
 
 function fakeClient(stuck = false) {
-  const sent: { type: string; event_id?: string; count?: number }[] = [];
+  const sent: { type: string; event_id?: string; count?: number; version?: string; shadow?: unknown }[] = [];
   const client: FeedClient & { sent: typeof sent; stuck: boolean } = {
     sent,
     stuck,
@@ -75,4 +75,24 @@ test('a published batch reaches each client inside one batch() call (one socket 
   hub.publish([event(1), event(2), event(3)]);
   hub.publish([event(4)]);
   assert.deepEqual(batches, [3, 1]);
+});
+
+test('shadow scores go only to clients that subscribe with shadow: true', () => {
+  const hub = new FeedHub();
+  const plain = fakeClient();
+  const withShadow = fakeClient();
+  hub.add(plain);
+  hub.add(withShadow);
+  hub.setFilter(withShadow, { shadow: true });
+  const e = {
+    ...event(1),
+    version: 'v1',
+    shadow: { version: 'v2', scores: { rf: 1, xgb: 2, mlp: 3, tabnet: 4 } },
+  };
+  hub.publish([e, event(2)]);
+  const [a, b] = [plain.sent[0]!, withShadow.sent[0]!];
+  assert.equal(a.version, 'v1');
+  assert.equal(a.shadow, undefined, 'live scores only by default');
+  assert.deepEqual(b.shadow, e.shadow);
+  assert.equal(withShadow.sent.length, 2, 'events with no shadow version still reach a shadow subscriber');
 });
