@@ -1,21 +1,32 @@
 /**
  * Real worker processes: two share the partitions of one group; one is SIGKILLed mid-replay and
- * restarted; the stored predictions are still exactly 4 per event, none missing, none doubled.
+ * restarted, once in steady state and once in the middle of a swap to a new version; the stored
+ * predictions are still exactly 4 per event (from one version), none missing, none doubled.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
+import { copyAsVersion } from '../../bench/swap.ts';
+import { ensureTopics } from '../../lib/kafka.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { createLifecycle } from '../../models/registry/lifecycle.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
+/** Set version of a stored row's model_version (`rf-<set>` → `<set>`). */
+const SET_OF = 'substring(model_version, length(model) + 2)';
 const children = new Set<ChildProcess>();
-const startWorker = () => {
+/** A worker process; with `logs`, its log lines (info and up) are collected there. */
+const startWorker = (logs?: string[]) => {
   const c = spawn(process.execPath, ['bin/hitstream.js', 'worker'], {
-    env: p.env,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: logs ? { ...p.env, LOG_LEVEL: 'info' } : p.env,
+    stdio: ['ignore', 'ignore', logs ? 'pipe' : 'inherit'],
   });
+  // Logs are JSON lines on stderr.
+  c.stderr?.setEncoding('utf8').on('data', (chunk: string) => logs?.push(...chunk.split('\n')));
   children.add(c);
   c.once('exit', () => children.delete(c));
   return c;
@@ -100,4 +111,75 @@ test('two workers split the partitions; a SIGKILLed worker, restarted, leaves ex
 
   a2.kill('SIGTERM');
   assert.equal(await exited(a2), 0, 'SIGTERM: the worker finishes its batch, commits and exits 0');
+});
+
+test('a worker SIGKILLed while it swaps to a new version, then restarted: still 4 rows per event, each event from one version', async () => {
+  // The first test's second worker is still running (on the checkout's set, which is v1).
+  const lifecycle = createLifecycle(p.cfg, createLogger('test', 'silent'));
+  const copy = copyAsVersion('crash-swap');
+  try {
+    await ensureTopics(p.cfg);
+    const v1 = (await lifecycle.push(ARTIFACTS_DIR)).version;
+    const v2 = (await lifecycle.push(copy.dir)).version;
+    await lifecycle.promote(v1, { force: true });
+    const logs: string[] = [];
+    const c = startWorker(logs);
+    await eventually(groupMembers, (m) => m.length === 2 && m.every((parts) => parts.length > 0), 90_000);
+    const before = await p.count('SELECT uniqExact(event_id) FROM predictions');
+
+    const N = 2000;
+    const publisher = await createPublisher(p.cfg);
+    const replay = replayCsv(publisher, {
+      path: 'data/spotify_tracks_sample.csv',
+      limit: N,
+      rate: 400,
+      quiet: true,
+    });
+    await eventually(
+      () => p.count('SELECT uniqExact(event_id) FROM predictions'),
+      (n) => n > before + 200,
+      60_000,
+    );
+    await lifecycle.promote(v2, { force: true });
+    // The swap (download ~50 MB from ClickHouse, load, warm up) takes seconds: kill it in there.
+    await new Promise((r) => setTimeout(r, 700));
+    const swappedBeforeKill = logs.some((l) => l.includes('models swapped'));
+    c.kill('SIGKILL');
+    await exited(c);
+    assert.ok(
+      logs.some((l) => l.includes('models loaded')),
+      'its log is read (else the next check proves nothing)',
+    );
+    assert.ok(!swappedBeforeKill, 'killed during the swap, before it finished');
+    const c2 = startWorker();
+    const summary = await replay;
+    await publisher.close();
+    assert.equal(summary.sent, N);
+
+    const total = before + N;
+    const distinct = await eventually(
+      () => p.count('SELECT count() FROM predictions FINAL'),
+      (n) => n >= 4 * total,
+      120_000,
+    );
+    assert.equal(distinct, 4 * total, 'no prediction row missing or doubled under FINAL');
+    assert.equal(
+      await p.count(
+        `SELECT count() FROM (SELECT event_id, uniqExact(model) AS m, uniqExact(${SET_OF}) AS v FROM predictions FINAL GROUP BY event_id) WHERE m != 4 OR v != 1`,
+      ),
+      0,
+      'each event: four models, one version',
+    );
+    const rs = await p.client.query({
+      query: `SELECT DISTINCT ${SET_OF} AS v FROM predictions FINAL WHERE event_time >= now() - 600`,
+      format: 'JSONEachRow',
+    });
+    const seen = (await rs.json<{ v: string }>()).map((r) => r.v).sort();
+    assert.deepEqual(seen, [v1, v2].sort(), 'both versions scored events of this replay');
+    c2.kill('SIGTERM');
+    assert.equal(await exited(c2), 0);
+  } finally {
+    copy.remove();
+    await lifecycle.close();
+  }
 });
