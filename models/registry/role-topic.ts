@@ -65,7 +65,9 @@ export async function watchRoles(cfg: Config, log: Logger, onState: (s: RoleStat
       const s = message.key?.toString() === KEY ? parseState(message.value) : undefined;
       if (message.key?.toString() === KEY && !s)
         log.warn({ offset: message.offset }, 'ignoring an unreadable role state');
-      if (s && (!latest || s.seq > latest.seq)) {
+      // `>=`: two changes made at once carry the same seq; the later one in the log wins, as it
+      // does after compaction (which keeps only the last), so running and restarted processes agree.
+      if (s && (!latest || s.seq >= latest.seq)) {
         latest = s;
         onState(s);
       }

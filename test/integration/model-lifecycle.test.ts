@@ -22,7 +22,8 @@ import { driftSql } from '../../dashboards/drift.ts';
 import { LIVE_VERSION_SQL, versionErrorSql } from '../../models/drift-sql.ts';
 import { backfill } from '../../models/registry/backfill.ts';
 import { createLifecycle } from '../../models/registry/lifecycle.ts';
-import { readRoles } from '../../models/registry/role-topic.ts';
+import { publishRoles, readRoles } from '../../models/registry/role-topic.ts';
+import { applyRoleChange } from '../../models/registry/roles.ts';
 import { type Serving, startServing } from '../../models/registry/serving.ts';
 import { readVersionDir } from '../../models/registry/store.ts';
 import { createPublisher, type Publisher } from '../../producers/publisher.ts';
@@ -380,4 +381,29 @@ test('backfill scores every stored event with a version as shadow rows, and comp
   const c = await lifecycle.compare(3600, v1);
   assert.equal(c.shadow, v1);
   assert.ok(c.rows.every((row) => row.n > 0));
+});
+
+test('two role changes made at once (same seq): the later one in the topic wins, on running processes and for a fresh read alike', async () => {
+  const state = (await readRoles(cfg, log))!;
+  // What two operators publish when both read `state` before either wrote: both seq + 1.
+  const first = applyRoleChange(
+    state,
+    { action: 'shadow', version: v1 },
+    { known: new Set([v1, worse]), by: 'a', now: new Date() },
+  );
+  const second = applyRoleChange(
+    state,
+    { action: 'rollback' },
+    { known: new Set([v1, worse]), by: 'b', now: new Date() },
+  );
+  assert.equal(first.seq, second.seq);
+  await publishRoles(cfg, first);
+  await publishRoles(cfg, second);
+  assert.deepEqual(await readRoles(cfg, log), second, 'a fresh read (and compaction) keeps the last');
+  // Before, running processes kept the first (they took only a higher seq): they disagreed.
+  await eventually(
+    () => Promise.resolve(served()),
+    (s) => s.every((x) => x.live === second.live && x.shadow === second.shadow),
+    30_000,
+  );
 });
