@@ -9,7 +9,12 @@ import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../lib/config.ts';
@@ -40,6 +45,21 @@ export interface AppDeps {
   feedReady: () => boolean;
 }
 
+/**
+ * Fastify's pair of lines per request, at debug instead of info: at info they filled the
+ * terminal of `npm start` (the Live page alone polls twice every 10 s). Errors keep their level.
+ */
+class QuietRequestLogs extends LogController {
+  override incomingRequest(request: FastifyRequest) {
+    request.log.debug({ method: request.method, url: request.url }, 'incoming request');
+  }
+  override requestCompleted(error: Error | null, request: FastifyRequest, reply: FastifyReply) {
+    if (error) super.requestCompleted(error, request, reply);
+    else
+      reply.log.debug({ status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
+  }
+}
+
 const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -47,6 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const serving = deps.serving ?? servingOf(deps.models!);
   const app = Fastify({
     logger: { level: cfg.logLevel },
+    logController: new QuietRequestLogs(),
     bodyLimit: 1024 * 1024,
     // A track id is up to 128 characters, ~1.5 KB percent-encoded; Fastify's default of 100
     // answered longer ones 404 as if the route did not exist.

@@ -19,10 +19,18 @@ import { stackDown, stackUp } from '../infra/stack/stack.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { positive, positiveInteger } from './options.ts';
+import { forwardOutput, NAME_WIDTH } from './up-output.ts';
+import { startStatusLine } from './up-status.ts';
 
 const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
 const SAMPLE = fileURLToPath(new URL('../data/spotify_tracks_sample.csv', import.meta.url));
-const say = (m: string) => process.stderr.write(`up: ${m}\n`);
+const say = (m: string) =>
+  process.stderr.write(
+    m
+      .split('\n')
+      .map((l) => `up: ${l}\n`)
+      .join(''),
+  );
 
 /** Polls a service's /health until it answers 200, its process exits, or time runs out. */
 async function waitHealthy(
@@ -85,25 +93,23 @@ export function registerUpCommand(program: Command): void {
             : `live models: ${reg.version}`,
         );
 
+        const pretty = cfg.logFormat === 'pretty' || (cfg.logFormat === 'auto' && process.stderr.isTTY);
         const children: ChildProcess[] = [];
         const nWorkers = opts.workers;
-        for (let i = 0; i < nWorkers; i++)
-          children.push(
-            spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'worker'], {
-              env: { ...env, HITSTREAM_WORKER_PORT: String(cfg.workerPort + i) },
-              stdio: ['ignore', 'inherit', 'inherit'],
-              // Own process group: a terminal's Ctrl-C reaches `up` alone, which then sends one
-              // SIGTERM (a second signal would make the child exit at once, unstored work and all).
-              detached: true,
-            }),
-          );
-        children.push(
-          spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'api'], {
-            env,
-            stdio: ['ignore', 'inherit', 'inherit'],
+        const start = (name: string, command: string, childEnv: NodeJS.ProcessEnv) => {
+          const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, command], {
+            env: childEnv,
+            stdio: ['ignore', pretty ? 'pipe' : 'inherit', pretty ? 'pipe' : 'inherit'],
+            // Own process group: a terminal's Ctrl-C reaches `up` alone, which then sends one
+            // SIGTERM (a second signal would make the child exit at once, unstored work and all).
             detached: true,
-          }),
-        );
+          });
+          if (pretty) forwardOutput(child, name, { colorize: Boolean(process.stderr.isTTY) });
+          children.push(child);
+        };
+        for (let i = 0; i < nWorkers; i++)
+          start(`worker-${i + 1}`, 'worker', { ...env, HITSTREAM_WORKER_PORT: String(cfg.workerPort + i) });
+        start('api', 'api', env);
         let stopping = false;
         const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
         const stopAll = async (code: number) => {
@@ -159,6 +165,12 @@ export function registerUpCommand(program: Command): void {
           return;
         }
         say(`${nWorkers} workers ready; API and live feed on http://${cfg.apiHost}:${cfg.apiPort}`);
+        const stopStatus = pretty
+          ? startStatusLine(
+              Array.from({ length: nWorkers }, (_, i) => `http://127.0.0.1:${cfg.workerPort + i}/metrics`),
+              (line) => process.stderr.write(`${'status'.padEnd(NAME_WIDTH)}| ${line}\n`),
+            )
+          : () => undefined;
         if (opts.replay) {
           const ch = createClickhouse(cfg);
           const count = async () =>
@@ -191,8 +203,21 @@ export function registerUpCommand(program: Command): void {
           );
           await ch.close();
         }
-        if (opts.exit) await stopAll(0);
-        else say('running; Ctrl-C stops everything this command started');
+        const base = `http://${local}:${cfg.apiPort}`;
+        say(
+          [
+            'open:',
+            `  Live       ${base}/live.html`,
+            `  What-if    ${base}/whatif.html`,
+            `  Models     ${base}/models.html`,
+            `  API docs   ${base}/docs`,
+            `  Metrics    ${base}/metrics, workers on :${cfg.workerPort}${nWorkers > 1 ? `-${cfg.workerPort + nWorkers - 1}` : ''}/metrics`,
+          ].join('\n'),
+        );
+        if (opts.exit) {
+          stopStatus();
+          await stopAll(0);
+        } else say('running; Ctrl-C stops everything this command started');
       },
     );
 }

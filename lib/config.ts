@@ -248,6 +248,14 @@ export const SETTINGS = {
     default: 'info',
     meaning: 'pino log level: trace, debug, info, warn, error, fatal, silent.',
   },
+  logFormat: {
+    env: 'HITSTREAM_LOG_FORMAT',
+    kind: 'string',
+    default: 'auto',
+    choices: ['auto', 'pretty', 'json'],
+    meaning:
+      "`up`: `pretty` prefixes each child's lines with its service name, pretty-prints them and adds a status line every 5 s; `json` passes the JSON lines through; `auto` is pretty on a terminal.",
+  },
 } as const satisfies Record<string, Setting>;
 
 type ValueOf<K extends Kind, C = undefined> = C extends readonly string[]
