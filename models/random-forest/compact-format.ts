@@ -3,7 +3,8 @@
  * or split is told by the feature (-1 = leaf), so the right-child pointers need not be stored:
  * they are rebuilt on load. About 5 bytes a node before compression.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gzipSync } from 'node:zlib';
 import type { CompactTree } from './histogram-trainer.ts';
 
 export function encodeForest(trees: readonly CompactTree[]): Buffer {
@@ -23,8 +24,17 @@ export function encodeForest(trees: readonly CompactTree[]): Buffer {
   );
 }
 
-export function decodeForest(gz: Buffer): CompactTree[] {
-  const buf = gunzipSync(gz);
+const gunzipAsync = promisify(gunzip);
+/** Trees rebuilt between two yields to the event loop (a forest is hundreds of thousands of nodes). */
+const TREES_PER_SLICE = 10;
+
+/**
+ * Decompresses off the main thread (zlib's thread pool) and rebuilds the trees a few at a time,
+ * yielding in between: a hot swap loads a forest while the worker scores, and gunzipSync plus
+ * one pass over every tree held the event loop for ~90 ms (bench swap's p99).
+ */
+export async function decodeForest(gz: Buffer): Promise<CompactTree[]> {
+  const buf = await gunzipAsync(gz);
   const u32 = new Uint32Array(
     buf.buffer.slice(buf.byteOffset, buf.byteOffset + 4 * (1 + buf.readUInt32LE(0))),
   );
@@ -37,7 +47,8 @@ export function decodeForest(gz: Buffer): CompactTree[] {
   const values = new Float32Array(buf.buffer.slice(buf.byteOffset + o, buf.byteOffset + o + 4 * total));
   const trees: CompactTree[] = [];
   let start = 0;
-  for (const size of sizes) {
+  for (const [i, size] of sizes.entries()) {
+    if (i > 0 && i % TREES_PER_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
     const feature = Int16Array.from(features.subarray(start, start + size));
     const value = values.slice(start, start + size);
     trees.push({ feature, value, right: rightPointers(feature) });

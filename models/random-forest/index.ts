@@ -97,7 +97,7 @@ export function randomForestKind(overrides: Partial<ForestOptions> = {}): ModelK
       });
     },
     async load(dir, preprocessing, options: LoadOptions = {}) {
-      const trees = decodeForest(await readFile(join(dir, 'forest.bin.gz')));
+      const trees = await decodeForest(await readFile(join(dir, 'forest.bin.gz')));
       const opts = JSON.parse(await readFile(join(dir, 'forest-options.json'), 'utf8')) as ForestOptions;
       const f = preprocessing.features.length;
       if (options.rfPredictor === 'ml-random-forest')

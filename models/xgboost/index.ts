@@ -5,10 +5,13 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzip, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { ModelKind, Scorer } from '../model.ts';
 import { parseXgbModel, predictXgb, xgbImportance, type XgbTrees } from './binary-model.ts';
 import { trainXgboostBinary } from './wasm-trainer.ts';
+
+const gunzipAsync = promisify(gunzip);
 
 export interface XgbParams {
   iterations: number;
@@ -70,7 +73,8 @@ export function xgboostKind(params: XgbParams = XGB_ORIGINAL): ModelKind {
       };
     },
     async load(dir, preprocessing) {
-      const bytes = gunzipSync(await readFile(join(dir, 'xgboost.model.gz')));
+      // Decompressed in zlib's thread pool: a hot swap loads this while the worker scores.
+      const bytes = await gunzipAsync(await readFile(join(dir, 'xgboost.model.gz')));
       return scorer(parseXgbModel(bytes), preprocessing.features.length);
     },
   };

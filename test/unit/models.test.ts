@@ -64,7 +64,7 @@ test("random forest: compact storage round-trips; the compact scorer gives exact
     maxBins: 255,
     seed: 3,
   });
-  const decoded = decodeForest(encodeForest(forest.trees));
+  const decoded = await decodeForest(encodeForest(forest.trees));
   for (let t = 0; t < forest.trees.length; t++) assert.deepEqual(decoded[t], forest.trees[t]);
   const kind = randomForestKind({ nTrees: 5, minSamplesLeaf: 3 });
   const trained = await kind.train({ X, y, f, preprocessing: pre, seed: 3 }, () => undefined);
