@@ -236,11 +236,13 @@ export const SETTINGS = {
     default: '',
     meaning: 'Comma-separated origins allowed to call the API from a browser (empty: same origin only).',
   },
-  tfAllowCpu: {
-    env: 'HITSTREAM_TF_ALLOW_CPU',
-    kind: 'bool',
-    default: 'false',
-    meaning: 'Allow TensorFlow.js to fall back to its plain-JS cpu backend (about 5x slower than wasm).',
+  tfBackend: {
+    env: 'HITSTREAM_TF_BACKEND',
+    kind: 'string',
+    default: 'wasm',
+    choices: ['wasm', 'tensorflow', 'cpu'],
+    meaning:
+      'TensorFlow.js backend of the MLP and TabNet: `wasm` (tested), `tensorflow` (@tensorflow/tfjs-node, which you install yourself; untested here), `cpu` (plain JS, about 5x slower). Never chosen silently.',
   },
   logLevel: {
     env: 'LOG_LEVEL',

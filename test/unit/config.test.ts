@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { configToEnv, loadConfig, settingsMarkdown } from '../../lib/config.ts';
@@ -50,4 +51,24 @@ test('configToEnv is the inverse of loadConfig (what child processes are started
     CLICKHOUSE_DATABASE: 'x_1',
   });
   assert.deepEqual(loadConfig(configToEnv(cfg)), cfg);
+});
+
+test('the TensorFlow.js backend is the one HITSTREAM_TF_BACKEND names, or the process says why not', () => {
+  const run = (backend: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./models/tf-backend.ts').then((m) => m.tfReady()).then((b) => console.log(b))",
+      ],
+      { env: { ...process.env, HITSTREAM_TF_BACKEND: backend, LOG_LEVEL: 'silent' }, encoding: 'utf8' },
+    );
+  assert.equal(run('wasm').stdout.trim(), 'wasm');
+  // tfjs-node is not a dependency (and does not install here): no silent fallback to wasm.
+  const native = run('tensorflow');
+  assert.notEqual(native.status, 0);
+  assert.match(native.stderr, /HITSTREAM_TF_BACKEND=tensorflow: @tensorflow\/tfjs-node does not load/);
+  assert.throws(() => loadConfig({ HITSTREAM_TF_BACKEND: 'gpu' }), /HITSTREAM_TF_BACKEND/);
 });
