@@ -15,6 +15,8 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../lib/config.ts';
@@ -33,6 +35,7 @@ import { modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { trackRoutes } from './routes/tracks.ts';
 import { storageReader } from './storage.ts';
+import { dashboardRoutes } from './routes/dashboards.ts';
 
 export interface AppDeps {
   cfg: Config;
@@ -61,6 +64,7 @@ class QuietRequestLogs extends LogController {
 }
 
 const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
+const UPLOT_DIR = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'));
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { cfg } = deps;
@@ -99,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(trackRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(modelRoutes(serving));
   await app.register(driftRoutes({ storage, serving, access }));
+  await app.register(dashboardRoutes({ storage, access }));
 
   app.get(
     '/health',
@@ -128,6 +133,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   await app.register(fastifyStatic, { root: WEB_DIR, prefix: '/', schemaHide: true });
+  // The dashboards page's charting library, from node_modules: no CDN.
+  await app.register(fastifyStatic, {
+    root: UPLOT_DIR,
+    prefix: '/vendor/uplot/',
+    schemaHide: true,
+    decorateReply: false,
+    allowedPath: (path) => path === '/uPlot.iife.min.js' || path === '/uPlot.min.css',
+  });
   app.get('/', { schema: { hide: true } }, (_req, reply) => reply.redirect('/live.html'));
 
   attachFeed(app, deps.hub, { maxClients: cfg.feedMaxClients, keyOk: access.read });

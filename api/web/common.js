@@ -47,5 +47,5 @@ export function histogramSvg(values, color, { bins = 10, width = 200, height = 8
 export function nav(active) {
   const link = (href, text) => `<a href="${href}" class="${active === href ? 'active' : ''}">${text}</a>`;
   document.querySelector('nav').innerHTML =
-    `<strong>hitstream</strong> ${link('live.html', 'Live')} ${link('whatif.html', 'What-if')} ${link('models.html', 'Models')} <a href="/docs">API</a>`;
+    `<strong>hitstream</strong> ${link('live.html', 'Live')} ${link('whatif.html', 'What-if')} ${link('models.html', 'Models')} ${link('dashboards.html', 'Dashboards')} <a href="/docs">API</a>`;
 }

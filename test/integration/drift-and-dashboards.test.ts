@@ -140,6 +140,32 @@ test('every dashboard panel query runs on the real ClickHouse with data and retu
   );
   for (const r of results) assert.ok(r.ok, `chdb: ${all[r.i]?.title}: ${r.error}`);
 
+  // The same panels through the API that /dashboards.html draws: rows, with times as epoch seconds.
+  const listed = (await app.inject({ url: '/dashboards/panels' })).json<{
+    dashboards: { uid: string; panels: { id: number; title: string; sql?: string; format?: number }[] }[];
+  }>().dashboards;
+  const sqlPanels = listed.flatMap((d) => d.panels.filter((x) => x.sql).map((x) => ({ ...x, uid: d.uid })));
+  assert.equal(sqlPanels.length, all.length, 'the page lists every panel query of the Grafana JSON');
+  const [f, t] = [Math.floor(from.getTime() / 1000), Math.ceil(to.getTime() / 1000)];
+  for (const panel of sqlPanels) {
+    const r = await app.inject({ url: `/dashboards/${panel.uid}/panels/${panel.id}?from=${f}&to=${t}` });
+    assert.equal(r.statusCode, 200, `${panel.title}: ${r.body}`);
+    const { columns, rows } = r.json<{ columns: string[]; rows: unknown[][] }>();
+    assert.ok(rows.length > 0, `${panel.title}: no rows through the API`);
+    const ti = columns.indexOf('time');
+    if (panel.format === 0) {
+      const times = rows.map((row) => row[ti] as number);
+      assert.ok(
+        times.every((x) => typeof x === 'number' && x >= f - 60 && x <= t),
+        `${panel.title}: times are epoch seconds in the range (${times[0]})`,
+      );
+    }
+  }
+  const badRange = await app.inject({ url: `/dashboards/hitstream-drift/panels/1?from=${t}&to=${f}` });
+  assert.deepEqual([badRange.statusCode, badRange.json<{ code: string }>().code], [400, 'invalid_range']);
+  const noPanel = await app.inject({ url: `/dashboards/hitstream-drift/panels/999?from=${f}&to=${t}` });
+  assert.deepEqual([noPanel.statusCode, noPanel.json<{ code: string }>().code], [404, 'unknown_panel']);
+
   // Last (it becomes the registry-less fallback's live version): a version this process does not
   // serve has /drift read its references from drift_references; it scored nothing here.
   await writeDriftReferences(p.client, 'pushed-elsewhere', models.manifests);

@@ -11,6 +11,8 @@ import { after, before, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import type { Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
+import { writeDriftReferences } from '../../models/registry/references.ts';
+import { versionOf } from '../../models/registry/serving.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { isolatedPipeline } from '../helpers/services.ts';
 
@@ -28,6 +30,8 @@ before(async () => {
   p = await isolatedPipeline();
   s = await startScoringApp(p, { feed: true, listen: true });
   ({ publisher, base } = s);
+  // The drift panels read the references of the version that scored each row.
+  await writeDriftReferences(p.client, versionOf(s.models), s.models.manifests);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -114,5 +118,58 @@ test('Models page: all four models with metrics and importance charts', { skip }
   assert.equal(await page.locator('#importance .card').count(), 4);
   await page.screenshot({ path: shot('models'), fullPage: true });
   await page.close();
-  process.stderr.write(`screenshots: ${['live', 'whatif', 'models'].map(shot).join(', ')}\n`);
+  process.stderr.write(`screenshots: ${['live', 'whatif', 'models', 'dashboards'].map(shot).join(', ')}\n`);
 });
+
+test(
+  'Dashboards page: every panel of both dashboards drawn from the API with uPlot, a failing query shows its error',
+  { skip },
+  async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const scripts: string[] = [];
+    page.on('request', (r) => scripts.push(r.url()));
+    // One panel's query fails, as when ClickHouse goes away: the panel says so, the others draw.
+    await page.route('**/dashboards/hitstream-pipeline/panels/5?*', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          code: 'storage_unavailable',
+          message: 'ClickHouse at http://x did not answer',
+        }),
+      }),
+    );
+    await page.goto(`${base}/dashboards.html`);
+    await page.waitForFunction(
+      () => !document.querySelector('.panel-body')?.textContent?.includes('loading'),
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.panel-body')].every((b) => !b.textContent?.includes('loading…')),
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
+    const panels = await page.locator('[data-testid=panel]').count();
+    assert.ok(panels >= 14, `${panels} panels`);
+    assert.ok((await page.locator('.uplot canvas').count()) >= 5, 'time series drawn by uPlot');
+    assert.ok((await page.locator('.heat-cell').count()) > 0, 'PSI heat map drawn');
+    assert.ok((await page.locator('.panel svg rect').count()) > 0, 'score distributions drawn');
+    const errors = await page.locator('[data-testid=panel-error]').allTextContents();
+    assert.deepEqual(
+      errors,
+      ['ClickHouse at http://x did not answer'],
+      'only the failing panel shows an error',
+    );
+    assert.ok(
+      scripts.every((u) => u.startsWith(base)),
+      `nothing from a CDN: ${scripts.filter((u) => !u.startsWith(base)).join(', ')}`,
+    );
+    await page.screenshot({ path: shot('dashboards'), fullPage: true });
+    await page.close();
+  },
+);
