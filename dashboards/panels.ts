@@ -37,7 +37,12 @@ interface BuiltPanel {
   fieldConfig?: { defaults?: { thresholds?: { steps?: { value: number | null; color: string }[] } } };
 }
 
-function view(built: { uid?: string; title?: string; description?: string; panels?: unknown[] }): DashboardView {
+function view(built: {
+  uid?: string;
+  title?: string;
+  description?: string;
+  panels?: unknown[];
+}): DashboardView {
   let section = '';
   const panels: PanelView[] = [];
   for (const [id, p] of ((built.panels ?? []) as BuiltPanel[]).entries()) {
