@@ -84,7 +84,14 @@ test('Live page: rows and charts arrive during a replay', { skip }, async () => 
     },
   );
   assert.match((await page.textContent('.version-drift')) ?? '', /^live \d{8}-/);
+  assert.ok((await page.locator('[data-testid=throughput] polyline').count()) === 1, 'throughput drawn');
   await page.screenshot({ path: shot('live'), fullPage: true });
+  // A track's name leads to its stored predictions, drawn.
+  await page.click('[data-testid=feed-row] a');
+  await page.waitForSelector('[data-testid=track-row]', { timeout: 15_000 });
+  assert.ok((await page.locator('[data-testid=track-row]').count()) >= 4, 'four models per event');
+  assert.equal((await page.locator('#chart canvas').count()) > 0, true, 'its scores charted');
+  await page.screenshot({ path: shot('track'), fullPage: true });
   await page.close();
 });
 
@@ -118,7 +125,9 @@ test('Models page: all four models with metrics and importance charts', { skip }
   assert.equal(await page.locator('#importance .card').count(), 4);
   await page.screenshot({ path: shot('models'), fullPage: true });
   await page.close();
-  process.stderr.write(`screenshots: ${['live', 'whatif', 'models', 'dashboards'].map(shot).join(', ')}\n`);
+  process.stderr.write(
+    `screenshots: ${['live', 'track', 'whatif', 'models', 'dashboards'].map(shot).join(', ')}\n`,
+  );
 });
 
 test(
