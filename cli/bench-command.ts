@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { benchDashboards } from '../bench/dashboards.ts';
 import { benchFeed } from '../bench/feed.ts';
 import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
@@ -22,6 +23,17 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
       await benchModels({ ...o, modelsDir: loadConfig().modelsDir || undefined });
+    });
+  bench
+    .command('dashboards')
+    .description(
+      '/dashboards.html in Chromium after a replay: first paint and refresh times, and the API alone',
+    )
+    .option('--data <path>', 'CSV to replay first', SAMPLE)
+    .option('--rounds <n>', 'refreshes measured', positiveInteger, 6)
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; rounds: number; json?: boolean }) => {
+      await benchDashboards(loadConfig(), o);
     });
   bench
     .command('shadow')

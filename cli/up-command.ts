@@ -210,6 +210,7 @@ export function registerUpCommand(program: Command): void {
             `  Live       ${base}/live.html`,
             `  What-if    ${base}/whatif.html`,
             `  Models     ${base}/models.html`,
+            `  Dashboards ${base}/dashboards.html`,
             `  API docs   ${base}/docs`,
             `  Metrics    ${base}/metrics, workers on :${cfg.workerPort}${nWorkers > 1 ? `-${cfg.workerPort + nWorkers - 1}` : ''}/metrics`,
           ].join('\n'),

@@ -57,6 +57,40 @@ test('up replays a file through worker, API and ClickHouse, reports it, and stop
   assert.match(r.stderr, /up: 1 workers ready; API and live feed on /);
   assert.match(r.stderr, /up: 160 prediction rows for 40 events \(4 models each\) in ClickHouse/);
   assert.equal(await p.count('SELECT count() FROM predictions FINAL'), 160);
+  // Not on a terminal: the services' log lines pass through as JSON, unprefixed.
+  const serviceLines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
+  assert.ok(serviceLines.length > 0, 'the services log');
+  assert.ok(
+    serviceLines.every((l) => JSON.parse(l) !== null),
+    'JSON lines',
+  );
+  assert.doesNotMatch(r.stderr, /^(worker-1|api) +\| /m);
+});
+
+test('up on a terminal (a pseudo-terminal from `script`): each service’s lines behind its name, pretty-printed, then the URL block', async () => {
+  const rows = readFileSync('data/spotify_tracks_sample.csv', 'utf8').split('\n').slice(0, 11);
+  const data = join(mkdtempSync(join(tmpdir(), 'hs-up-')), 'ten.csv');
+  writeFileSync(data, `${rows.join('\n')}\n`);
+  const apiPort = await port();
+  const env = {
+    ...p.env,
+    LOG_LEVEL: 'info',
+    HITSTREAM_WORKER_PORT: String(await port()),
+    HITSTREAM_API_PORT: String(apiPort),
+  };
+  const command = `${process.execPath} bin/hitstream.js up --workers 1 --exit --data ${data}`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+  assert.equal(code, 0, plain);
+  assert.match(plain, /^worker-1 +\| \[\d\d:\d\d:\d\d\] INFO: models loaded/m);
+  assert.match(plain, /^api +\| \[\d\d:\d\d:\d\d\] INFO: API listening/m);
+  assert.doesNotMatch(plain, /^(worker-1|api) +\| \{"level"/m, 'no raw JSON on a terminal');
+  assert.doesNotMatch(plain, /incoming request/, 'request logs are at debug');
+  for (const page of ['live.html', 'whatif.html', 'models.html', 'dashboards.html', 'docs'])
+    assert.match(plain, new RegExp(`^up: +\\S.* http://127\\.0\\.0\\.1:${apiPort}/${page}$`, 'm'), page);
 });
 
 test('up names a service that cannot start (the API port is taken) and stops the rest', async () => {
