@@ -61,9 +61,7 @@ export async function benchDashboards(base: Config, opts: { data: string; rounds
         const t0 = performance.now();
         await Promise.all(
           panels.map((p) =>
-            fetch(`${base}/dashboards/${p.uid}/panels/${p.id}?from=${to - 900}&to=${to}`).then((r) =>
-              r.text(),
-            ),
+            fetch(`${base}/dashboards/panels/${p.uid}.${p.id}?seconds=900&to=${to}`).then((r) => r.text()),
           ),
         );
         apiMs.push(performance.now() - t0);

@@ -1,13 +1,13 @@
 /**
  * The dashboards without Grafana: `GET /dashboards/panels` lists the panels of `dashboards/*.ts`
- * (the same builders as the Grafana JSON), and `GET /dashboards/:uid/panels/:id` runs one
+ * (the same builders as the Grafana JSON), and `GET /dashboards/panels/:panel` runs one
  * panel's query with the ClickHouse plugin's macros expanded for a time range, the way the
  * plugin does. /dashboards.html draws the answers.
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { expandMacros } from '../../dashboards/macros.ts';
-import { dashboardViews } from '../../dashboards/panels.ts';
+import { dashboardViews, type PanelView } from '../../dashboards/panels.ts';
 import { isWallClock, wallClockToEpoch } from '../../lib/clickhouse-time.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { errorResponses } from '../../schemas/api.ts';
@@ -15,7 +15,7 @@ import { type Access, unauthorized } from '../access.ts';
 import type { StorageReader } from '../storage.ts';
 
 const MAX_RANGE_SECONDS = 31 * 86400;
-const EPOCH = { minimum: 0, maximum: 4_102_444_800, description: 'epoch seconds' };
+const EPOCH = { minimum: 0, maximum: 4_102_444_800 };
 
 export const dashboardRoutes =
   (deps: { storage: StorageReader; access: Access }): FastifyPluginAsync =>
@@ -45,43 +45,55 @@ export const dashboardRoutes =
       },
     );
 
-    app.get<{ Params: { uid: string; id: number }; Querystring: { from: number; to: number } }>(
-      '/dashboards/:uid/panels/:id',
+    // Every panel that has a query, by `<dashboard uid>.<panel id>`: the schema lists them, so a
+    // request the schema admits names a real panel (and nothing else can run).
+    const runnable = new Map<string, PanelView>(
+      dashboardViews().flatMap((d) => d.panels.filter((p) => p.sql).map((p) => [`${d.uid}.${p.id}`, p])),
+    );
+    app.get<{ Params: { panel: string }; Querystring: { seconds: number; to?: number } }>(
+      '/dashboards/panels/:panel',
       {
         schema: {
           summary: 'One panel’s rows for a time range (its SQL with the macros expanded)',
           params: Type.Object({
-            uid: Type.String({ maxLength: 64 }),
-            id: Type.Integer({ minimum: 0, maximum: 1000 }),
+            panel: Type.Union(
+              [...runnable.keys()].map((k) => Type.Literal(k)),
+              { description: '`<dashboard uid>.<panel id>`, as GET /dashboards/panels lists them' },
+            ),
           }),
-          querystring: Type.Object({ from: Type.Integer(EPOCH), to: Type.Integer(EPOCH) }),
+          // A length and an end rather than two instants: every range the schema admits is a
+          // valid one, so a bad range is a schema error naming its field.
+          querystring: Type.Object({
+            seconds: Type.Integer({
+              minimum: 60,
+              maximum: MAX_RANGE_SECONDS,
+              default: 3600,
+              description: 'length of the range, 60 s to 31 days',
+            }),
+            to: Type.Optional(
+              Type.Integer({ ...EPOCH, description: 'end of the range, epoch seconds (default now)' }),
+            ),
+          }),
           response: {
             200: Type.Object({
               columns: Type.Array(Type.String()),
               rows: Type.Array(Type.Array(Type.Unknown())),
             }),
-            ...errorResponses(400, ...(deps.access.keyed ? ([401] as const) : []), 404, 503),
+            ...errorResponses(400, ...(deps.access.keyed ? ([401] as const) : []), 503),
           },
         },
       },
       async (req, reply) => {
         if (!deps.access.read(req.headers['x-api-key'])) return unauthorized(reply);
-        const { from, to } = req.query;
-        if (to <= from || to - from > MAX_RANGE_SECONDS)
-          throw new HitstreamError(
-            'invalid_range',
-            `from must be before to, at most 31 days apart (got ${from} .. ${to})`,
-            { field: 'from' },
-          );
-        const panel = dashboardViews()
-          .find((d) => d.uid === req.params.uid)
-          ?.panels.find((p) => p.id === req.params.id);
+        const panel = runnable.get(req.params.panel);
         if (!panel?.sql)
           throw new HitstreamError(
             'unknown_panel',
-            `no ClickHouse panel ${req.params.id} in dashboard ${JSON.stringify(req.params.uid)} (GET /dashboards/panels lists them)`,
-            { field: 'id', status: 404 },
+            `no panel with a query is called ${JSON.stringify(req.params.panel)} (GET /dashboards/panels lists them)`,
+            { field: 'panel', status: 404 },
           );
+        const to = req.query.to ?? Math.ceil(Date.now() / 1000);
+        const from = Math.max(0, to - req.query.seconds);
         const rows = await deps.storage.rows<Record<string, unknown>>(
           `run the panel “${panel.title}”`,
           expandMacros(panel.sql, new Date(from * 1000), new Date(to * 1000)),

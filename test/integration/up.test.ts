@@ -49,6 +49,7 @@ test('up replays a file through worker, API and ClickHouse, reports it, and stop
   writeFileSync(data, `${rows.join('\n')}\n`);
   const env = {
     ...p.env,
+    LOG_LEVEL: 'info',
     HITSTREAM_WORKER_PORT: String(await port()),
     HITSTREAM_API_PORT: String(await port()),
   };

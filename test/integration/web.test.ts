@@ -141,7 +141,7 @@ test(
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // One panel's query fails, as when ClickHouse goes away: the panel says so, the others draw.
     await page.route(
-      (url) => url.pathname === '/dashboards/hitstream-pipeline/panels/4',
+      (url) => url.pathname === '/dashboards/panels/hitstream-pipeline.4',
       (route) =>
         route.fulfill({
           status: 503,
