@@ -5,24 +5,15 @@
  * Also the API's own time for all panel queries, without the browser.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
 import type { Config } from '../lib/config.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { dashboardViews } from '../dashboards/panels.ts';
-import { say, withIsolatedStack } from './isolated-stack.ts';
+import { freePort, say, withIsolatedStack } from './isolated-stack.ts';
 import { printResult, quantile } from './report.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function waitFor(url: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;

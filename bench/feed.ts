@@ -8,25 +8,16 @@
  * The clients run in a child process of their own (`feed-clients.ts`), as browsers would.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config.ts';
 import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import type { FromClients, ToClients } from './feed-clients.ts';
-import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
+import { cpuFigures, freePort, say, withIsolatedStack } from './isolated-stack.ts';
 import { printResult, quantile } from './report.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** The clients' child process (`feed-clients.ts`), with the services' Node flags. */
 function startClients(url: string, count: number, expectedPerClient: number) {

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpuMsPerEvent, cpuSnapshot, hostCpuPct, hostSnapshot } from './cpu-usage.ts';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Config, configToEnv } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
@@ -16,6 +17,15 @@ import { migrate } from '../infra/migrate.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
 export const say = (m: string) => process.stderr.write(`bench: ${m}\n`);
+
+/** A loopback port that is free now (for a child API the bench starts). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
 
 export interface CpuWindowResult {
   perEvent: ReturnType<typeof cpuMsPerEvent>;
