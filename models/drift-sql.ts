@@ -40,7 +40,7 @@ SELECT ${columns}, 'shadow' AS role FROM shadow_predictions FINAL WHERE ${where}
 }
 
 /** `<model>-<version>` → the version, in SQL (the inverse of the manifests' naming). */
-const VERSION_OF_ROW = 'substring(model_version, length(model) + 2)';
+export const VERSION_OF_ROW = 'substring(model_version, length(model) + 2)';
 
 /** One row per (model, bin) of the scores `version` gave in the window, live or shadow. */
 export function scoreBinsSql(

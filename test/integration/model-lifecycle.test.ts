@@ -19,7 +19,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { ARTIFACTS_DIR } from '../../models/model-set.ts';
 import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
 import { driftSql } from '../../dashboards/drift.ts';
-import { LIVE_VERSION_SQL, versionErrorSql } from '../../models/drift-sql.ts';
+import { LIVE_VERSION_SQL, VERSION_OF_ROW, versionErrorSql } from '../../models/drift-sql.ts';
 import { backfill } from '../../models/registry/backfill.ts';
 import { createLifecycle } from '../../models/registry/lifecycle.ts';
 import { publishRoles, readRoles } from '../../models/registry/role-topic.ts';
@@ -88,8 +88,6 @@ after(async () => {
 
 const query = async <T>(q: string) => (await p.client.query({ query: q, format: 'JSONEachRow' })).json<T>();
 const served = () => workers.map((w) => w.serving.status());
-/** Set version of a stored row's model_version (`rf-<set>` → `<set>`). */
-const SET_OF = "replaceRegexpOne(model_version, '^[a-z]+-', '')";
 
 test('both workers start on the live version from the registry', () => {
   assert.deepEqual(
@@ -122,13 +120,13 @@ test('a promotion mid-replay (250 events/s, 2 workers): every event has one live
   );
   assert.equal(
     await p.count(
-      `SELECT count() FROM (SELECT event_id, count() AS c, uniqExact(${SET_OF}) AS v, uniqExact(model) AS m FROM predictions FINAL GROUP BY event_id) WHERE c != 4 OR v != 1 OR m != 4`,
+      `SELECT count() FROM (SELECT event_id, count() AS c, uniqExact(${VERSION_OF_ROW}) AS v, uniqExact(model) AS m FROM predictions FINAL GROUP BY event_id) WHERE c != 4 OR v != 1 OR m != 4`,
     ),
     0,
     'four rows per event, one per model, from one version',
   );
   const versions = await p.client.query({
-    query: `SELECT ${SET_OF} AS v, count() AS n, min(scored_at) AS first, max(scored_at) AS last FROM predictions FINAL GROUP BY v`,
+    query: `SELECT ${VERSION_OF_ROW} AS v, count() AS n, min(scored_at) AS first, max(scored_at) AS last FROM predictions FINAL GROUP BY v`,
     format: 'JSONEachRow',
   });
   const seen = await versions.json<{ v: string; n: string }>();
@@ -189,7 +187,7 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
   );
   assert.equal(
     await p.count(
-      `SELECT count() FROM predictions FINAL WHERE event_id IN (SELECT event_id FROM shadow_predictions) AND ${SET_OF} = '${v1}'`,
+      `SELECT count() FROM predictions FINAL WHERE event_id IN (SELECT event_id FROM shadow_predictions) AND ${VERSION_OF_ROW} = '${v1}'`,
     ),
     1200,
     'each shadowed event has its four live rows, from the live version',

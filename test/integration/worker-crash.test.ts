@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { copyAsVersion } from '../../bench/swap.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { VERSION_OF_ROW } from '../../models/drift-sql.ts';
 import { ARTIFACTS_DIR } from '../../models/model-set.ts';
 import { createLifecycle } from '../../models/registry/lifecycle.ts';
 import { createPublisher } from '../../producers/publisher.ts';
@@ -16,8 +17,6 @@ import { replayCsv } from '../../producers/replay.ts';
 import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
-/** Set version of a stored row's model_version (`rf-<set>` → `<set>`). */
-const SET_OF = 'substring(model_version, length(model) + 2)';
 const children = new Set<ChildProcess>();
 /** A worker process; with `logs`, its log lines (info and up) are collected there. */
 const startWorker = (logs?: string[]) => {
@@ -165,13 +164,13 @@ test('a worker SIGKILLed while it swaps to a new version, then restarted: still 
     assert.equal(distinct, 4 * total, 'no prediction row missing or doubled under FINAL');
     assert.equal(
       await p.count(
-        `SELECT count() FROM (SELECT event_id, uniqExact(model) AS m, uniqExact(${SET_OF}) AS v FROM predictions FINAL GROUP BY event_id) WHERE m != 4 OR v != 1`,
+        `SELECT count() FROM (SELECT event_id, uniqExact(model) AS m, uniqExact(${VERSION_OF_ROW}) AS v FROM predictions FINAL GROUP BY event_id) WHERE m != 4 OR v != 1`,
       ),
       0,
       'each event: four models, one version',
     );
     const rs = await p.client.query({
-      query: `SELECT DISTINCT ${SET_OF} AS v FROM predictions FINAL WHERE event_time >= now() - 600`,
+      query: `SELECT DISTINCT ${VERSION_OF_ROW} AS v FROM predictions FINAL WHERE event_time >= now() - 600`,
       format: 'JSONEachRow',
     });
     const seen = (await rs.json<{ v: string }>()).map((r) => r.v).sort();
