@@ -6,6 +6,8 @@
 #   - Python's chdb: a current ClickHouse engine in-process, for the SQL portability tests.
 #   - Python's schemathesis: the API contract test.
 #   - chromium (tests only): Debian's headless browser for the web page tests.
+#   - Docker Compose v2 (tests only), built from the Go module proxy: `docker compose config` checks
+#     docker-compose.yml without a Docker engine. Cached under ~/.cache/hitstream (~5 min to build).
 #   - node_modules, from package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,22 @@ fi
 if [ "${1:-}" = --test ] && ! command -v schemathesis >/dev/null; then
   say "installing schemathesis (pip) for the API contract test"
   python3 -m pip install -q --disable-pip-version-check 'schemathesis>=4.32,<5'
+fi
+
+# Debian's docker-compose 1.29 rejects the top-level `name:` key; v2 runs standalone too.
+COMPOSE_VERSION=v2.32.4
+COMPOSE_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/hitstream/compose-$COMPOSE_VERSION/docker-compose"
+if [ "${1:-}" = --test ] && [ ! -x "$COMPOSE_BIN" ]; then
+  if command -v go >/dev/null; then
+    say "building Docker Compose $COMPOSE_VERSION from the Go module proxy (about 5 minutes, once)"
+    gopath=$(mktemp -d)
+    GOPATH="$gopath" GOFLAGS=-modcacherw go install "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION"
+    mkdir -p "$(dirname "$COMPOSE_BIN")"
+    mv "$gopath/bin/cmd" "$COMPOSE_BIN"
+    rm -rf "$gopath"
+  else
+    say "missing: go (to build Docker Compose $COMPOSE_VERSION for the compose file test)"
+  fi
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

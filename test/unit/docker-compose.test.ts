@@ -1,6 +1,9 @@
 /** No Docker engine runs on the project's machines, so the compose file's structure is checked here. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 
@@ -54,4 +57,43 @@ test('long-running services have healthchecks and wait on healthy dependencies',
 test('Grafana provisioning points at files that exist', () => {
   assert.ok(existsSync('dashboards/provisioning/datasources/clickhouse.yaml'));
   assert.ok(existsSync('dashboards/provisioning/dashboards/hitstream.yaml'));
+});
+
+/** Built by infra/setup.sh --test (Compose v2 from the Go module proxy; it runs without an engine). */
+const COMPOSE_BIN =
+  process.env.HITSTREAM_COMPOSE_BIN ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hitstream/compose-v2.32.4/docker-compose');
+
+test('docker compose config (Compose v2) accepts the file, and rejects a broken copy of it', () => {
+  assert.ok(existsSync(COMPOSE_BIN), `${COMPOSE_BIN} is missing: run bash infra/setup.sh --test`);
+  const resolved = JSON.parse(
+    execFileSync(COMPOSE_BIN, ['-f', 'docker-compose.yml', 'config', '--format', 'json'], {
+      encoding: 'utf8',
+    }),
+  ) as { services: Record<string, { environment?: Record<string, string> }> };
+  assert.equal(resolved.services.worker?.environment?.KAFKA_BROKERS, 'kafka:9092');
+
+  const broken = join(mkdtempSync(join(tmpdir(), 'compose-')), 'docker-compose.yml');
+  writeFileSync(broken, readFileSync('docker-compose.yml', 'utf8').replace('healthcheck:', 'helthcheck:'));
+  const r = spawnSync(COMPOSE_BIN, ['-f', broken, '--project-directory', '.', 'config', '-q'], {
+    encoding: 'utf8',
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /helthcheck/);
+});
+
+test("Grafana's ClickHouse plugin is pinned with the current setting, at a version its documentation pairs with the pinned Grafana", () => {
+  const grafana = services.grafana as Service & { environment: Record<string, string> };
+  assert.equal(grafana.environment.GF_INSTALL_PLUGINS, undefined, 'GF_INSTALL_PLUGINS is deprecated');
+  const plugin = /^grafana-clickhouse-datasource@(\d+)\.(\d+)\.\d+$/.exec(
+    grafana.environment.GF_PLUGINS_PREINSTALL ?? '',
+  );
+  assert.ok(plugin, `GF_PLUGINS_PREINSTALL pins id@version: ${grafana.environment.GF_PLUGINS_PREINSTALL}`);
+  const [major, minor] = /:(\d+)\.(\d+)\./.exec(grafana.image!)!.slice(1).map(Number) as [number, number];
+  const pluginVersion = Number(plugin[1]) * 1000 + Number(plugin[2]);
+  // https://grafana.com/docs/plugins/grafana-clickhouse-datasource/latest/ (Requirements):
+  // Grafana 11.6.0 and later: plugin v4.15+; Grafana 9.x to 11.5.x: v4.0 to v4.14.
+  if (major * 1000 + minor >= 11006)
+    assert.ok(pluginVersion >= 4015, grafana.environment.GF_PLUGINS_PREINSTALL);
+  else assert.ok(pluginVersion >= 4000 && pluginVersion <= 4014, grafana.environment.GF_PLUGINS_PREINSTALL);
 });
