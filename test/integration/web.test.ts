@@ -11,10 +11,12 @@ import { after, before, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import type { Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
+import { trackEventFromCsv } from '../../producers/track-event.ts';
+import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import { writeDriftReferences } from '../../models/registry/references.ts';
 import { versionOf } from '../../models/registry/serving.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
-import { isolatedPipeline } from '../helpers/services.ts';
+import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
@@ -124,9 +126,27 @@ test('Models page: all four models with metrics and importance charts', { skip }
   assert.equal(await page.locator('[data-testid=model-row]').count(), 4);
   assert.equal(await page.locator('#importance .card').count(), 4);
   await page.screenshot({ path: shot('models'), fullPage: true });
+  // Each card's title above its chart at a phone's width, a laptop's and a wide screen's (a short
+  // title once sat at the bottom, on the chart's baseline, where the two fitted on one line).
+  for (const width of [390, 1280, 1600]) {
+    await page.setViewportSize({ width, height: 1200 });
+    const cards = await page.locator('#importance .card').evaluateAll((els) =>
+      els.map((c) => {
+        const title = c.firstElementChild!.getBoundingClientRect();
+        const chart = c.querySelector('svg')!.getBoundingClientRect();
+        return { name: c.firstElementChild!.textContent, above: title.bottom <= chart.top };
+      }),
+    );
+    assert.equal(cards.length, 4);
+    assert.deepEqual(
+      cards.filter((c) => !c.above),
+      [],
+      `at ${width} px, titles not above their chart`,
+    );
+  }
   await page.close();
   process.stderr.write(
-    `screenshots: ${['live', 'track', 'whatif', 'models', 'dashboards'].map(shot).join(', ')}\n`,
+    `screenshots: ${['live', 'track', 'whatif', 'models', 'dashboards', 'dashboards-drift'].map(shot).join(', ')}\n`,
   );
 });
 
@@ -152,6 +172,16 @@ test(
           }),
         }),
     );
+    // Two poison messages, so the dead-letter panels have rows too.
+    const producer = testKafka(p.cfg).producer();
+    await producer.connect();
+    await producer.send({ topic: p.cfg.topicTracks, messages: [{ value: '{"not": json' }, { value: '' }] });
+    await producer.disconnect();
+    await eventually(
+      () => p.count('SELECT count() FROM dead_letters'),
+      (c) => c >= 2,
+      60_000,
+    );
     await page.goto(`${base}/dashboards.html`);
     await page.waitForFunction(
       () => !document.querySelector('.panel-body')?.textContent?.includes('loading'),
@@ -174,6 +204,12 @@ test(
       ['ClickHouse at http://x did not answer'],
       'only the failing panel shows an error',
     );
+    // Every panel with a query drew data; the consumer-lag panel is a Prometheus query (a note).
+    const empty = await page
+      .locator('[data-testid=panel]', { hasText: /no data in this range|no rows in this range/ })
+      .locator('b')
+      .allTextContents();
+    assert.deepEqual(empty, [], 'panels without data');
     const panels = await page.locator('[data-testid=panel]').count();
     assert.ok(panels >= 14, `${panels} panels`);
     assert.ok((await page.locator('.uplot canvas').count()) >= 5, 'time series drawn by uPlot');
@@ -184,6 +220,66 @@ test(
       `nothing from a CDN: ${scripts.filter((u) => !u.startsWith(base)).join(', ')}`,
     );
     await page.screenshot({ path: shot('dashboards'), fullPage: true });
+    await page.close();
+  },
+);
+
+test(
+  'Dashboards page: a stream with energy shifted by +0.25 marks both feature PSI panels with energy, and only energy',
+  { skip },
+  async () => {
+    // Two one-minute slices of the whole sample, 20 and 10 minutes ago: as it is, then with energy
+    // shifted. Opened on each minute through the page's link range (?from=&to=, epoch ms, as Grafana's).
+    const { tracks } = await loadKaggleCsv('data/spotify_tracks_sample.csv');
+    const minute = (ago: number) => Math.floor((Date.now() - ago * 60_000) / 60_000) * 60_000;
+    const [asIs, shifted] = [minute(20), minute(10)];
+    const at = (ms: number) => new Date(ms + 20_000).toISOString();
+    const before = await p.count('SELECT count() FROM track_events FINAL');
+    const events = [
+      ...tracks.map((t) => ({ ...trackEventFromCsv(t, at(asIs)), source: 'test' as const })),
+      ...tracks.map((t) => ({
+        ...trackEventFromCsv(t, at(shifted)),
+        source: 'test' as const,
+        energy: Math.min(1, t.energy + 0.25),
+      })),
+    ];
+    for (let i = 0; i < events.length; i += 500) await publisher.publish(events.slice(i, i + 500));
+    await eventually(
+      () => p.count('SELECT count() FROM track_events FINAL'),
+      (c) => c >= before + events.length,
+      120_000,
+    );
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const featurePanels = page.locator('[data-testid=panel]', { hasText: /PSI per feature|PSI heat map/ });
+    const open = async (fromMs: number) => {
+      await page.goto(`${base}/dashboards.html?from=${fromMs}&to=${fromMs + 60_000}`);
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('.panel-body').length > 0 &&
+          [...document.querySelectorAll('.panel-body')].every((b) => !b.textContent?.includes('loading…')),
+        undefined,
+        { timeout: 30_000 },
+      );
+      assert.equal(await featurePanels.count(), 2);
+      return {
+        alerts: await featurePanels.locator('[data-testid=panel-alert]').allTextContents(),
+        marked: await featurePanels.evaluateAll((els) => els.map((e) => e.classList.contains('alert'))),
+      };
+    };
+    const calm = await open(asIs);
+    assert.deepEqual(
+      calm,
+      { alerts: ['', ''], marked: [false, false] },
+      'the unshifted minute crosses nothing',
+    );
+    const drifted = await open(shifted);
+    assert.deepEqual(drifted, { alerts: ['≥ 0.2: energy', '≥ 0.2: energy'], marked: [true, true] });
+    assert.ok(
+      (await page.locator('.heat-cell[title^="energy"]').count()) > 0,
+      'the heat map has an energy row',
+    );
+    await page.screenshot({ path: shot('dashboards-drift'), fullPage: true });
     await page.close();
   },
 );
