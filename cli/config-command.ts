@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, settingsMarkdown } from '../lib/config.ts';
+import { loadConfig, redactedConfig, settingsMarkdown } from '../lib/config.ts';
 
 export function registerConfigCommand(program: Command): void {
   program
@@ -8,9 +8,6 @@ export function registerConfigCommand(program: Command): void {
     .option('--markdown', 'print the settings table used in README.md')
     .action((opts: { markdown?: boolean }) => {
       if (opts.markdown) process.stdout.write(`${settingsMarkdown()}\n`);
-      else
-        process.stdout.write(
-          `${JSON.stringify({ ...loadConfig(), clickhousePassword: '***', apiKey: '***' }, null, 2)}\n`,
-        );
+      else process.stdout.write(`${JSON.stringify(redactedConfig(loadConfig()), null, 2)}\n`);
     });
 }

@@ -1,5 +1,7 @@
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../lib/config.ts';
+import { stackPaths } from '../infra/stack/paths.ts';
 import { stackDown, stackStatus, stackUp } from '../infra/stack/stack.ts';
 
 const say = (msg: string) => process.stderr.write(`stack: ${msg}\n`);
@@ -20,6 +22,13 @@ export function registerStackCommand(program: Command): void {
         );
       say(
         `KAFKA_BROKERS=127.0.0.1:${cfg.kafkaPort} CLICKHOUSE_URL=http://127.0.0.1:${cfg.clickhouseHttpPort}`,
+      );
+      const tls = relative(process.cwd(), stackPaths(cfg).tls) || '.';
+      say(
+        `secure, with the stack's CA ${tls}/ca.pem, user hitstream and the password in ${tls}/password: ` +
+          `Kafka SASL_SSL (PLAIN, SCRAM-SHA-256/512) at 127.0.0.1:${cfg.kafkaSaslSslPort}, ` +
+          `mutual TLS at 127.0.0.1:${cfg.kafkaMtlsPort} (${tls}/client.pem, client.key), ` +
+          `ClickHouse https://127.0.0.1:${cfg.clickhouseHttpsPort}`,
       );
     });
   stack

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { classifyClickhouseError } from '../lib/clickhouse-errors.ts';
+import { speaksTls } from '../lib/tls-probe.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { ident, sql } from '../lib/sql.ts';
 
@@ -62,6 +63,11 @@ export async function migrate(cfg: Config, database = cfg.clickhouseDatabase): P
   try {
     await server.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(database)}` });
   } catch (err) {
+    const classified = await withTlsHint(
+      cfg,
+      classifyClickhouseError(err, { what: 'create the database', url: cfg.clickhouseUrl, database }),
+    );
+    if (!classified.retriable) throw classified;
     throw new HitstreamError('CLICKHOUSE_UNAVAILABLE', `cannot reach ClickHouse at ${cfg.clickhouseUrl}`, {
       cause: err,
       retriable: true,
@@ -134,10 +140,25 @@ export async function checkSchema(cfg: Config): Promise<void> {
         { field: 'CLICKHOUSE_DATABASE' },
       );
   } catch (err) {
-    throw classifyClickhouseError(err, ctx);
+    throw await withTlsHint(cfg, classifyClickhouseError(err, ctx));
   } finally {
     await ch.close();
   }
+}
+
+/**
+ * An unreachable http:// server whose port completes a TLS handshake is an HTTPS port: a setting
+ * to fix now, not an outage to wait out.
+ */
+async function withTlsHint(cfg: Config, err: HitstreamError): Promise<HitstreamError> {
+  if (!err.retriable || !cfg.clickhouseUrl.startsWith('http://')) return err;
+  const url = new URL(cfg.clickhouseUrl);
+  if (!(await speaksTls(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80)))) return err;
+  return new HitstreamError(
+    'storage_auth',
+    `ClickHouse at ${cfg.clickhouseUrl} answers with TLS on that port: use https:// in CLICKHOUSE_URL (and CLICKHOUSE_CA_FILE for a private CA)`,
+    { field: 'CLICKHOUSE_URL', cause: err },
+  );
 }
 
 /** `checkSchema`, waiting up to `waitMs` for ClickHouse to answer (one `onWait` line every ~10 s). */

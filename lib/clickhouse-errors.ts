@@ -17,6 +17,17 @@ const DATA_CODES = new Set([6, 25, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 
 const SCHEMA_CODES = new Set([8, 10, 16, 47, 60, 81]);
 /** Who we are is refused: user, password, grants, a read-only user. */
 const AUTH_CODES = new Set([164, 192, 193, 194, 195, 497, 516]);
+/** The server's certificate is not trusted (Node's TLS error codes). */
+const TLS_UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 /** Requests that are wrong by construction (a bug, not an outage): syntax, unknown function. */
 const BUG_CODES = new Set([1, 36, 43, 46, 48, 62, 115]);
 
@@ -79,6 +90,21 @@ export function classifyClickhouseError(
       `ClickHouse at ${ctx.url} refuses us: ${said}: check CLICKHOUSE_USER and CLICKHOUSE_PASSWORD`,
       false,
       'CLICKHOUSE_USER',
+    );
+  const errno = (err as { code?: unknown } | null)?.code;
+  if (typeof errno === 'string' && TLS_UNTRUSTED.has(errno))
+    return make(
+      'storage_auth',
+      `ClickHouse at ${ctx.url}: its certificate is not trusted (${said}): set CLICKHOUSE_CA_FILE to the PEM of the CA that signed it`,
+      false,
+      'CLICKHOUSE_CA_FILE',
+    );
+  if (errno === 'EPROTO' && ctx.url.startsWith('https://'))
+    return make(
+      'storage_auth',
+      `ClickHouse at ${ctx.url} does not speak TLS on that port (${said}): use its https_port, or http:// in CLICKHOUSE_URL`,
+      false,
+      'CLICKHOUSE_URL',
     );
   if (code !== undefined && DATA_CODES.has(code))
     return make('storage_rejected', `${ctx.what}: ClickHouse refused the data: ${said}`, false);

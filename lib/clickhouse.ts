@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient, type Logger } from '@clickhouse/client';
 import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -38,6 +39,7 @@ export function createClickhouse(
     username: cfg.clickhouseUser,
     password: cfg.clickhousePassword,
     ...(database ? { database } : {}),
+    ...(cfg.clickhouseCaFile ? { tls: { ca_cert: readFileSync(cfg.clickhouseCaFile) } } : {}),
     request_timeout: opts.timeoutMs ?? 30_000,
     // 18.16 rejects settings it does not know; send none by default. A long statement gets
     // progress headers (18.16 has them), so an idle connection is not cut meanwhile.

@@ -2,6 +2,7 @@
  * Every setting hitstream reads, from the environment, validated once and typed in one place.
  * README's configuration table is generated from `SETTINGS` (see `npx hitstream config --markdown`).
  */
+import { accessSync, constants } from 'node:fs';
 import { HitstreamError } from './errors.ts';
 
 type Kind = 'string' | 'int' | 'bool' | 'list';
@@ -14,6 +15,10 @@ interface Setting {
   max?: number;
   /** For strings: the only values allowed. */
   choices?: readonly string[];
+  /** Never printed: `hitstream config` and logs show `***`. */
+  secret?: boolean;
+  /** A path to a file that must exist and be readable when set. */
+  file?: boolean;
 }
 
 export const SETTINGS = {
@@ -28,6 +33,57 @@ export const SETTINGS = {
     kind: 'list',
     default: '127.0.0.1:9092',
     meaning: 'Comma-separated Kafka bootstrap servers.',
+  },
+  kafkaSecurityProtocol: {
+    env: 'KAFKA_SECURITY_PROTOCOL',
+    kind: 'string',
+    default: 'PLAINTEXT',
+    choices: ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'],
+    meaning:
+      "How clients talk to the brokers, as Kafka's `security.protocol`: `SASL_SSL` for Confluent Cloud and MSK with SCRAM, `SSL` for TLS (mutual with KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE).",
+  },
+  kafkaSaslMechanism: {
+    env: 'KAFKA_SASL_MECHANISM',
+    kind: 'string',
+    default: 'plain',
+    choices: ['plain', 'scram-sha-256', 'scram-sha-512'],
+    meaning: 'With SASL_SSL or SASL_PLAINTEXT: the SASL mechanism.',
+  },
+  kafkaSaslUsername: {
+    env: 'KAFKA_SASL_USERNAME',
+    kind: 'string',
+    default: '',
+    meaning: 'With SASL_SSL or SASL_PLAINTEXT: the user (Confluent Cloud: the API key).',
+  },
+  kafkaSaslPassword: {
+    env: 'KAFKA_SASL_PASSWORD',
+    kind: 'string',
+    default: '',
+    secret: true,
+    meaning:
+      'With SASL_SSL or SASL_PLAINTEXT: the password (Confluent Cloud: the API secret). Never printed.',
+  },
+  kafkaSslCaFile: {
+    env: 'KAFKA_SSL_CA_FILE',
+    kind: 'string',
+    default: '',
+    file: true,
+    meaning:
+      "With SSL or SASL_SSL: PEM file of the CA(s) that signed the brokers' certificates (default: the system's).",
+  },
+  kafkaSslCertFile: {
+    env: 'KAFKA_SSL_CERT_FILE',
+    kind: 'string',
+    default: '',
+    file: true,
+    meaning: "Mutual TLS: PEM file of this client's certificate (with KAFKA_SSL_KEY_FILE).",
+  },
+  kafkaSslKeyFile: {
+    env: 'KAFKA_SSL_KEY_FILE',
+    kind: 'string',
+    default: '',
+    file: true,
+    meaning: "Mutual TLS: PEM file of this client's private key (with KAFKA_SSL_CERT_FILE).",
   },
   kafkaVersion: {
     env: 'HITSTREAM_KAFKA_VERSION',
@@ -51,6 +107,23 @@ export const SETTINGS = {
     max: 65535,
     meaning: 'Native stack: KRaft controller port (loopback).',
   },
+  kafkaSaslSslPort: {
+    env: 'HITSTREAM_KAFKA_SASL_SSL_PORT',
+    kind: 'int',
+    default: '9094',
+    min: 1,
+    max: 65535,
+    meaning:
+      "Native stack: the SASL_SSL listener (PLAIN and SCRAM-SHA-256/512; user and password in `stack up`'s output), certificate signed by the stack's own CA.",
+  },
+  kafkaMtlsPort: {
+    env: 'HITSTREAM_KAFKA_MTLS_PORT',
+    kind: 'int',
+    default: '9095',
+    min: 1,
+    max: 65535,
+    meaning: "Native stack: the SSL listener that requires a client certificate signed by the stack's CA.",
+  },
   kafkaHeapMb: {
     env: 'HITSTREAM_KAFKA_HEAP_MB',
     kind: 'int',
@@ -65,6 +138,14 @@ export const SETTINGS = {
     default: 'http://127.0.0.1:8123',
     meaning: 'ClickHouse HTTP endpoint.',
   },
+  clickhouseCaFile: {
+    env: 'CLICKHOUSE_CA_FILE',
+    kind: 'string',
+    default: '',
+    file: true,
+    meaning:
+      "With an https:// CLICKHOUSE_URL: PEM file of the CA that signed the server's certificate (default: the system's; ClickHouse Cloud needs none).",
+  },
   clickhouseDatabase: {
     env: 'CLICKHOUSE_DATABASE',
     kind: 'string',
@@ -76,6 +157,7 @@ export const SETTINGS = {
     env: 'CLICKHOUSE_PASSWORD',
     kind: 'string',
     default: '',
+    secret: true,
     meaning: 'ClickHouse password (empty for the native stack).',
   },
   clickhouseHttpPort: {
@@ -85,6 +167,15 @@ export const SETTINGS = {
     min: 1,
     max: 65535,
     meaning: 'Native stack: ClickHouse HTTP port (loopback).',
+  },
+  clickhouseHttpsPort: {
+    env: 'HITSTREAM_CLICKHOUSE_HTTPS_PORT',
+    kind: 'int',
+    default: '8443',
+    min: 1,
+    max: 65535,
+    meaning:
+      "Native stack: ClickHouse HTTPS port (loopback), certificate signed by the stack's own CA; user `hitstream`, password in `stack up`'s output.",
   },
   clickhouseTcpPort: {
     env: 'HITSTREAM_CLICKHOUSE_TCP_PORT',
@@ -203,6 +294,7 @@ export const SETTINGS = {
     env: 'HITSTREAM_API_KEY',
     kind: 'string',
     default: '',
+    secret: true,
     meaning: 'When set, write endpoints require header `x-api-key` with this value.',
   },
   apiKeyForReads: {
@@ -312,8 +404,62 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [key, s] of Object.entries(SETTINGS) as [string, Setting][]) {
     const raw = env[s.env];
     out[key] = parseOne(s, raw === undefined || raw === '' ? s.default : raw);
+    if (s.file && out[key]) checkReadable(s, out[key] as string);
   }
-  return out as Config;
+  const cfg = out as Config;
+  checkSecurity(cfg);
+  return cfg;
+}
+
+function checkReadable(s: Setting, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read';
+    throw new HitstreamError('CONFIG_INVALID', `${s.env}=${JSON.stringify(path)}: ${why}`, { field: s.env });
+  }
+}
+
+/** The settings that only make sense together: named, so a half-done setup fails at start. */
+function checkSecurity(cfg: Config): void {
+  const bad = (field: string, why: string) =>
+    new HitstreamError('CONFIG_INVALID', `${field}: ${why}`, { field });
+  const sasl = cfg.kafkaSecurityProtocol.startsWith('SASL_');
+  const tls = cfg.kafkaSecurityProtocol.endsWith('SSL');
+  if (sasl && !cfg.kafkaSaslUsername)
+    throw bad('KAFKA_SASL_USERNAME', `is required with KAFKA_SECURITY_PROTOCOL=${cfg.kafkaSecurityProtocol}`);
+  if (sasl && !cfg.kafkaSaslPassword)
+    throw bad('KAFKA_SASL_PASSWORD', `is required with KAFKA_SECURITY_PROTOCOL=${cfg.kafkaSecurityProtocol}`);
+  if (!sasl && (cfg.kafkaSaslUsername || cfg.kafkaSaslPassword))
+    throw bad(
+      'KAFKA_SECURITY_PROTOCOL',
+      `is ${cfg.kafkaSecurityProtocol}, which sends no credentials, but KAFKA_SASL_USERNAME/PASSWORD are set: use SASL_SSL (or SASL_PLAINTEXT)`,
+    );
+  for (const [field, value] of [
+    ['KAFKA_SSL_CA_FILE', cfg.kafkaSslCaFile],
+    ['KAFKA_SSL_CERT_FILE', cfg.kafkaSslCertFile],
+    ['KAFKA_SSL_KEY_FILE', cfg.kafkaSslKeyFile],
+  ] as const)
+    if (value && !tls)
+      throw bad(
+        field,
+        `is set, but KAFKA_SECURITY_PROTOCOL=${cfg.kafkaSecurityProtocol} does not use TLS: use SSL or SASL_SSL`,
+      );
+  if (Boolean(cfg.kafkaSslCertFile) !== Boolean(cfg.kafkaSslKeyFile))
+    throw bad(
+      cfg.kafkaSslCertFile ? 'KAFKA_SSL_KEY_FILE' : 'KAFKA_SSL_CERT_FILE',
+      'mutual TLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
+    );
+  if (cfg.clickhouseCaFile && !cfg.clickhouseUrl.startsWith('https://'))
+    throw bad('CLICKHOUSE_CA_FILE', `is set, but CLICKHOUSE_URL (${cfg.clickhouseUrl}) is not https://`);
+}
+
+/** `cfg` with every secret replaced by `***` (set) or '' (unset): what may be printed or logged. */
+export function redactedConfig(cfg: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const [key, s] of Object.entries(SETTINGS) as [keyof Config, Setting][])
+    if (s.secret) out[key] = cfg[key] ? '***' : '';
+  return out;
 }
 
 /** The README table, so documentation cannot drift from the code. */

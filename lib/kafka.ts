@@ -1,7 +1,9 @@
-import { Kafka, logLevel, type logCreator } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import { Kafka, type KafkaConfig, logLevel, type logCreator, type SASLOptions } from 'kafkajs';
 import type { Config } from './config.ts';
 import { HitstreamError } from './errors.ts';
 import { createLogger } from './logger.ts';
+import { firstSpeakingTls } from './tls-probe.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -23,8 +25,31 @@ const pinoLogCreator: logCreator = () => {
   };
 };
 
+/** The security part of a client's settings: TLS (with a CA, mutual) and SASL, from the config. */
+export type KafkaSecurity = Pick<KafkaConfig, 'ssl' | 'sasl'>;
+
+export function kafkaSecurity(cfg: Config): KafkaSecurity {
+  const protocol = cfg.kafkaSecurityProtocol;
+  const out: KafkaSecurity = {};
+  if (protocol === 'SSL' || protocol === 'SASL_SSL') {
+    const read = (path: string) => (path ? readFileSync(path, 'utf8') : undefined);
+    const ca = read(cfg.kafkaSslCaFile);
+    const cert = read(cfg.kafkaSslCertFile);
+    const key = read(cfg.kafkaSslKeyFile);
+    out.ssl = ca || cert ? { ...(ca ? { ca: [ca] } : {}), ...(cert && key ? { cert, key } : {}) } : true;
+  }
+  if (protocol === 'SASL_SSL' || protocol === 'SASL_PLAINTEXT')
+    out.sasl = {
+      mechanism: cfg.kafkaSaslMechanism,
+      username: cfg.kafkaSaslUsername,
+      password: cfg.kafkaSaslPassword,
+    } as SASLOptions;
+  return out;
+}
+
 export function createKafka(cfg: Config, clientId: string): Kafka {
   return new Kafka({
+    ...kafkaSecurity(cfg),
     brokers: cfg.kafkaBrokers,
     clientId,
     logLevel: logLevel.WARN,
@@ -34,12 +59,67 @@ export function createKafka(cfg: Config, clientId: string): Kafka {
   });
 }
 
+/** A probe's failure that waiting cannot fix: the settings are wrong, and which one to fix. */
+export interface KafkaSetupProblem {
+  problem: string;
+  field: string;
+  fix: string;
+}
+
+const TLS_UNTRUSTED =
+  /self[- ]signed certificate|unable to verify|unable to get (local )?issuer|certificate has expired|does not match certificate|altnames/i;
+
+/**
+ * What a failed probe says about the settings, or undefined when it looks like an outage. Errors
+ * from TLS and SASL are the socket's and kafkajs' own words; a plaintext client at a TLS port
+ * sees its connection closed or timed out before any answer, which is also what a restart looks
+ * like, so that case is named only with the hint to check, not as certain.
+ */
+export function kafkaSetupProblem(problem: string, cfg: Config): KafkaSetupProblem | undefined {
+  if (/SASL|authentication failed|Authentication/i.test(problem))
+    return {
+      problem,
+      field: 'KAFKA_SASL_PASSWORD',
+      fix: `the brokers refused the credentials: check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM (now ${cfg.kafkaSaslMechanism})`,
+    };
+  if (TLS_UNTRUSTED.test(problem))
+    return {
+      problem,
+      field: 'KAFKA_SSL_CA_FILE',
+      fix: cfg.kafkaSslCaFile
+        ? `the brokers' certificate is not signed by the CA in KAFKA_SSL_CA_FILE (${cfg.kafkaSslCaFile}), or is not for this host`
+        : "the brokers' certificate is not signed by a CA this machine trusts: set KAFKA_SSL_CA_FILE to the PEM of the CA that signed it",
+    };
+  if (
+    /wrong version number|packet length too long|unknown protocol|EPROTO|before secure TLS connection/i.test(
+      problem,
+    )
+  )
+    return {
+      problem,
+      field: 'KAFKA_SECURITY_PROTOCOL',
+      fix: `TLS handshake with a listener that does not speak TLS: KAFKA_SECURITY_PROTOCOL is ${cfg.kafkaSecurityProtocol}; the port may want PLAINTEXT or SASL_PLAINTEXT`,
+    };
+  if (/certificate required|alert number 116|handshake failure|alert bad certificate/i.test(problem))
+    return {
+      problem,
+      field: 'KAFKA_SSL_CERT_FILE',
+      fix: 'the listener requires a client certificate (mutual TLS): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
+    };
+  return undefined;
+}
+
 /**
  * Why no broker in `brokers` answers as Kafka (connection refused, closed, timed out), or
  * undefined when one does. One attempt, no retries: for health checks and preflights.
  */
-export async function kafkaProblem(brokers: string[], timeoutMs = 3_000): Promise<string | undefined> {
+export async function kafkaProblem(
+  brokers: string[],
+  timeoutMs = 3_000,
+  security: KafkaSecurity = {},
+): Promise<string | undefined> {
   const admin = new Kafka({
+    ...security,
     brokers,
     clientId: 'hitstream-probe',
     logLevel: logLevel.NOTHING,
@@ -68,10 +148,30 @@ export async function requireKafka(
   opts: { waitMs?: number; onWait?: (problem: string, brokers: string[]) => void } = {},
 ): Promise<void> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
+  const security = kafkaSecurity(cfg);
   let lastSaid = 0;
   for (;;) {
-    const problem = await kafkaProblem(cfg.kafkaBrokers);
+    const problem = await kafkaProblem(cfg.kafkaBrokers, 3_000, security);
     if (!problem) return;
+    // A wrong password or an untrusted certificate stays wrong: say so now, not in 2.5 minutes.
+    const setup = kafkaSetupProblem(problem, cfg);
+    if (setup)
+      throw new HitstreamError(
+        'KAFKA_SETUP',
+        `Kafka at ${cfg.kafkaBrokers.join(', ')}: ${setup.fix} (${setup.problem})`,
+        {
+          field: setup.field,
+        },
+      );
+    const tlsPort = cfg.kafkaSecurityProtocol.endsWith('SSL')
+      ? undefined
+      : await firstSpeakingTls(cfg.kafkaBrokers);
+    if (tlsPort)
+      throw new HitstreamError(
+        'KAFKA_SETUP',
+        `Kafka at ${tlsPort} speaks TLS, but KAFKA_SECURITY_PROTOCOL is ${cfg.kafkaSecurityProtocol}: set it to SSL or SASL_SSL (${problem})`,
+        { field: 'KAFKA_SECURITY_PROTOCOL' },
+      );
     if (Date.now() >= deadline)
       throw new HitstreamError(
         'KAFKA_UNREACHABLE',

@@ -3,11 +3,12 @@
  * Debian 12 ships only 18.16; a newer single `clickhouse` binary on PATH is used when present.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../lib/config.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
+import { ensureTlsMaterial, sha256Hex, type TlsMaterial } from './tls-material.ts';
 import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
 
 export function clickhouseProcess(cfg: Config): ManagedProcess {
@@ -50,7 +51,7 @@ function findServer(cfg: Config, log: (msg: string) => void): [string, string[]]
   return after;
 }
 
-function writeClickhouseConfig(cfg: Config): string {
+function writeClickhouseConfig(cfg: Config, tls: TlsMaterial): string {
   const { clickhouseDir: dir } = stackPaths(cfg);
   for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas'])
     mkdirSync(join(dir, sub), { recursive: true });
@@ -59,14 +60,18 @@ function writeClickhouseConfig(cfg: Config): string {
     host: '127.0.0.1',
     httpPort: String(cfg.clickhouseHttpPort),
     tcpPort: String(cfg.clickhouseTcpPort),
+    httpsPort: String(cfg.clickhouseHttpsPort),
+    serverCert: tls.serverCert,
+    serverKey: tls.serverKey,
+    user: tls.user,
+    passwordSha256: sha256Hex(tls.password),
   };
+  const fill = (template: string) => template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? '');
   const template = readFileSync(join(REPO_ROOT, 'infra/clickhouse/config.template.xml'), 'utf8');
   const config = join(dir, 'config.xml');
-  writeFileSync(
-    config,
-    template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? ''),
-  );
-  copyFileSync(join(REPO_ROOT, 'infra/clickhouse/users.xml'), join(dir, 'users.xml'));
+  writeFileSync(config, fill(template));
+  const users = readFileSync(join(REPO_ROOT, 'infra/clickhouse/users.xml'), 'utf8');
+  writeFileSync(join(dir, 'users.xml'), fill(users), { mode: 0o600 });
   return config;
 }
 
@@ -91,15 +96,15 @@ export async function startClickhouse(
     await waitUntil(() => clickhouseAnswers(url), { timeoutMs: 30_000, what: 'ClickHouse' });
     return 'running';
   }
-  for (const port of [cfg.clickhouseHttpPort, cfg.clickhouseTcpPort]) {
+  for (const port of [cfg.clickhouseHttpPort, cfg.clickhouseTcpPort, cfg.clickhouseHttpsPort]) {
     if (await portOpen('127.0.0.1', port))
       throw new HitstreamError(
         'STACK_PORT_IN_USE',
-        `port ${port} is in use by another process: stop it or set HITSTREAM_CLICKHOUSE_HTTP_PORT / HITSTREAM_CLICKHOUSE_TCP_PORT`,
+        `port ${port} is in use by another process: stop it or set HITSTREAM_CLICKHOUSE_HTTP_PORT / HITSTREAM_CLICKHOUSE_TCP_PORT / HITSTREAM_CLICKHOUSE_HTTPS_PORT`,
       );
   }
   const [cmd, lead] = findServer(cfg, log);
-  const config = writeClickhouseConfig(cfg);
+  const config = writeClickhouseConfig(cfg, ensureTlsMaterial(stackPaths(cfg).tls, log));
   const logFile = join(stackPaths(cfg).logs, 'clickhouse.log');
   const pid = startDetached(proc, cmd, [...lead, `--config-file=${config}`], {
     logFile,

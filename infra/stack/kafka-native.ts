@@ -10,6 +10,7 @@ import type { Config } from '../../lib/config.ts';
 import { kafkaProblem } from '../../lib/kafka.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
+import { ensureTlsMaterial, type TlsMaterial } from './tls-material.ts';
 import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
 
 export function kafkaProcess(cfg: Config): ManagedProcess {
@@ -76,7 +77,28 @@ export function ensureKafkaJars(cfg: Config, log: (msg: string) => void): string
   return kafkaLib;
 }
 
-function writeKafkaConfig(cfg: Config): string {
+/**
+ * Besides PLAINTEXT: a SASL_SSL listener (PLAIN and SCRAM-SHA-256/512, one user) and an SSL one
+ * that requires a client certificate (named MTLS), both with a certificate from the stack's CA.
+ * Kafka reads PEM directly (KIP-651): no Java keystore. Brokers talk to each other in plaintext.
+ */
+function secureListenerLines(cfg: Config, tls: TlsMaterial): string[] {
+  const plain = `org.apache.kafka.common.security.plain.PlainLoginModule required user_${tls.user}="${tls.password}";`;
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+  return [
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.location=${tls.serverKeystore}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${tls.caFile}`,
+    'listener.name.mtls.ssl.client.auth=required',
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=${plain}`,
+    `listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scram}`,
+    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}`,
+  ];
+}
+
+function writeKafkaConfig(cfg: Config, tls: TlsMaterial): string {
   const p = stackPaths(cfg);
   mkdirSync(p.kafkaDir, { recursive: true });
   const props = join(p.kafkaDir, 'server.properties');
@@ -87,10 +109,11 @@ function writeKafkaConfig(cfg: Config): string {
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${cfg.kafkaControllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${cfg.kafkaPort},CONTROLLER://127.0.0.1:${cfg.kafkaControllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${cfg.kafkaPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${cfg.kafkaPort},CONTROLLER://127.0.0.1:${cfg.kafkaControllerPort},SASL_SSL://127.0.0.1:${cfg.kafkaSaslSslPort},MTLS://127.0.0.1:${cfg.kafkaMtlsPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${cfg.kafkaPort},SASL_SSL://127.0.0.1:${cfg.kafkaSaslSslPort},MTLS://127.0.0.1:${cfg.kafkaMtlsPort}`,
       'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL',
+      ...secureListenerLines(cfg, tls),
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${p.kafkaData}`,
       `num.partitions=${cfg.tracksPartitions}`,
@@ -125,16 +148,17 @@ export async function startKafka(cfg: Config, log: (msg: string) => void): Promi
     await waitUntil(() => kafkaAnswers(brokers), { timeoutMs: 60_000, what: 'Kafka' });
     return 'running';
   }
-  for (const port of [cfg.kafkaPort, cfg.kafkaControllerPort]) {
+  for (const port of [cfg.kafkaPort, cfg.kafkaControllerPort, cfg.kafkaSaslSslPort, cfg.kafkaMtlsPort]) {
     if (await portOpen('127.0.0.1', port))
       throw new HitstreamError(
         'STACK_PORT_IN_USE',
-        `port ${port} is in use by another process: stop it or set HITSTREAM_KAFKA_PORT / HITSTREAM_KAFKA_CONTROLLER_PORT`,
+        `port ${port} is in use by another process: stop it or set HITSTREAM_KAFKA_PORT / HITSTREAM_KAFKA_CONTROLLER_PORT / HITSTREAM_KAFKA_SASL_SSL_PORT / HITSTREAM_KAFKA_MTLS_PORT`,
       );
   }
   checkJava();
   const lib = ensureKafkaJars(cfg, log);
-  const props = writeKafkaConfig(cfg);
+  const tls = ensureTlsMaterial(stackPaths(cfg).tls, log);
+  const props = writeKafkaConfig(cfg, tls);
   const p = stackPaths(cfg);
   const classpath = `${lib}/*`;
   if (!existsSync(join(p.kafkaData, 'meta.properties'))) {
@@ -143,7 +167,22 @@ export async function startKafka(cfg: Config, log: (msg: string) => void): Promi
     }).trim();
     execFileSync(
       'java',
-      ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+      [
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        props,
+        // SCRAM users live in the cluster's metadata; the tools that add them later are not in
+        // the jars the stack fetches, so they are added when the storage is formatted.
+        '--add-scram',
+        `SCRAM-SHA-256=[name=${tls.user},password=${tls.password}]`,
+        '--add-scram',
+        `SCRAM-SHA-512=[name=${tls.user},password=${tls.password}]`,
+      ],
       { stdio: 'ignore' },
     );
   }

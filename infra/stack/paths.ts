@@ -14,6 +14,7 @@ export function stackPaths(cfg: Config) {
     kafkaDir: resolve(home, 'kafka'),
     kafkaData: resolve(home, 'kafka', 'data'),
     clickhouseDir: resolve(home, 'clickhouse'),
+    tls: resolve(home, 'tls'),
     run: resolve(home, 'run'),
     logs: resolve(home, 'logs'),
   };

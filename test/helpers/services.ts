@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Config, configToEnv, loadConfig } from '../../lib/config.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
+import { kafkaSecurity } from '../../lib/kafka.ts';
 import { migrate } from '../../infra/migrate.ts';
 import { ident, sql } from '../../lib/sql.ts';
 
@@ -22,7 +23,12 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 export const uniqueName = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
 
 export function testKafka(cfg: Config) {
-  return new Kafka({ brokers: cfg.kafkaBrokers, clientId: uniqueName('test'), logLevel: logLevel.NOTHING });
+  return new Kafka({
+    ...kafkaSecurity(cfg),
+    brokers: cfg.kafkaBrokers,
+    clientId: uniqueName('test'),
+    logLevel: logLevel.NOTHING,
+  });
 }
 
 /** A fresh, migrated database; `drop()` removes it. */

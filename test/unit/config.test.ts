@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { configToEnv, loadConfig, settingsMarkdown } from '../../lib/config.ts';
+import { configToEnv, loadConfig, redactedConfig, settingsMarkdown } from '../../lib/config.ts';
+import { kafkaSetupProblem } from '../../lib/kafka.ts';
 
 test('defaults apply when nothing is set', () => {
   const cfg = loadConfig({});
@@ -71,4 +72,98 @@ test('the TensorFlow.js backend is the one HITSTREAM_TF_BACKEND names, or the pr
   assert.notEqual(native.status, 0);
   assert.match(native.stderr, /HITSTREAM_TF_BACKEND=tensorflow: @tensorflow\/tfjs-node does not load/);
   assert.throws(() => loadConfig({ HITSTREAM_TF_BACKEND: 'gpu' }), /HITSTREAM_TF_BACKEND/);
+});
+
+const fieldOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return (err as { field?: string }).field;
+  }
+  return 'no error';
+};
+
+test('security settings that only make sense together are checked at start, naming the one to fix', () => {
+  const sasl = { KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' };
+  assert.equal(loadConfig(sasl).kafkaSaslMechanism, 'plain');
+  assert.equal(
+    fieldOf(() => loadConfig({ ...sasl, KAFKA_SASL_PASSWORD: '' })),
+    'KAFKA_SASL_PASSWORD',
+  );
+  assert.equal(
+    fieldOf(() => loadConfig({ ...sasl, KAFKA_SASL_USERNAME: '' })),
+    'KAFKA_SASL_USERNAME',
+  );
+  assert.equal(
+    fieldOf(() => loadConfig({ ...sasl, KAFKA_SASL_MECHANISM: 'gssapi' })),
+    'KAFKA_SASL_MECHANISM',
+  );
+  assert.equal(
+    fieldOf(() => loadConfig({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })),
+    'KAFKA_SECURITY_PROTOCOL',
+  );
+  assert.equal(
+    fieldOf(() => loadConfig({ KAFKA_SSL_CA_FILE: 'package.json' })),
+    'KAFKA_SSL_CA_FILE',
+  );
+  assert.equal(
+    fieldOf(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CERT_FILE: 'package.json' })),
+    'KAFKA_SSL_KEY_FILE',
+  );
+  assert.throws(
+    () => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' }),
+    /KAFKA_SSL_CA_FILE="\/nonexistent\/ca.pem": no such file/,
+  );
+  assert.equal(
+    fieldOf(() => loadConfig({ CLICKHOUSE_CA_FILE: 'package.json' })),
+    'CLICKHOUSE_CA_FILE',
+  );
+  assert.equal(
+    loadConfig({ CLICKHOUSE_URL: 'https://x:8443', CLICKHOUSE_CA_FILE: 'package.json' }).clickhouseCaFile,
+    'package.json',
+  );
+});
+
+test('secrets are printed as *** (set) or empty (unset), by `config` too', () => {
+  const cfg = loadConfig({
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_USERNAME: 'u',
+    KAFKA_SASL_PASSWORD: 'hunter2-kafka',
+    CLICKHOUSE_PASSWORD: 'hunter2-clickhouse',
+  });
+  const shown = redactedConfig(cfg);
+  assert.equal(shown.kafkaSaslPassword, '***');
+  assert.equal(shown.clickhousePassword, '***');
+  assert.equal(shown.apiKey, '');
+  const out = spawnSync(process.execPath, ['bin/hitstream.js', 'config'], {
+    env: { ...process.env, ...configToEnv(cfg) },
+    encoding: 'utf8',
+  });
+  assert.equal(out.status, 0, out.stderr);
+  assert.doesNotMatch(out.stdout + out.stderr, /hunter2/);
+  assert.match(out.stdout, /"kafkaSaslUsername": "u"/);
+});
+
+test('what a failed Kafka probe says is turned into the setting to fix, and an outage is not', () => {
+  const cfg = loadConfig({
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_USERNAME: 'u',
+    KAFKA_SASL_PASSWORD: 'p',
+  });
+  const field = (problem: string) => kafkaSetupProblem(problem, cfg)?.field;
+  assert.equal(field('SASL SCRAM SHA512 authentication failed: invalid credentials'), 'KAFKA_SASL_PASSWORD');
+  assert.equal(field('Connection error: unable to verify the first certificate'), 'KAFKA_SSL_CA_FILE');
+  assert.equal(field('Connection error: self-signed certificate in certificate chain'), 'KAFKA_SSL_CA_FILE');
+  assert.equal(
+    field(
+      'Connection error: Client network socket disconnected before secure TLS connection was established',
+    ),
+    'KAFKA_SECURITY_PROTOCOL',
+  );
+  assert.equal(
+    field('Connection error: ... sslv3 alert bad certificate ... SSL alert number 42'),
+    'KAFKA_SSL_CERT_FILE',
+  );
+  assert.equal(field('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), undefined);
+  assert.equal(field('Connection timeout'), undefined);
 });
