@@ -34,7 +34,7 @@ import { driftRoutes } from './routes/drift.ts';
 import { modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { trackRoutes } from './routes/tracks.ts';
-import { storageReader } from './storage.ts';
+import { type StorageReader, storageReader } from './storage.ts';
 import { dashboardRoutes } from './routes/dashboards.ts';
 
 export interface AppDeps {
@@ -44,6 +44,8 @@ export interface AppDeps {
   models?: LoadedModels;
   publisher: Publisher;
   clickhouse: ClickHouseClient;
+  /** How the routes read ClickHouse (default: through `clickhouse`); a seam for other engines. */
+  storage?: StorageReader;
   hub: FeedHub;
   feedReady: () => boolean;
 }
@@ -98,7 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keyOk = keyMatcher(cfg.apiKey);
   const access = { write: keyOk, read: cfg.apiKeyForReads ? keyOk : () => true, keyed: Boolean(cfg.apiKey) };
-  const storage = storageReader(deps.clickhouse, cfg);
+  const storage = deps.storage ?? storageReader(deps.clickhouse, cfg);
   await app.register(predictRoutes(serving, cfg));
   await app.register(trackRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(modelRoutes(serving));

@@ -9,9 +9,9 @@ export interface ChdbResult {
 }
 
 /** Runs statements on chdb (a current ClickHouse in-process, from PyPI) in database `hitstream`. */
-export function runOnChdb(statements: string[], setup: string[] = []): ChdbResult[] {
+export function runOnChdb(statements: string[], setup: string[] = [], maxRows = 50): ChdbResult[] {
   const r = spawnSync('python3', ['test/sql/chdb_run.py'], {
-    input: JSON.stringify({ setup, statements }),
+    input: JSON.stringify({ setup, statements, max_rows: maxRows }),
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });

@@ -1,6 +1,6 @@
 """Runs SQL statements on chdb (a current ClickHouse engine, in-process) and reports each result.
 
-Input on stdin: JSON {"setup": [sql...], "statements": [sql...]}. Setup runs first (e.g. migrations);
+Input on stdin: JSON {"setup": [sql...], "statements": [sql...], "max_rows": n (default 50)}. Setup runs first (e.g. migrations);
 each statement's outcome is printed as one JSON line: {"i": n, "ok": bool, "error": str, "rows": [...]}.
 Used by test/unit/sql-portability.test.ts so every statement the project owns is checked on a
 current engine as well as on the 18.16 server.
@@ -27,7 +27,7 @@ with tempfile.TemporaryDirectory() as path:
             res = sess.query(stmt, "JSONEachRow")
             text = res.bytes().decode() if hasattr(res, "bytes") else str(res)
             rows = [json.loads(l) for l in text.splitlines() if l.strip()]
-            print(json.dumps({"i": i, "ok": True, "rows": rows[:50]}), flush=True)
+            print(json.dumps({"i": i, "ok": True, "rows": rows[: req.get("max_rows", 50)]}), flush=True)
         except Exception as e:
             print(json.dumps({"i": i, "ok": False, "error": str(e)[:500]}), flush=True)
     sess.close()
