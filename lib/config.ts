@@ -224,6 +224,24 @@ export const SETTINGS = {
     max: 1024,
     meaning: 'Partitions of the tracks topic when hitstream creates it.',
   },
+  topicReplication: {
+    env: 'HITSTREAM_TOPIC_REPLICATION_FACTOR',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    max: 16,
+    meaning:
+      'Replicas of each topic hitstream creates; 0: 3 when the cluster has 3 or more brokers, else 1. Producers always wait for every in-sync replica (`acks: -1` in producers/publisher.ts and scorers/worker.ts).',
+  },
+  topicMinInsyncReplicas: {
+    env: 'HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    max: 16,
+    meaning:
+      '`min.insync.replicas` of the topics hitstream creates; 0: 2 with 3 or more replicas, else 1. A write with fewer in-sync replicas fails (and is retried) instead of being acknowledged by one broker.',
+  },
   consumerGroup: {
     env: 'HITSTREAM_CONSUMER_GROUP',
     kind: 'string',

@@ -196,6 +196,17 @@ export async function ensureTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
+    const brokers = (await admin.describeCluster()).brokers.length;
+    const { replicationFactor, minInsync } = topicReplication(cfg, brokers);
+    const replicated = (t: {
+      topic: string;
+      numPartitions: number;
+      configEntries?: { name: string; value: string }[];
+    }) => ({
+      ...t,
+      replicationFactor,
+      configEntries: [...(t.configEntries ?? []), { name: 'min.insync.replicas', value: String(minInsync) }],
+    });
     const existing = new Set(await admin.listTopics());
     const wanted = [
       { topic: cfg.topicTracks, numPartitions: cfg.tracksPartitions },
@@ -207,11 +218,36 @@ export async function ensureTopics(
         numPartitions: 1,
         configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
       },
-    ].filter((t) => !existing.has(t.topic));
+    ]
+      .filter((t) => !existing.has(t.topic))
+      .map(replicated);
     if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Replicas and min.insync.replicas of the topics hitstream creates: the settings, or (0) 3 and 2
+ * on a cluster of 3 brokers or more, 1 and 1 below. More replicas than brokers is refused here,
+ * naming the setting, rather than by the broker's INVALID_REPLICATION_FACTOR.
+ */
+export function topicReplication(cfg: Config, brokers: number) {
+  const replicationFactor = cfg.topicReplication || (brokers >= 3 ? 3 : 1);
+  const minInsync = cfg.topicMinInsyncReplicas || (replicationFactor >= 3 ? 2 : 1);
+  if (replicationFactor > brokers)
+    throw new HitstreamError(
+      'CONFIG_INVALID',
+      `HITSTREAM_TOPIC_REPLICATION_FACTOR=${replicationFactor}, but the cluster has ${brokers} broker${brokers === 1 ? '' : 's'}: lower it, or set 0 to choose from the cluster`,
+      { field: 'HITSTREAM_TOPIC_REPLICATION_FACTOR' },
+    );
+  if (minInsync > replicationFactor)
+    throw new HitstreamError(
+      'CONFIG_INVALID',
+      `HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS=${minInsync} exceeds the ${replicationFactor} replicas: no write could ever be acknowledged`,
+      { field: 'HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS' },
+    );
+  return { replicationFactor, minInsync };
 }
 
 /** How a service waits for Kafka at start: up to 2.5 minutes (as long as the client retries). */

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer } from 'kafkajs';
+import kafkajs, { type Consumer } from 'kafkajs';
+import { ensureTopics } from '../../lib/kafka.ts';
 import { freshTopics, testConfig, testKafka, uniqueName } from '../helpers/services.ts';
 
 const cfg = testConfig();
@@ -63,4 +64,48 @@ test('1,000 keyed messages produced in one batch are all consumed by a group, th
   assert.equal(committed, 1000, 'the group committed every offset');
   await admin.deleteGroups([groupId]).catch(() => undefined);
   await admin.disconnect();
+});
+
+test('ensureTopics creates the topics with the replication the cluster allows, and refuses more replicas than brokers', async () => {
+  const id = uniqueName('repl');
+  const cfg = {
+    ...testConfig(),
+    topicTracks: `${id}.tracks`,
+    topicPredictions: `${id}.predictions`,
+    topicDeadLetters: `${id}.dead`,
+    topicModels: `${id}.models`,
+  };
+  const admin = testKafka(cfg).admin();
+  await admin.connect();
+  try {
+    const brokers = (await admin.describeCluster()).brokers.length;
+    await ensureTopics(cfg);
+    const meta = await admin.fetchTopicMetadata({ topics: [cfg.topicTracks] });
+    const expected = brokers >= 3 ? 3 : 1;
+    for (const partition of meta.topics[0]!.partitions) assert.equal(partition.replicas.length, expected);
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [
+        {
+          type: kafkajs.ConfigResourceTypes.TOPIC,
+          name: cfg.topicTracks,
+          configNames: ['min.insync.replicas'],
+        },
+      ],
+    });
+    assert.equal(described.resources[0]!.configEntries[0]!.configValue, String(expected >= 3 ? 2 : 1));
+
+    const tooMany = { ...cfg, topicReplication: brokers + 1, topicTracks: `${id}.other` };
+    await assert.rejects(ensureTopics(tooMany), (err: Error & { field?: string }) => {
+      assert.equal(err.field, 'HITSTREAM_TOPIC_REPLICATION_FACTOR');
+      return true;
+    });
+  } finally {
+    await admin
+      .deleteTopics({
+        topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels],
+      })
+      .catch(() => undefined);
+    await admin.disconnect();
+  }
 });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { configToEnv, loadConfig, redactedConfig, settingsMarkdown } from '../../lib/config.ts';
-import { kafkaSetupProblem } from '../../lib/kafka.ts';
+import { kafkaSetupProblem, topicReplication } from '../../lib/kafka.ts';
 
 test('defaults apply when nothing is set', () => {
   const cfg = loadConfig({});
@@ -166,4 +166,24 @@ test('what a failed Kafka probe says is turned into the setting to fix, and an o
   );
   assert.equal(field('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), undefined);
   assert.equal(field('Connection timeout'), undefined);
+});
+
+test("topics' replication: 3 and 2 from three brokers, 1 and 1 below; more replicas than brokers names the setting", () => {
+  const cfg = loadConfig({});
+  assert.deepEqual(topicReplication(cfg, 1), { replicationFactor: 1, minInsync: 1 });
+  assert.deepEqual(topicReplication(cfg, 3), { replicationFactor: 3, minInsync: 2 });
+  assert.deepEqual(topicReplication(cfg, 5), { replicationFactor: 3, minInsync: 2 });
+  const three = loadConfig({ HITSTREAM_TOPIC_REPLICATION_FACTOR: '3' });
+  assert.throws(
+    () => topicReplication(three, 1),
+    /HITSTREAM_TOPIC_REPLICATION_FACTOR=3, but the cluster has 1 broker:/,
+  );
+  const tooMany = loadConfig({
+    HITSTREAM_TOPIC_REPLICATION_FACTOR: '2',
+    HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS: '3',
+  });
+  assert.throws(
+    () => topicReplication(tooMany, 3),
+    /HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS=3 exceeds the 2 replicas/,
+  );
 });
