@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { benchScaleout } from '../bench/scaleout.ts';
 import { benchDashboards } from '../bench/dashboards.ts';
 import { benchFeed } from '../bench/feed.ts';
 import { benchModels } from '../bench/models.ts';
@@ -67,6 +68,24 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchPipeline>[1]) => {
       await benchPipeline(loadConfig(), o);
+    });
+  bench
+    .command('scaleout')
+    .description(
+      "Workers' CPU ms per event with 1, 2 and 4 workers at one fixed rate, in one run (flat = linear scale-out)",
+    )
+    .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', SAMPLE)
+    .option(
+      '--workers <list>',
+      'worker counts, comma-separated',
+      (v: string) => v.split(',').map((x) => positiveInteger(x)),
+      [1, 2, 4],
+    )
+    .option('--rate <n>', 'events per second', positive, 500)
+    .option('--seconds <n>', 'length of each run', positive, 20)
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; workers: number[]; rate: number; seconds: number; json?: boolean }) => {
+      await benchScaleout(loadConfig(), { ...o, counts: o.workers });
     });
   bench
     .command('feed')

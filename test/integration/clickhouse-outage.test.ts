@@ -28,6 +28,8 @@ const cfg: Config = {
   home,
   clickhouseHttpPort: 28223,
   clickhouseTcpPort: 29100,
+  // Its own HTTPS port too: the main stack's ClickHouse holds the default one.
+  clickhouseHttpsPort: 28543,
   clickhouseUrl: 'http://127.0.0.1:28223',
   clickhouseDatabase: 'hitstream',
   topicTracks: `${id}.tracks`,

@@ -35,6 +35,9 @@ const cfg: Config = {
   home,
   kafkaPort: 29192,
   kafkaControllerPort: 29193,
+  // Its own secure listeners too: the main stack's broker holds the default ports.
+  kafkaSaslSslPort: 29194,
+  kafkaMtlsPort: 29195,
   kafkaHeapMb: 512,
   kafkaBrokers: ['127.0.0.1:29192'],
   topicTracks: `${id}.tracks`,

@@ -27,6 +27,8 @@ const cfg: Config = {
   home,
   clickhouseHttpPort: 28224,
   clickhouseTcpPort: 29101,
+  // Its own HTTPS port too: the main stack's ClickHouse holds the default one.
+  clickhouseHttpsPort: 28544,
   clickhouseUrl: 'http://127.0.0.1:28224',
   clickhouseDatabase: 'hitstream',
   topicTracks: `${id}.tracks`,
