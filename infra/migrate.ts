@@ -153,7 +153,7 @@ export async function checkSchema(cfg: Config): Promise<void> {
 async function withTlsHint(cfg: Config, err: HitstreamError): Promise<HitstreamError> {
   if (!err.retriable || !cfg.clickhouseUrl.startsWith('http://')) return err;
   const url = new URL(cfg.clickhouseUrl);
-  if (!(await speaksTls(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80)))) return err;
+  if (!(await speaksTls(url.hostname, Number(url.port || 80)))) return err;
   return new HitstreamError(
     'storage_auth',
     `ClickHouse at ${cfg.clickhouseUrl} answers with TLS on that port: use https:// in CLICKHOUSE_URL (and CLICKHOUSE_CA_FILE for a private CA)`,

@@ -6,7 +6,9 @@
 import { isIP } from 'node:net';
 import { connect } from 'node:tls';
 
-export function speaksTls(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
+export function speaksTls(hostOrBracketed: string, port: number, timeoutMs = 2_000): Promise<boolean> {
+  // `[::1]` as written in URLs and broker lists is `::1` to the socket.
+  const host = hostOrBracketed.replace(/^\[|\]$/g, '');
   return new Promise((resolve) => {
     const socket = connect({
       host,
@@ -30,7 +32,7 @@ export function speaksTls(host: string, port: number, timeoutMs = 2_000): Promis
 export async function firstSpeakingTls(endpoints: string[]): Promise<string | undefined> {
   for (const e of endpoints) {
     const i = e.lastIndexOf(':');
-    if (await speaksTls(e.slice(0, i).replace(/^\[|\]$/g, ''), Number(e.slice(i + 1)))) return e;
+    if (await speaksTls(e.slice(0, i), Number(e.slice(i + 1)))) return e;
   }
   return undefined;
 }
