@@ -107,6 +107,26 @@ export async function isolatedPipeline(partitions = 4) {
   };
 }
 
+/**
+ * Waits until `events` events are stored: their four prediction rows *and* their track row. A
+ * write inserts into its tables concurrently, so the predictions can be complete a moment
+ * before the track rows are (CI once read 76 of 300 there).
+ */
+export async function eventuallyStored(
+  count: (query: string) => Promise<number>,
+  events: number,
+  timeoutMs = 60_000,
+): Promise<{ predictions: number; tracks: number }> {
+  return eventually(
+    async () => ({
+      predictions: await count('SELECT count() FROM predictions FINAL'),
+      tracks: await count('SELECT count() FROM track_events FINAL'),
+    }),
+    (s) => s.predictions >= 4 * events && s.tracks >= events,
+    timeoutMs,
+  );
+}
+
 /** Polls until `check` is true or the time is up; returns the last value seen. */
 export async function eventually<T>(
   read: () => Promise<T>,

@@ -17,7 +17,7 @@ import { createClickhouse } from '../../lib/clickhouse.ts';
 import { type Config, configToEnv } from '../../lib/config.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
-import { eventually, freshTopics, testConfig, uniqueName } from '../helpers/services.ts';
+import { eventually, eventuallyStored, freshTopics, testConfig, uniqueName } from '../helpers/services.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'hitstream-stop-'));
 const id = uniqueName('stop');
@@ -125,15 +125,11 @@ test('SIGTERM while ClickHouse is down ends the worker within the timeout; the n
 
   await startClickhouse(cfg, () => undefined);
   const second = startWorker();
-  assert.equal(
-    await eventually(
-      () => count('SELECT count() FROM predictions FINAL'),
-      (n) => n >= 4 * 500,
-      90_000,
-    ),
-    4 * 500,
+  assert.deepEqual(
+    await eventuallyStored(count, 500, 90_000),
+    { predictions: 4 * 500, tracks: 500 },
+    'every event stored once',
   );
-  assert.equal(await count('SELECT count() FROM track_events FINAL'), 500, 'every event stored once');
   await publisher.close();
   const t1 = Date.now();
   second.child.kill('SIGTERM');
