@@ -14,7 +14,12 @@ export async function runApi(cfg: Config): Promise<void> {
   const log = createLogger('api');
   await ensureTopics(cfg, SERVICE_KAFKA_WAIT(log));
   const serving = await startServing(cfg, log);
-  const publisher = await createPublisher(cfg, 'hitstream-api');
+  // A request waits at most 10 s for Kafka, then answers 503 with the reason.
+  const publisher = await createPublisher(cfg, {
+    clientId: 'hitstream-api',
+    retryForMs: Math.min(10_000, cfg.publishRetrySeconds * 1000),
+    log,
+  });
   const clickhouse = createClickhouse(cfg);
   const hub = new FeedHub();
   const source = await startPredictionsSource(cfg, log, (events) => hub.publish(events));

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../lib/config.ts';
 import { clickhouseProcess } from '../infra/stack/clickhouse-native.ts';
-import { kafkaProcess } from '../infra/stack/kafka-native.ts';
+import { everyKafkaNode, nodeProcess } from '../infra/stack/kafka-native.ts';
 import { runningPid } from '../infra/stack/processes.ts';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
@@ -31,11 +31,11 @@ export type CpuSnapshot = Record<string, number>;
 export function cpuSnapshot(cfg: Config, children: Record<string, number | undefined>): CpuSnapshot {
   const usage = process.cpuUsage();
   const out: CpuSnapshot = { bench: (usage.user + usage.system) / 1e6 };
-  const pids = {
-    ...children,
-    kafka: runningPid(kafkaProcess(cfg)),
-    clickhouse: runningPid(clickhouseProcess(cfg)),
-  };
+  // A cluster's nodes as kafka1, kafka2 … (summed as `kafkas`) and kafkacontroller.
+  const kafka = Object.fromEntries(
+    everyKafkaNode(cfg).map((n) => [n.name.replace('-', ''), runningPid(nodeProcess(cfg, n))]),
+  );
+  const pids = { ...children, ...kafka, clickhouse: runningPid(clickhouseProcess(cfg)) };
   for (const [name, pid] of Object.entries(pids)) {
     const s = pid === undefined ? undefined : cpuSecondsOf(pid);
     if (s !== undefined) out[name] = s;

@@ -5,6 +5,10 @@
  * from the event's time to the broker's append time of its prediction (`p50_ms`, `p99_ms`), and
  * to its receipt by a consumer in this process (`received_p50_ms`, `received_p99_ms`).
  */
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { brokerList, kafkaNodes, startKafka, stopKafka } from '../infra/stack/kafka-native.ts';
+import { stackPaths } from '../infra/stack/paths.ts';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { createPublisher } from '../producers/publisher.ts';
@@ -13,10 +17,82 @@ import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
 import { startLatencyProbe } from './latency-probe.ts';
 import { printResult, quantile } from './report.ts';
 
-export async function benchPipeline(
+interface PipelineOptions {
+  data: string;
+  workers: number;
+  json?: boolean;
+  latencySeconds?: number;
+  /** More than 1: run on the single broker, then on a cluster of this many, and compare. */
+  brokers?: number;
+}
+
+export async function benchPipeline(base: Config, opts: PipelineOptions) {
+  if ((opts.brokers ?? 1) <= 1) {
+    const result = await pipelineRun(base, opts);
+    printResult(result, opts.json);
+    return result;
+  }
+  say('run 1 of 2: the running single-broker stack');
+  const single = await pipelineRun(base, opts);
+  say(
+    `run 2 of 2: a cluster of ${opts.brokers} brokers of the bench's own (replication 3, min.insync.replicas 2)`,
+  );
+  const replicated = await withBenchCluster(base, opts.brokers!, (cfg) => pipelineRun(cfg, opts));
+  const ratio = (k: 'events_per_s' | 'p50_ms' | 'p99_ms') => round2(replicated[k] / single[k]);
+  const result = {
+    single_broker: single,
+    replicated,
+    replicated_over_single: {
+      events_per_s: ratio('events_per_s'),
+      cpu_ms_per_event_total: round2(replicated.cpu_ms_per_event.total! / single.cpu_ms_per_event.total!),
+      kafka_cpu_ms_per_event: round2(
+        (replicated.cpu_ms_per_event.kafkas! + (replicated.cpu_ms_per_event.kafkacontroller ?? 0)) /
+          single.cpu_ms_per_event.kafka!,
+      ),
+      p50_ms: ratio('p50_ms'),
+      p99_ms: ratio('p99_ms'),
+    },
+  };
+  printResult(result, opts.json);
+  return result;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * A Kafka cluster for one bench run, on ports and in a folder of its own (the running stack's
+ * broker keeps its own), stopped afterwards; `run` gets the config that points at it.
+ */
+async function withBenchCluster<T>(
   base: Config,
-  opts: { data: string; workers: number; json?: boolean; latencySeconds?: number },
-) {
+  brokers: number,
+  run: (cfg: Config) => Promise<T>,
+): Promise<T> {
+  const home = join(base.home, 'bench-cluster');
+  const ports = {
+    kafkaPort: 49092,
+    kafkaControllerPort: 49093,
+    kafkaSaslSslPort: 49094,
+    kafkaMtlsPort: 49095,
+  };
+  const cluster: Config = { ...base, ...ports, home, stackKafkaBrokers: brokers };
+  // The jars the running stack fetched, not a second Maven copy.
+  const jars = stackPaths(base).kafkaLib;
+  if (existsSync(jars) && !existsSync(stackPaths(cluster).kafkaLib)) {
+    mkdirSync(dirname(stackPaths(cluster).kafkaLib), { recursive: true });
+    symlinkSync(jars, stackPaths(cluster).kafkaLib);
+  }
+  const t0 = performance.now();
+  await startKafka(cluster, say);
+  say(`cluster of ${brokers} brokers up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  try {
+    return await run({ ...cluster, kafkaBrokers: brokerList(kafkaNodes(cluster)) });
+  } finally {
+    await stopKafka(cluster);
+  }
+}
+
+async function pipelineRun(base: Config, opts: PipelineOptions) {
   return withIsolatedStack(base, opts.workers, async ({ cfg, cpuWindow }) => {
     const ch = createClickhouse(cfg);
     const count = async (q: string) =>
@@ -76,8 +152,8 @@ export async function benchPipeline(
         received_p99_ms: quantile(received, 0.99),
         ...cpuFigures(latencyCpu, 'latency_'),
         workers: opts.workers,
+        brokers: cfg.kafkaBrokers.length,
       };
-      printResult(result, opts.json);
       return result;
     } finally {
       await ch.close();

@@ -65,6 +65,12 @@ export function registerBenchCommand(program: Command): void {
     .requiredOption('--data <path>', 'CSV in the Kaggle format (e.g. the full dataset)')
     .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
     .option('--latency-seconds <n>', 'length of the 1,000 events/s phase', positive, 20)
+    .option(
+      '--brokers <n>',
+      'also run on a cluster of N brokers of its own, and print the cost of replication as ratios',
+      positiveInteger,
+      1,
+    )
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchPipeline>[1]) => {
       await benchPipeline(loadConfig(), o);

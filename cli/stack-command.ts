@@ -1,10 +1,23 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../lib/config.ts';
+import { brokerList, kafkaNodes, MAX_STACK_BROKERS } from '../infra/stack/kafka-native.ts';
 import { stackPaths } from '../infra/stack/paths.ts';
+import { HitstreamError } from '../lib/errors.ts';
 import { stackDown, stackStatus, stackUp } from '../infra/stack/stack.ts';
 
 const say = (msg: string) => process.stderr.write(`stack: ${msg}\n`);
+
+function parseBrokers(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STACK_BROKERS)
+    throw new HitstreamError(
+      'bad_option',
+      `--brokers: expected a whole number from 1 to ${MAX_STACK_BROKERS}, got ${JSON.stringify(text)}`,
+      { field: '--brokers' },
+    );
+  return n;
+}
 
 export function registerStackCommand(program: Command): void {
   const stack = program
@@ -13,21 +26,28 @@ export function registerStackCommand(program: Command): void {
   stack
     .command('up')
     .description('Start Kafka (KRaft) and ClickHouse on loopback; a no-op for what already runs')
-    .action(async () => {
+    .option(
+      '--brokers <n>',
+      `Kafka brokers: 1 (one node) or up to ${MAX_STACK_BROKERS} (a replicated cluster with one controller); HITSTREAM_STACK_KAFKA_BROKERS`,
+    )
+    .action(async (opts: { brokers?: string }) => {
       const cfg = loadConfig();
+      if (opts.brokers !== undefined) cfg.stackKafkaBrokers = parseBrokers(opts.brokers);
       const r = await stackUp(cfg, say);
+      const kafkaName = cfg.stackKafkaBrokers > 1 ? `kafka (${cfg.stackKafkaBrokers} brokers)` : 'kafka';
       for (const [name, s] of Object.entries(r))
         say(
-          `${name} ${s.action === 'started' ? `started in ${s.seconds.toFixed(1)} s` : 'already running (nothing to do)'}`,
+          `${name === 'kafka' ? kafkaName : name} ${s.action === 'started' ? `started in ${s.seconds.toFixed(1)} s` : 'already running (nothing to do)'}`,
         );
       say(
-        `KAFKA_BROKERS=127.0.0.1:${cfg.kafkaPort} CLICKHOUSE_URL=http://127.0.0.1:${cfg.clickhouseHttpPort}`,
+        `KAFKA_BROKERS=${brokerList(kafkaNodes(cfg)).join(',')} CLICKHOUSE_URL=http://127.0.0.1:${cfg.clickhouseHttpPort}`,
       );
       const tls = relative(process.cwd(), stackPaths(cfg).tls) || '.';
+      const secure = kafkaNodes(cfg).flatMap((n) => (n.ports ? [n.ports] : []));
       say(
         `secure, with the stack's CA ${tls}/ca.pem, user hitstream and the password in ${tls}/password: ` +
-          `Kafka SASL_SSL (PLAIN, SCRAM-SHA-256/512) at 127.0.0.1:${cfg.kafkaSaslSslPort}, ` +
-          `mutual TLS at 127.0.0.1:${cfg.kafkaMtlsPort} (${tls}/client.pem, client.key), ` +
+          `Kafka SASL_SSL (PLAIN, SCRAM-SHA-256/512) at ${secure.map((p) => `127.0.0.1:${p.saslSsl}`).join(',')}, ` +
+          `mutual TLS at ${secure.map((p) => `127.0.0.1:${p.mtls}`).join(',')} (${tls}/client.pem, client.key), ` +
           `ClickHouse https://127.0.0.1:${cfg.clickhouseHttpsPort}`,
       );
     });
@@ -36,8 +56,8 @@ export function registerStackCommand(program: Command): void {
     .description('Stop the processes `stack up` started (by PID file, never by name)')
     .action(async () => {
       const r = await stackDown(loadConfig());
-      for (const [name, stopped] of Object.entries(r))
-        say(`${name} ${stopped ? 'stopped' : 'was not running'}`);
+      say(r.kafka.length ? `${r.kafka.join(', ')} stopped` : 'kafka was not running');
+      say(`clickhouse ${r.clickhouse ? 'stopped' : 'was not running'}`);
     });
   stack
     .command('status')
@@ -46,7 +66,7 @@ export function registerStackCommand(program: Command): void {
       const rows = await stackStatus(loadConfig());
       for (const s of rows)
         process.stdout.write(
-          `${s.name.padEnd(11)} ${s.pid ? `pid ${s.pid}` : 'not started by hitstream'}  ${s.answering ? 'answering' : 'not answering'} at ${s.endpoint}\n`,
+          `${s.name.padEnd(17)} ${s.pid ? `pid ${s.pid}` : 'not started by hitstream'}  ${s.answering ? 'answering' : 'not answering'} at ${s.endpoint}\n`,
         );
       if (!rows.every((s) => s.answering)) process.exitCode = 3;
     });

@@ -3,6 +3,7 @@
  * stack unless KAFKA_BROKERS and CLICKHOUSE_URL point elsewhere, migrates, starts N scorer workers
  * and the API as child processes, replays the sample, and on Ctrl-C stops everything it started.
  */
+import { brokerList, kafkaNodes } from '../infra/stack/kafka-native.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -71,7 +72,7 @@ export function registerUpCommand(program: Command): void {
           const r = await stackUp(cfg, say);
           startedStack = r.kafka.action === 'started' || r.clickhouse.action === 'started';
           Object.assign(env, {
-            KAFKA_BROKERS: `127.0.0.1:${cfg.kafkaPort}`,
+            KAFKA_BROKERS: brokerList(kafkaNodes(cfg)).join(','),
             CLICKHOUSE_URL: `http://127.0.0.1:${cfg.clickhouseHttpPort}`,
           });
           cfg = loadConfig(env);

@@ -124,6 +124,15 @@ export const SETTINGS = {
     max: 65535,
     meaning: "Native stack: the SSL listener that requires a client certificate signed by the stack's CA.",
   },
+  stackKafkaBrokers: {
+    env: 'HITSTREAM_STACK_KAFKA_BROKERS',
+    kind: 'int',
+    default: '1',
+    min: 1,
+    max: 5,
+    meaning:
+      'Native stack: Kafka brokers `stack up` starts (also `--brokers N`). 1: one node that is broker and controller; more: one KRaft controller and N brokers, broker i on the ports above plus (i − 1)·100.',
+  },
   kafkaHeapMb: {
     env: 'HITSTREAM_KAFKA_HEAP_MB',
     kind: 'int',
@@ -241,6 +250,15 @@ export const SETTINGS = {
     max: 16,
     meaning:
       '`min.insync.replicas` of the topics hitstream creates; 0: 2 with 3 or more replicas, else 1. A write with fewer in-sync replicas fails (and is retried) instead of being acknowledged by one broker.',
+  },
+  publishRetrySeconds: {
+    env: 'HITSTREAM_PUBLISH_RETRY_SECONDS',
+    kind: 'int',
+    default: '300',
+    min: 0,
+    max: 86400,
+    meaning:
+      'How long `replay` and `publish` keep retrying a send Kafka cannot take now (brokers down, not enough in-sync replicas), saying why every 10 s, before they fail. POST /tracks waits at most 10 s and answers 503.',
   },
   consumerGroup: {
     env: 'HITSTREAM_CONSUMER_GROUP',

@@ -24,6 +24,9 @@ const FATAL_TYPES = new Set([
   'UNKNOWN_TOPIC_OR_PARTITION',
 ]);
 
+/** A write `acks: -1` refused (or could not confirm) because too few replicas are in sync. */
+const NOT_ENOUGH_REPLICAS = new Set(['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND']);
+
 interface KafkaLike {
   name?: string;
   type?: string;
@@ -68,6 +71,13 @@ export function classifyKafkaError(err: unknown, what: string): HitstreamError {
       },
     );
   }
+  const replicas = errors.find((e) => e.type && NOT_ENOUGH_REPLICAS.has(e.type))?.type;
+  if (replicas)
+    return new HitstreamError(
+      'kafka_not_enough_replicas',
+      `${what}: not enough in-sync replicas (${replicas}): a partition has fewer live copies than its min.insync.replicas, so Kafka will not acknowledge the write; restart the stopped brokers (or lower HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS for new topics)`,
+      { cause: err, explainsCause: true, retriable: true, field: 'HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS' },
+    );
   return new HitstreamError('kafka_unavailable', `${what}: Kafka is unavailable: ${text}`, {
     cause: err,
     explainsCause: true,

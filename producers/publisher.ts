@@ -1,12 +1,17 @@
 /**
  * Publishing track events: validate each record against the TrackFeatures schema, send the valid
  * ones keyed by track_id in one batched request, and answer per record. Used by the CLI, the
- * replay and POST /tracks.
+ * replay and POST /tracks. A send Kafka cannot take now (a broker down, too few in-sync replicas)
+ * is retried with the same event ids, saying why, for `cfg.publishRetrySeconds` or the caller's
+ * `retryForMs`; a copy a retry duplicates is the same event, which storage keeps once.
  */
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
-import { createKafka } from '../lib/kafka.ts';
+import { createKafka, PRODUCER_RETRY } from '../lib/kafka.ts';
+import { classifyKafkaError } from '../lib/kafka-errors.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { withRetry } from '../lib/retry.ts';
 import { EVENT_ID_HEADER, type FieldError, TrackFeatures, validate } from '../schemas/index.ts';
 
 export type PublishResult =
@@ -31,26 +36,45 @@ export function validateRecords(records: readonly unknown[]) {
   return { results, accepted };
 }
 
-export async function createPublisher(cfg: Config, clientId = 'hitstream-publisher'): Promise<Publisher> {
-  const producer: Producer = createKafka(cfg, clientId).producer({
+export interface PublisherOptions {
+  clientId?: string;
+  /** How long a send is retried while Kafka cannot take it; `cfg.publishRetrySeconds` by default. */
+  retryForMs?: number;
+  log?: Logger;
+}
+
+export async function createPublisher(
+  cfg: Config,
+  clientIdOrOptions: string | PublisherOptions = {},
+): Promise<Publisher> {
+  const opts = typeof clientIdOrOptions === 'string' ? { clientId: clientIdOrOptions } : clientIdOrOptions;
+  const producer: Producer = createKafka(cfg, opts.clientId ?? 'hitstream-publisher').producer({
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
+    retry: PRODUCER_RETRY,
   });
   await producer.connect();
+  const retry = {
+    log: opts.log ?? createLogger('publisher'),
+    giveUpAfterMs: opts.retryForMs ?? cfg.publishRetrySeconds * 1000,
+    meanwhile: 'the events wait here; nothing is lost',
+  };
   return {
     async publish(records) {
       const { results, accepted } = validateRecords(records);
-      if (accepted.length)
-        await producer.send({
-          topic: cfg.topicTracks,
-          acks: -1,
-          // The id travels in a header so that a retried send's second copy is the same event.
-          messages: accepted.map((e) => ({
-            key: e.track_id,
-            value: JSON.stringify(e),
-            headers: { [EVENT_ID_HEADER]: randomUUID() },
-          })),
-        });
+      // The id travels in a header so that a retried send's second copy is the same event.
+      const messages = accepted.map((e) => ({
+        key: e.track_id,
+        value: JSON.stringify(e),
+        headers: { [EVENT_ID_HEADER]: randomUUID() },
+      }));
+      if (messages.length)
+        await withRetry(
+          'publish track events',
+          () => producer.send({ topic: cfg.topicTracks, acks: -1, messages }),
+          retry,
+          (err) => classifyKafkaError(err, 'publish track events'),
+        );
       return results;
     },
     close: () => producer.disconnect(),

@@ -15,7 +15,7 @@ import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { Coalescer } from './coalescer.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { type Scored, scoredEvents } from './rows.ts';
-import { type RetryOptions, withRetry } from './sink.ts';
+import { type RetryOptions, withRetry } from '../lib/retry.ts';
 
 /**
  * A consumed batch can be a few MB of predictions; the broker refuses a record batch over

@@ -1,68 +1,15 @@
 /**
  * Writes to ClickHouse that do not give up on an outage: while ClickHouse is down the worker keeps
- * retrying with capped exponential backoff (and keeps its Kafka session alive through `onWait`),
- * logging once per interval rather than once per attempt. Offsets are committed only after this
- * returns. Errors that no retry can fix (no database, wrong password, rows ClickHouse refuses) are
+ * retrying (`lib/retry.ts`, keeping its Kafka session alive through `onWait`). Offsets are
+ * committed only after this returns. Errors that no retry can fix (no database, wrong password, rows ClickHouse refuses) are
  * thrown at once, classified (`lib/clickhouse-errors.ts`), for the caller to act on.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { classifyClickhouseError } from '../lib/clickhouse-errors.ts';
-import type { HitstreamError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
+import { type RetryOptions, withRetry } from '../lib/retry.ts';
 import { ident, sql } from '../lib/sql.ts';
-
-export interface RetryOptions {
-  log: Logger;
-  /** Called between attempts (e.g. the Kafka heartbeat). */
-  onWait?: () => Promise<void>;
-  /** Give up (throw) when this is aborted: the shutdown deadline has come. */
-  signal?: AbortSignal;
-  maxDelayMs?: number;
-  logEveryMs?: number;
-}
-
-/** Tries `fn` until it succeeds, `classify` says its error is not retriable, or `signal` aborts. */
-export async function withRetry<T>(
-  what: string,
-  fn: () => Promise<T>,
-  opts: RetryOptions,
-  classify: (err: unknown) => HitstreamError,
-): Promise<T> {
-  let delay = 200;
-  let attempts = 0;
-  let lastLog = 0;
-  const firstFailure = Date.now();
-  for (;;) {
-    try {
-      const result = await fn();
-      if (attempts > 0)
-        opts.log.info(
-          { what, attempts, downSeconds: (Date.now() - firstFailure) / 1000 },
-          `${what}: recovered`,
-        );
-      return result;
-    } catch (raw) {
-      attempts++;
-      const err = classify(raw);
-      if (!err.retriable || opts.signal?.aborted) throw err;
-      if (Date.now() - lastLog > (opts.logEveryMs ?? 10_000)) {
-        lastLog = Date.now();
-        opts.log.warn(
-          { code: err.code, cause: err.message, what, attempts },
-          `${what} failed; retrying (offsets are not committed until it succeeds)`,
-        );
-      }
-      const until = Date.now() + delay;
-      while (Date.now() < until && !opts.signal?.aborted) {
-        await opts.onWait?.().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
-      }
-      delay = Math.min(delay * 2, opts.maxDelayMs ?? 10_000);
-    }
-  }
-}
 
 /** Where the rows go, for error messages. */
 export interface StorageTarget {

@@ -24,13 +24,14 @@ import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
-import { createKafka } from '../lib/kafka.ts';
+import { createKafka, PRODUCER_RETRY } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { LoadedModels } from '../models/model-set.ts';
 import { type Serving, servingOf } from '../models/registry/serving.ts';
 import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { deadLetterFor, decodeTrackMessage, eventIdOf, rejectedRowDeadLetter } from './decode.ts';
+import { withRetry } from '../lib/retry.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import {
   deadLetterOrigin,
@@ -43,8 +44,10 @@ import {
   trackRow,
 } from './rows.ts';
 import { createScoringStage } from './scoring.ts';
-import { withRetry } from './sink.ts';
 import { BatchWriter, type RejectedRow, type Unstored } from './writer.ts';
+
+/** What a retry warning adds: nothing is lost meanwhile, the events wait in Kafka. */
+const UNCOMMITTED = 'offsets are not committed until it succeeds';
 
 /** What a stop left undone: events the next owner of their partitions reads again. */
 export interface StopReport {
@@ -87,6 +90,7 @@ export function createWorker(
   });
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
+    retry: PRODUCER_RETRY,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   const ch = deps.clickhouse ?? createClickhouse(cfg);
@@ -127,7 +131,7 @@ export function createWorker(
           acks: -1,
           messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
         }),
-      { log, signal: shutdown.signal },
+      { log, signal: shutdown.signal, meanwhile: UNCOMMITTED },
       (err) => classifyKafkaError(err, 'publish dead letters'),
     );
     for (const d of dead) metrics.deadLetters.inc({ reason: d.error_code });
@@ -141,7 +145,7 @@ export function createWorker(
     target: { client: ch, url: cfg.clickhouseUrl, database: cfg.clickhouseDatabase },
     rejectedRows: deadLetterRejected,
     minIntervalMs: cfg.writeIntervalMs,
-    retry: { log, signal: shutdown.signal },
+    retry: { log, signal: shutdown.signal, meanwhile: UNCOMMITTED },
     // A commit refused because a partition moved to another member is not an error: the new
     // owner re-reads from the last commit and its writes replace the same rows.
     commit: async (offsets) => {
@@ -161,7 +165,7 @@ export function createWorker(
     serving,
     metrics,
     producer,
-    retry: { log, signal: shutdown.signal },
+    retry: { log, signal: shutdown.signal, meanwhile: UNCOMMITTED },
   });
   let stopping = false;
   /** Batch handlers running now (stop waits for them). */

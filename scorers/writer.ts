@@ -17,7 +17,8 @@
  */
 import { HitstreamError } from '../lib/errors.ts';
 import type { EncodedRows, RowOrigin } from './rows.ts';
-import { insertRows, type RetryOptions, type StorageTarget } from './sink.ts';
+import type { RetryOptions } from '../lib/retry.ts';
+import { insertRows, type StorageTarget } from './sink.ts';
 
 export interface PendingBatch {
   topic: string;

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { loadConfig } from '../lib/config.ts';
+import { brokerList, kafkaNodes } from '../infra/stack/kafka-native.ts';
 import { stackDown, stackUp } from '../infra/stack/stack.ts';
 
 const say = (m: string) => process.stderr.write(`test:integration: ${m}\n`);
@@ -38,7 +39,7 @@ if (env.KAFKA_BROKERS && env.CLICKHOUSE_URL) {
     `native stack: kafka ${r.kafka.action} (${r.kafka.seconds.toFixed(1)} s), clickhouse ${r.clickhouse.action} (${r.clickhouse.seconds.toFixed(1)} s), ${((performance.now() - t0) / 1000).toFixed(1)} s in all`,
   );
   Object.assign(env, {
-    KAFKA_BROKERS: `127.0.0.1:${cfg.kafkaPort}`,
+    KAFKA_BROKERS: brokerList(kafkaNodes(cfg)).join(','),
     CLICKHOUSE_URL: `http://127.0.0.1:${cfg.clickhouseHttpPort}`,
   });
   if (r.kafka.action === 'started' || r.clickhouse.action === 'started')

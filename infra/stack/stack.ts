@@ -1,11 +1,20 @@
 /** `hitstream stack up | down | status`: the native Kafka + ClickHouse pair on loopback. */
 import type { Config } from '../../lib/config.ts';
 import { clickhouseAnswers, clickhouseProcess, startClickhouse } from './clickhouse-native.ts';
-import { kafkaAnswers, kafkaProcess, startKafka } from './kafka-native.ts';
-import { runningPid, stopProcess } from './processes.ts';
+import {
+  brokerList,
+  everyKafkaNode,
+  kafkaAnswers,
+  kafkaNodes,
+  nodeProcess,
+  startKafka,
+  stopKafka,
+} from './kafka-native.ts';
+import { portOpen, runningPid, stopProcess } from './processes.ts';
 
 export interface ServiceStatus {
-  name: 'kafka' | 'clickhouse';
+  /** `kafka` (one node), `kafka-controller`, `kafka-1` …, `clickhouse`. */
+  name: string;
   pid: number | undefined;
   answering: boolean;
   endpoint: string;
@@ -26,21 +35,34 @@ export async function stackUp(cfg: Config, log: (msg: string) => void) {
 
 /** Stops exactly the processes the stack started (PID files), Kafka first so it can flush. */
 export async function stackDown(cfg: Config) {
-  const kafka = await stopProcess(kafkaProcess(cfg));
+  const kafka = await stopKafka(cfg);
   const clickhouse = await stopProcess(clickhouseProcess(cfg));
   return { kafka, clickhouse };
 }
 
+/**
+ * Each Kafka node that runs (or, when none does, the configured layout's), then ClickHouse. A
+ * controller is "answering" when its port takes connections: it serves no Kafka clients.
+ */
 export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
-  const kafkaEndpoint = `127.0.0.1:${cfg.kafkaPort}`;
   const chEndpoint = `http://127.0.0.1:${cfg.clickhouseHttpPort}`;
+  const running = everyKafkaNode(cfg).filter((n) => runningPid(nodeProcess(cfg, n)) !== undefined);
+  const nodes = running.length ? running : kafkaNodes(cfg);
+  const kafka = await Promise.all(
+    nodes.map(async (n) => {
+      const endpoint = n.ports ? brokerList([n])[0]! : `127.0.0.1:${cfg.kafkaControllerPort}`;
+      return {
+        name: n.name,
+        pid: runningPid(nodeProcess(cfg, n)),
+        answering: n.ports
+          ? await kafkaAnswers([endpoint])
+          : await portOpen('127.0.0.1', cfg.kafkaControllerPort),
+        endpoint,
+      };
+    }),
+  );
   return [
-    {
-      name: 'kafka',
-      pid: runningPid(kafkaProcess(cfg)),
-      answering: await kafkaAnswers([kafkaEndpoint]),
-      endpoint: kafkaEndpoint,
-    },
+    ...kafka,
     {
       name: 'clickhouse',
       pid: runningPid(clickhouseProcess(cfg)),

@@ -96,7 +96,29 @@ const kafkaCases: [string, unknown, string, boolean][] = [
     'kafka_unavailable',
     true,
   ],
+  [
+    'too few in-sync replicas through all retries',
+    new KafkaJSNumberOfRetriesExceeded(protocol('NOT_ENOUGH_REPLICAS', true), {
+      retryCount: 3,
+      retryTime: 1,
+    }),
+    'kafka_not_enough_replicas',
+    true,
+  ],
+  [
+    'written but not replicated',
+    protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND', true),
+    'kafka_not_enough_replicas',
+    true,
+  ],
 ];
+test('Kafka: too few in-sync replicas names the cause, the fix and the setting', () => {
+  const e = classifyKafkaError(protocol('NOT_ENOUGH_REPLICAS', true), 'publish track events');
+  assert.match(e.message, /^publish track events: not enough in-sync replicas \(NOT_ENOUGH_REPLICAS\)/);
+  assert.match(e.message, /restart the stopped brokers/);
+  assert.equal(e.field, 'HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS');
+});
+
 for (const [name, err, code, retriable] of kafkaCases)
   test(`Kafka: ${name} → ${code}${retriable ? ' (retriable)' : ''}`, () => {
     const e = classifyKafkaError(err, 'publish predictions');
