@@ -2,19 +2,27 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../lib/config.ts';
 import { brokerList, kafkaNodes, MAX_STACK_BROKERS } from '../infra/stack/kafka-native.ts';
+import {
+  clickhouseNodes,
+  clickhouseUrlOf,
+  MAX_STACK_REPLICAS,
+  STACK_CLUSTER,
+} from '../infra/stack/clickhouse-native.ts';
 import { stackPaths } from '../infra/stack/paths.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { stackDown, stackStatus, stackUp } from '../infra/stack/stack.ts';
 
 const say = (msg: string) => process.stderr.write(`stack: ${msg}\n`);
 
-function parseBrokers(text: string): number {
+function parseCount(option: string, text: string, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_STACK_BROKERS)
+  if (!Number.isInteger(n) || n < 1 || n > max)
     throw new HitstreamError(
       'bad_option',
-      `--brokers: expected a whole number from 1 to ${MAX_STACK_BROKERS}, got ${JSON.stringify(text)}`,
-      { field: '--brokers' },
+      `${option}: expected a whole number from 1 to ${max}, got ${JSON.stringify(text)}`,
+      {
+        field: option,
+      },
     );
   return n;
 }
@@ -30,17 +38,32 @@ export function registerStackCommand(program: Command): void {
       '--brokers <n>',
       `Kafka brokers: 1 (one node) or up to ${MAX_STACK_BROKERS} (a replicated cluster with one controller); HITSTREAM_STACK_KAFKA_BROKERS`,
     )
-    .action(async (opts: { brokers?: string }) => {
+    .option(
+      '--clickhouse-replicas <n>',
+      `ClickHouse servers: 1, or up to ${MAX_STACK_REPLICAS} replicas of cluster ${STACK_CLUSTER} with a ZooKeeper; HITSTREAM_STACK_CLICKHOUSE_REPLICAS`,
+    )
+    .action(async (opts: { brokers?: string; clickhouseReplicas?: string }) => {
       const cfg = loadConfig();
-      if (opts.brokers !== undefined) cfg.stackKafkaBrokers = parseBrokers(opts.brokers);
+      if (opts.brokers !== undefined)
+        cfg.stackKafkaBrokers = parseCount('--brokers', opts.brokers, MAX_STACK_BROKERS);
+      if (opts.clickhouseReplicas !== undefined)
+        cfg.stackClickhouseReplicas = parseCount(
+          '--clickhouse-replicas',
+          opts.clickhouseReplicas,
+          MAX_STACK_REPLICAS,
+        );
       const r = await stackUp(cfg, say);
       const kafkaName = cfg.stackKafkaBrokers > 1 ? `kafka (${cfg.stackKafkaBrokers} brokers)` : 'kafka';
       for (const [name, s] of Object.entries(r))
         say(
           `${name === 'kafka' ? kafkaName : name} ${s.action === 'started' ? `started in ${s.seconds.toFixed(1)} s` : 'already running (nothing to do)'}`,
         );
+      const replicas = clickhouseNodes(cfg);
       say(
-        `KAFKA_BROKERS=${brokerList(kafkaNodes(cfg)).join(',')} CLICKHOUSE_URL=http://127.0.0.1:${cfg.clickhouseHttpPort}`,
+        `KAFKA_BROKERS=${brokerList(kafkaNodes(cfg)).join(',')} CLICKHOUSE_URL=${clickhouseUrlOf(replicas[0]!)}` +
+          (cfg.stackClickhouseReplicas > 1
+            ? ` HITSTREAM_CLICKHOUSE_CLUSTER=${STACK_CLUSTER} (replicas: ${replicas.map(clickhouseUrlOf).join(', ')})`
+            : ''),
       );
       const tls = relative(process.cwd(), stackPaths(cfg).tls) || '.';
       const secure = kafkaNodes(cfg).flatMap((n) => (n.ports ? [n.ports] : []));
@@ -57,7 +80,7 @@ export function registerStackCommand(program: Command): void {
     .action(async () => {
       const r = await stackDown(loadConfig());
       say(r.kafka.length ? `${r.kafka.join(', ')} stopped` : 'kafka was not running');
-      say(`clickhouse ${r.clickhouse ? 'stopped' : 'was not running'}`);
+      say(r.clickhouse.length ? `${r.clickhouse.join(', ')} stopped` : 'clickhouse was not running');
     });
   stack
     .command('status')

@@ -186,6 +186,36 @@ export const SETTINGS = {
     meaning:
       "Native stack: ClickHouse HTTPS port (loopback), certificate signed by the stack's own CA; user `hitstream`, password in `stack up`'s output.",
   },
+  clickhouseCluster: {
+    env: 'HITSTREAM_CLICKHOUSE_CLUSTER',
+    kind: 'string',
+    default: '',
+    meaning:
+      'A ClickHouse cluster (one shard, any number of replicas, with ZooKeeper or Keeper): `migrate` then runs every statement ON CLUSTER with Replicated engines. Empty: one server. `stack up` prints `hitstream` when it starts replicas.',
+  },
+  stackClickhouseReplicas: {
+    env: 'HITSTREAM_STACK_CLICKHOUSE_REPLICAS',
+    kind: 'int',
+    default: '1',
+    min: 1,
+    max: 3,
+    meaning:
+      'Native stack: ClickHouse servers `stack up` starts (also `--clickhouse-replicas N`). More than 1: a ZooKeeper and N replicas of cluster `hitstream`, replica i on the ClickHouse ports above plus (i − 1)·100.',
+  },
+  zookeeperPort: {
+    env: 'HITSTREAM_ZOOKEEPER_PORT',
+    kind: 'int',
+    default: '2181',
+    min: 1,
+    max: 65535,
+    meaning: 'Native stack: ZooKeeper client port (loopback), started only with ClickHouse replicas.',
+  },
+  zookeeperVersion: {
+    env: 'HITSTREAM_ZOOKEEPER_VERSION',
+    kind: 'string',
+    default: '3.9.5',
+    meaning: 'Native stack: Apache ZooKeeper release fetched from Maven Central for ClickHouse replicas.',
+  },
   clickhouseTcpPort: {
     env: 'HITSTREAM_CLICKHOUSE_TCP_PORT',
     kind: 'int',

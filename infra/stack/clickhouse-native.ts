@@ -1,6 +1,8 @@
 /**
- * A real ClickHouse server with its own small config, all of its files under HITSTREAM_HOME.
- * Debian 12 ships only 18.16; a newer single `clickhouse` binary on PATH is used when present.
+ * A real ClickHouse server with its own small config, all of its files under HITSTREAM_HOME, or
+ * (HITSTREAM_STACK_CLICKHOUSE_REPLICAS > 1) a ZooKeeper and N replicas of one shard, cluster
+ * `hitstream`, for Replicated tables. Debian 12 ships only 18.16; a newer single `clickhouse`
+ * binary on PATH is used when present.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,16 +11,68 @@ import type { Config } from '../../lib/config.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
 import { ensureTlsMaterial, sha256Hex, type TlsMaterial } from './tls-material.ts';
-import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
+import {
+  type ManagedProcess,
+  portOpen,
+  runningPid,
+  startDetached,
+  stopProcess,
+  waitUntil,
+} from './processes.ts';
+import { startZookeeper, zookeeperProcess } from './zookeeper-native.ts';
 
-export function clickhouseProcess(cfg: Config): ManagedProcess {
+/** The cluster the native stack's replicas form (HITSTREAM_CLICKHOUSE_CLUSTER for them). */
+export const STACK_CLUSTER = 'hitstream';
+/** Replica i listens on the configured ports plus (i − 1) · 100. */
+const PORT_STEP = 100;
+export const MAX_STACK_REPLICAS = 3;
+
+export interface ClickhouseNode {
+  /** `clickhouse` (one server) or `clickhouse-1`, `clickhouse-2` …; also its PID file's name. */
+  name: string;
+  /** 0 for the single server, else 1 … N. */
+  replica: number;
+  dir: string;
+  ports: { http: number; tcp: number; https: number; interserver: number };
+}
+
+/** The servers `stack up` runs for `replicas` replicas. */
+export function clickhouseNodes(cfg: Config, replicas = cfg.stackClickhouseReplicas): ClickhouseNode[] {
   const p = stackPaths(cfg);
+  const ports = (i: number) => ({
+    http: cfg.clickhouseHttpPort + i * PORT_STEP,
+    tcp: cfg.clickhouseTcpPort + i * PORT_STEP,
+    https: cfg.clickhouseHttpsPort + i * PORT_STEP,
+    interserver: cfg.clickhouseTcpPort + 9 + i * PORT_STEP,
+  });
+  if (replicas <= 1) return [{ name: 'clickhouse', replica: 0, dir: p.clickhouseDir, ports: ports(0) }];
+  return Array.from({ length: replicas }, (_, k) => ({
+    name: `clickhouse-${k + 1}`,
+    replica: k + 1,
+    dir: join(p.clickhouseDir, 'cluster', `replica-${k + 1}`),
+    ports: ports(k),
+  }));
+}
+
+export function clickhouseNodeProcess(cfg: Config, node: ClickhouseNode): ManagedProcess {
   return {
-    name: 'clickhouse',
-    pidFile: join(p.run, 'clickhouse.pid'),
-    marker: join(p.clickhouseDir, 'config.xml'),
+    name: node.name,
+    pidFile: join(stackPaths(cfg).run, `${node.name}.pid`),
+    marker: join(node.dir, 'config.xml'),
   };
 }
+
+/** The single server's process (tests and benches stop it and read its CPU time). */
+export function clickhouseProcess(cfg: Config): ManagedProcess {
+  return clickhouseNodeProcess(cfg, clickhouseNodes(cfg, 1)[0]!);
+}
+
+/** Every server either layout may have started: what `stack down` looks for. */
+export function everyClickhouseNode(cfg: Config): ClickhouseNode[] {
+  return [...clickhouseNodes(cfg, 1), ...clickhouseNodes(cfg, MAX_STACK_REPLICAS)];
+}
+
+export const clickhouseUrlOf = (node: ClickhouseNode) => `http://127.0.0.1:${node.ports.http}`;
 
 const onPath = (cmd: string) =>
   spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
@@ -51,16 +105,38 @@ function findServer(cfg: Config, log: (msg: string) => void): [string, string[]]
   return after;
 }
 
-function writeClickhouseConfig(cfg: Config, tls: TlsMaterial): string {
-  const { clickhouseDir: dir } = stackPaths(cfg);
+/** What a replica's config adds: ZooKeeper, the cluster of all replicas, its own macros. */
+function replicationXml(cfg: Config, node: ClickhouseNode, all: ClickhouseNode[]): string {
+  if (!node.replica) return '';
+  const replicas = all
+    .map((n) => `<replica><host>127.0.0.1</host><port>${n.ports.tcp}</port></replica>`)
+    .join('');
+  return [
+    `<interserver_http_port>${node.ports.interserver}</interserver_http_port>`,
+    '<interserver_http_host>127.0.0.1</interserver_http_host>',
+    `<zookeeper><node><host>127.0.0.1</host><port>${cfg.zookeeperPort}</port></node></zookeeper>`,
+    `<remote_servers><${STACK_CLUSTER}><shard><internal_replication>true</internal_replication>${replicas}</shard></${STACK_CLUSTER}></remote_servers>`,
+    `<macros><shard>01</shard><replica>r${node.replica}</replica></macros>`,
+    '<distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>',
+  ].join('\n    ');
+}
+
+function writeClickhouseConfig(
+  cfg: Config,
+  node: ClickhouseNode,
+  all: ClickhouseNode[],
+  tls: TlsMaterial,
+): string {
+  const { dir } = node;
   for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas'])
     mkdirSync(join(dir, sub), { recursive: true });
   const values: Record<string, string> = {
     dir,
     host: '127.0.0.1',
-    httpPort: String(cfg.clickhouseHttpPort),
-    tcpPort: String(cfg.clickhouseTcpPort),
-    httpsPort: String(cfg.clickhouseHttpsPort),
+    httpPort: String(node.ports.http),
+    tcpPort: String(node.ports.tcp),
+    httpsPort: String(node.ports.https),
+    replication: replicationXml(cfg, node, all),
     serverCert: tls.serverCert,
     serverKey: tls.serverKey,
     user: tls.user,
@@ -86,30 +162,76 @@ export async function clickhouseAnswers(url: string): Promise<boolean> {
   }
 }
 
+/** The other layout's servers that run: one server and replicas cannot share the ports. */
+function requireNoOtherLayout(cfg: Config, replicas: number): void {
+  const other = replicas > 1 ? clickhouseNodes(cfg, 1) : clickhouseNodes(cfg, MAX_STACK_REPLICAS);
+  const running = other.filter((n) => runningPid(clickhouseNodeProcess(cfg, n)) !== undefined);
+  if (running.length)
+    throw new HitstreamError(
+      'STACK_LAYOUT_RUNNING',
+      `ClickHouse runs as ${running.map((n) => n.name).join(', ')}, not the ${replicas} replica(s) asked for: set HITSTREAM_STACK_CLICKHOUSE_REPLICAS=${running.length === 1 && !running[0]!.replica ? 1 : running.length}, or run \`npx hitstream stack down\` first`,
+      { field: 'HITSTREAM_STACK_CLICKHOUSE_REPLICAS' },
+    );
+}
+
+/** Starts one server (its config written already unless `write`); waits until it answers. */
+export async function startClickhouseNode(cfg: Config, node: ClickhouseNode, log: (msg: string) => void) {
+  const [cmd, lead] = findServer(cfg, log);
+  const all = clickhouseNodes(cfg, Math.max(1, node.replica ? cfg.stackClickhouseReplicas : 1));
+  const config = writeClickhouseConfig(cfg, node, all, ensureTlsMaterial(stackPaths(cfg).tls, log));
+  const logFile = join(stackPaths(cfg).logs, `${node.name}.log`);
+  const pid = startDetached(clickhouseNodeProcess(cfg, node), cmd, [...lead, `--config-file=${config}`], {
+    logFile,
+    cwd: node.dir,
+  });
+  await waitUntil(() => clickhouseAnswers(clickhouseUrlOf(node)), {
+    timeoutMs: 60_000,
+    what: `ClickHouse ${node.name}`,
+    pid,
+    logFile,
+  });
+}
+
 export async function startClickhouse(
   cfg: Config,
   log: (msg: string) => void,
 ): Promise<'started' | 'running'> {
-  const proc = clickhouseProcess(cfg);
-  const url = `http://127.0.0.1:${cfg.clickhouseHttpPort}`;
-  if (runningPid(proc) !== undefined) {
-    await waitUntil(() => clickhouseAnswers(url), { timeoutMs: 30_000, what: 'ClickHouse' });
+  const replicas = cfg.stackClickhouseReplicas;
+  requireNoOtherLayout(cfg, replicas);
+  const nodes = clickhouseNodes(cfg, replicas);
+  const stopped = nodes.filter((n) => runningPid(clickhouseNodeProcess(cfg, n)) === undefined);
+  if (!stopped.length) {
+    for (const n of nodes)
+      await waitUntil(() => clickhouseAnswers(clickhouseUrlOf(n)), {
+        timeoutMs: 30_000,
+        what: `ClickHouse ${n.name}`,
+      });
     return 'running';
   }
-  for (const port of [cfg.clickhouseHttpPort, cfg.clickhouseTcpPort, cfg.clickhouseHttpsPort]) {
+  for (const port of stopped.flatMap((n) => [
+    n.ports.http,
+    n.ports.tcp,
+    n.ports.https,
+    ...(n.replica ? [n.ports.interserver] : []),
+  ])) {
     if (await portOpen('127.0.0.1', port))
       throw new HitstreamError(
         'STACK_PORT_IN_USE',
         `port ${port} is in use by another process: stop it or set HITSTREAM_CLICKHOUSE_HTTP_PORT / HITSTREAM_CLICKHOUSE_TCP_PORT / HITSTREAM_CLICKHOUSE_HTTPS_PORT`,
       );
   }
-  const [cmd, lead] = findServer(cfg, log);
-  const config = writeClickhouseConfig(cfg, ensureTlsMaterial(stackPaths(cfg).tls, log));
-  const logFile = join(stackPaths(cfg).logs, 'clickhouse.log');
-  const pid = startDetached(proc, cmd, [...lead, `--config-file=${config}`], {
-    logFile,
-    cwd: stackPaths(cfg).clickhouseDir,
-  });
-  await waitUntil(() => clickhouseAnswers(url), { timeoutMs: 60_000, what: 'ClickHouse', pid, logFile });
+  if (replicas > 1) await startZookeeper(cfg, log);
+  await Promise.all(stopped.map((n) => startClickhouseNode(cfg, n, log)));
   return 'started';
+}
+
+/** Stops every ClickHouse server the stack started, then its ZooKeeper. */
+export async function stopClickhouse(cfg: Config): Promise<string[]> {
+  const stopped = await Promise.all(
+    everyClickhouseNode(cfg).map(async (n) =>
+      (await stopProcess(clickhouseNodeProcess(cfg, n))) ? [n.name] : [],
+    ),
+  );
+  const zk = (await stopProcess(zookeeperProcess(cfg))) ? ['zookeeper'] : [];
+  return [...stopped.flat(), ...zk];
 }

@@ -1,6 +1,15 @@
 /** `hitstream stack up | down | status`: the native Kafka + ClickHouse pair on loopback. */
 import type { Config } from '../../lib/config.ts';
-import { clickhouseAnswers, clickhouseProcess, startClickhouse } from './clickhouse-native.ts';
+import {
+  clickhouseAnswers,
+  clickhouseNodeProcess,
+  clickhouseNodes,
+  clickhouseUrlOf,
+  everyClickhouseNode,
+  startClickhouse,
+  stopClickhouse,
+} from './clickhouse-native.ts';
+import { zookeeperAnswers, zookeeperProcess } from './zookeeper-native.ts';
 import {
   brokerList,
   everyKafkaNode,
@@ -10,7 +19,7 @@ import {
   startKafka,
   stopKafka,
 } from './kafka-native.ts';
-import { portOpen, runningPid, stopProcess } from './processes.ts';
+import { portOpen, runningPid } from './processes.ts';
 
 export interface ServiceStatus {
   /** `kafka` (one node), `kafka-controller`, `kafka-1` …, `clickhouse`. */
@@ -36,7 +45,7 @@ export async function stackUp(cfg: Config, log: (msg: string) => void) {
 /** Stops exactly the processes the stack started (PID files), Kafka first so it can flush. */
 export async function stackDown(cfg: Config) {
   const kafka = await stopKafka(cfg);
-  const clickhouse = await stopProcess(clickhouseProcess(cfg));
+  const clickhouse = await stopClickhouse(cfg);
   return { kafka, clickhouse };
 }
 
@@ -45,7 +54,6 @@ export async function stackDown(cfg: Config) {
  * controller is "answering" when its port takes connections: it serves no Kafka clients.
  */
 export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
-  const chEndpoint = `http://127.0.0.1:${cfg.clickhouseHttpPort}`;
   const running = everyKafkaNode(cfg).filter((n) => runningPid(nodeProcess(cfg, n)) !== undefined);
   const nodes = running.length ? running : kafkaNodes(cfg);
   const kafka = await Promise.all(
@@ -61,13 +69,28 @@ export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
       };
     }),
   );
-  return [
-    ...kafka,
-    {
-      name: 'clickhouse',
-      pid: runningPid(clickhouseProcess(cfg)),
-      answering: await clickhouseAnswers(chEndpoint),
-      endpoint: chEndpoint,
-    },
-  ];
+  const runningCh = everyClickhouseNode(cfg).filter(
+    (n) => runningPid(clickhouseNodeProcess(cfg, n)) !== undefined,
+  );
+  const clickhouse = await Promise.all(
+    (runningCh.length ? runningCh : clickhouseNodes(cfg)).map(async (n) => ({
+      name: n.name,
+      pid: runningPid(clickhouseNodeProcess(cfg, n)),
+      answering: await clickhouseAnswers(clickhouseUrlOf(n)),
+      endpoint: clickhouseUrlOf(n),
+    })),
+  );
+  const zkPid = runningPid(zookeeperProcess(cfg));
+  const zookeeper =
+    zkPid !== undefined || cfg.stackClickhouseReplicas > 1
+      ? [
+          {
+            name: 'zookeeper',
+            pid: zkPid,
+            answering: await zookeeperAnswers(cfg.zookeeperPort),
+            endpoint: `127.0.0.1:${cfg.zookeeperPort}`,
+          },
+        ]
+      : [];
+  return [...kafka, ...zookeeper, ...clickhouse];
 }

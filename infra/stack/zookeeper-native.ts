@@ -1,0 +1,119 @@
+/**
+ * A standalone Apache ZooKeeper from Maven Central jars, for the native stack's ClickHouse
+ * replicas (18.16 has no built-in Keeper). Fetched once into a git-ignored folder, like Kafka.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import type { Config } from '../../lib/config.ts';
+import { HitstreamError } from '../../lib/errors.ts';
+import { REPO_ROOT, stackPaths } from './paths.ts';
+import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
+
+const dirOf = (cfg: Config) => join(stackPaths(cfg).home, 'zookeeper');
+
+export function zookeeperProcess(cfg: Config): ManagedProcess {
+  return {
+    name: 'zookeeper',
+    pidFile: join(stackPaths(cfg).run, 'zookeeper.pid'),
+    marker: join(dirOf(cfg), 'zoo.cfg'),
+  };
+}
+
+function ensureZookeeperJars(cfg: Config, log: (msg: string) => void): string {
+  const lib = join(dirOf(cfg), cfg.zookeeperVersion, 'lib');
+  if (existsSync(lib) && readdirSync(lib).some((f) => f.startsWith(`zookeeper-${cfg.zookeeperVersion}`)))
+    return lib;
+  log(`fetching ZooKeeper ${cfg.zookeeperVersion} jars from Maven Central into ${lib} (once)`);
+  mkdirSync(lib, { recursive: true });
+  try {
+    execFileSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-Dstyle.color=never',
+        '-f',
+        join(REPO_ROOT, 'infra/zookeeper/pom.xml'),
+        'dependency:copy-dependencies',
+        `-Dzookeeper.version=${cfg.zookeeperVersion}`,
+        `-DoutputDirectory=${lib}`,
+        '-DincludeScope=runtime',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
+    );
+  } catch (err) {
+    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
+    process.stderr.write(stdout + stderr);
+    throw new HitstreamError(
+      'STACK_ZOOKEEPER_JARS',
+      `Maven could not fetch the ZooKeeper ${cfg.zookeeperVersion} jars (its errors are above): check access to Maven Central, or pick another version with HITSTREAM_ZOOKEEPER_VERSION`,
+    );
+  }
+  return lib;
+}
+
+/** True when ZooKeeper answers its `ruok` probe with `imok`. */
+export function zookeeperAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let reply = '';
+    socket.setTimeout(1000);
+    socket.once('connect', () => socket.write('ruok'));
+    socket.on('data', (d) => (reply += d.toString()));
+    socket.once('end', () => resolve(reply === 'imok'));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function startZookeeper(
+  cfg: Config,
+  log: (msg: string) => void,
+): Promise<'started' | 'running'> {
+  const proc = zookeeperProcess(cfg);
+  if (runningPid(proc) !== undefined) return 'running';
+  if (await portOpen('127.0.0.1', cfg.zookeeperPort))
+    throw new HitstreamError(
+      'STACK_PORT_IN_USE',
+      `port ${cfg.zookeeperPort} is in use by another process: stop it or set HITSTREAM_ZOOKEEPER_PORT`,
+    );
+  const lib = ensureZookeeperJars(cfg, log);
+  const dir = dirOf(cfg);
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  writeFileSync(
+    proc.marker,
+    [
+      '# Written by `hitstream stack up`; edits are overwritten.',
+      'tickTime=2000',
+      `dataDir=${join(dir, 'data')}`,
+      `clientPort=${cfg.zookeeperPort}`,
+      'clientPortAddress=127.0.0.1',
+      'admin.enableServer=false',
+      '4lw.commands.whitelist=ruok,srvr',
+      '',
+    ].join('\n'),
+  );
+  const logFile = join(stackPaths(cfg).logs, 'zookeeper.log');
+  const pid = startDetached(
+    proc,
+    'java',
+    [
+      '-Xmx256m',
+      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+      '-cp',
+      `${lib}/*`,
+      'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+      proc.marker,
+    ],
+    { logFile },
+  );
+  await waitUntil(() => zookeeperAnswers(cfg.zookeeperPort), {
+    timeoutMs: 60_000,
+    what: 'ZooKeeper',
+    pid,
+    logFile,
+  });
+  return 'started';
+}
