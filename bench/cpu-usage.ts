@@ -35,7 +35,9 @@ export function cpuSnapshot(cfg: Config, children: Record<string, number | undef
   const kafka = Object.fromEntries(
     everyKafkaNode(cfg).map((n) => [n.name.replace('-', ''), runningPid(nodeProcess(cfg, n))]),
   );
-  const pids = { ...children, ...kafka, clickhouse: runningPid(clickhouseProcess(cfg)) };
+  // The caller's names win (a bench on a Kafka cluster of its own passes the ClickHouse it uses).
+  const given = Object.fromEntries(Object.entries(children).filter(([, pid]) => pid !== undefined));
+  const pids = { ...kafka, clickhouse: runningPid(clickhouseProcess(cfg)), ...given };
   for (const [name, pid] of Object.entries(pids)) {
     const s = pid === undefined ? undefined : cpuSecondsOf(pid);
     if (s !== undefined) out[name] = s;
