@@ -2,6 +2,9 @@
  * Fan-out of scored events to WebSocket clients. Each client has a bounded queue: when a slow
  * client falls behind, its oldest messages are dropped (never the others' and never blocking the
  * source) and it is told how many it missed. Filters come from the client's subscribe message.
+ * An event seen recently is not sent again: a worker re-scores events after a crash, and a
+ * producer resends a whole request after a broker fails over, so the predictions topic can hold
+ * an event twice; storage keeps it once, and so does the feed.
  */
 import type { ScoredEvent } from '../../schemas/prediction.ts';
 
@@ -41,10 +44,35 @@ export function matches(f: Filter, e: ScoredEvent): boolean {
   return true;
 }
 
+/** The last `capacity` ids seen, oldest forgotten first. */
+export class RecentIds {
+  private readonly ids = new Set<string>();
+  private readonly order: string[] = [];
+  private next = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  /** True when `id` is new (and remembers it). */
+  add(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    if (this.order.length < this.capacity) this.order.push(id);
+    else {
+      this.ids.delete(this.order[this.next]!);
+      this.order[this.next] = id;
+      this.next = (this.next + 1) % this.capacity;
+    }
+    this.ids.add(id);
+    return true;
+  }
+}
+
 export class FeedHub {
   private readonly subs = new Map<FeedClient, Subscriber>();
+  /** A minute of events at 1,000/s: re-deliveries come within seconds. */
+  private readonly recent = new RecentIds(60_000);
   dropped = 0;
   delivered = 0;
+  duplicates = 0;
 
   constructor(
     private readonly maxQueue = 500,
@@ -65,8 +93,10 @@ export class FeedHub {
     return this.subs.size;
   }
 
-  publish(events: readonly ScoredEvent[]): void {
-    if (!this.subs.size) return;
+  publish(all: readonly ScoredEvent[]): void {
+    const events = all.filter((e) => this.recent.add(e.event_id));
+    this.duplicates += all.length - events.length;
+    if (!this.subs.size || !events.length) return;
     // Serialised and encoded once per event, not once per client (20 clients: 20x less work):
     // live scores only, and, if a client asked for them, with the shadow scores.
     const encode = (withShadow: boolean) =>

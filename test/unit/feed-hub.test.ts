@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type FeedClient, FeedHub } from '../../api/feed/hub.ts';
+import { type FeedClient, FeedHub, RecentIds } from '../../api/feed/hub.ts';
 import type { ScoredEvent } from '../../schemas/prediction.ts';
 
 const event = (i: number, genre = 'pop', score = 50): ScoredEvent => ({
@@ -95,4 +95,25 @@ test('shadow scores go only to clients that subscribe with shadow: true', () => 
   assert.equal(a.shadow, undefined, 'live scores only by default');
   assert.deepEqual(b.shadow, e.shadow);
   assert.equal(withShadow.sent.length, 2, 'events with no shadow version still reach a shadow subscriber');
+});
+
+test('an event delivered again (a re-scored or resent prediction) reaches clients once', () => {
+  const hub = new FeedHub();
+  const client = fakeClient();
+  hub.add(client);
+  hub.publish([event(1), event(2)]);
+  hub.publish([event(2), event(3), event(1)]);
+  assert.deepEqual(
+    client.sent.map((m) => m.event_id),
+    ['e1', 'e2', 'e3'],
+  );
+  assert.equal(hub.duplicates, 2);
+});
+
+test('RecentIds forgets the oldest ids beyond its capacity', () => {
+  const ids = new RecentIds(2);
+  assert.deepEqual(
+    ['a', 'b', 'a', 'c', 'a', 'b'].map((x) => ids.add(x)),
+    [true, true, false, true, true, true],
+  );
 });
