@@ -5,6 +5,7 @@ import type { Protocol } from '../models/kinds.ts';
 import { predictCsv } from '../models/predict-csv.ts';
 import { loadModels } from '../models/model-set.ts';
 import { train } from '../models/train.ts';
+import { parseSince, type TrainingSource } from '../models/training-source.ts';
 import { loadConfig } from '../lib/config.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 
@@ -23,11 +24,39 @@ function parseList<T extends string>(flag: string, value: string, allowed: reado
   return items as T[];
 }
 
+/** `--from` and its companions as a training source, each mistake naming its option. */
+function trainingSource(opts: { from: string; data?: string; since?: string }): TrainingSource {
+  const from = parseList('--from', opts.from, ['csv', 'clickhouse', 'jsonl'] as const)[0]!;
+  if (opts.since !== undefined && from !== 'clickhouse')
+    throw new HitstreamError('CLI_BAD_OPTION', '--since applies to --from clickhouse only', {
+      field: '--since',
+    });
+  if (from === 'clickhouse') {
+    if (opts.since !== undefined) parseSince(opts.since); // a bad value fails before any work
+    return { kind: 'clickhouse', cfg: loadConfig(), since: opts.since };
+  }
+  if (!opts.data)
+    throw new HitstreamError('CLI_BAD_OPTION', `--data: required with --from ${from} (a Kaggle-format CSV)`, {
+      field: '--data',
+    });
+  return { kind: from, path: opts.data };
+}
+
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
-    .description('Train the four models on a Kaggle-format CSV, write models/artifacts/ and models/REPORT.md')
-    .requiredOption('--data <path>', 'CSV in the Kaggle Spotify Tracks format')
+    .description(
+      'Train the four models on a Kaggle-format CSV or on the labelled events stored in ClickHouse; write models/artifacts/ and models/REPORT.md',
+    )
+    .option('--data <path>', 'CSV in the Kaggle Spotify Tracks format (with --from csv)')
+    .option(
+      '--from <source>',
+      'csv (--data) or clickhouse (the labelled track_events, CLICKHOUSE_URL)',
+      'csv',
+    )
+    .option('--since <duration>', 'with --from clickhouse: only events of the last 30d, 12h, 90m …')
+    .option('--min-rows <n>', 'stop unless at least this many labelled rows are found', '50')
+    .option('--no-refit', 'ship the evaluated split fit instead of refitting on every row')
     .option('--models <list>', `comma-separated subset of ${MODEL_NAMES.join(',')}`, MODEL_NAMES.join(','))
     .option('--seed <n>', 'seed for splits and training', '42')
     .option(
@@ -43,12 +72,16 @@ export function registerTrainCommand(program: Command): void {
     )
     .action(
       async (opts: {
-        data: string;
         models: string;
         seed: string;
         protocols: string;
         out?: string;
         jobs: string;
+        data?: string;
+        from: string;
+        since?: string;
+        minRows: string;
+        refit: boolean;
       }) => {
         const seed = Number(opts.seed);
         if (!Number.isInteger(seed))
@@ -61,9 +94,20 @@ export function registerTrainCommand(program: Command): void {
           throw new HitstreamError('CLI_BAD_OPTION', `--jobs must be a whole number ≥ 1, got ${opts.jobs}`, {
             field: '--jobs',
           });
+        const minRows = Number(opts.minRows);
+        if (!Number.isInteger(minRows) || minRows < 1)
+          throw new HitstreamError(
+            'CLI_BAD_OPTION',
+            `--min-rows must be a whole number ≥ 1, got ${opts.minRows}`,
+            {
+              field: '--min-rows',
+            },
+          );
         const t0 = performance.now();
         const report = await train({
-          data: opts.data,
+          source: trainingSource(opts),
+          minRows,
+          refit: opts.refit,
           models: parseList<ModelName>('--models', opts.models, MODEL_NAMES),
           seed,
           // grouped last: it writes the artifacts, whose manifests also carry the seed-protocol metrics.

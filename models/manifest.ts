@@ -16,6 +16,8 @@ export interface ModelManifest {
     dataRows: number;
     trainRows: number;
     testRows: number;
+    /** `all-rows`: refitted on train and test rows after evaluation; `split`: the evaluated fit. */
+    fit?: 'split' | 'all-rows';
     protocol: 'grouped';
     seed: number;
     seconds: number;

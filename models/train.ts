@@ -1,18 +1,16 @@
 /**
- * `hitstream train`: reads a Kaggle-format CSV, evaluates the chosen models under both protocols,
- * keeps the grouped-protocol models as the deployed artifacts, and writes models/report.json,
- * models/REPORT.md and the charts.
+ * `hitstream train`: reads a Kaggle-format CSV or the labelled events stored in ClickHouse,
+ * evaluates the chosen models under both protocols, refits the grouped-protocol models on every
+ * row for the deployed artifacts (the report keeps the held-out numbers of the split fit), and
+ * writes models/report.json, models/REPORT.md and the charts.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { KaggleTrack } from '../lib/kaggle-csv.ts';
-import { loadKaggleCsv } from '../lib/kaggle-csv.ts';
+import { HitstreamError } from '../lib/errors.ts';
 import type { ModelName } from '../schemas/prediction.ts';
 import { decileReference } from './drift-reference.ts';
 import { fitPreprocessing, type Preprocessing, toMatrix } from './features.ts';
@@ -23,9 +21,17 @@ import type { Scorer } from './model.ts';
 import { ARTIFACTS_DIR } from './model-set.ts';
 import { writeReport } from './report.ts';
 import { groupedSplit, randomRowSplit, type Split } from './split.ts';
+import { loadTrainingData, type TrainingSource } from './training-source.ts';
+import type { TrainingRow } from './training-rows.ts';
 
 export interface TrainOptions {
-  data: string;
+  /** A CSV path (the same as `source: { kind: 'csv', path }`). */
+  data?: string;
+  source?: TrainingSource;
+  /** Fewer usable rows than this stops the run, saying how many it found. */
+  minRows?: number;
+  /** Refit the shipped (grouped) artifacts on every row after evaluation; true by default. */
+  refit?: boolean;
   models: ModelName[];
   seed: number;
   protocols: Protocol[];
@@ -39,7 +45,7 @@ export interface TrainOptions {
 }
 
 type Section = NonNullable<TrainReport['protocols'][Protocol]>;
-type Row = KaggleTrack & { popularity: number };
+type Row = TrainingRow;
 
 export interface ModelResult {
   metrics: Metrics;
@@ -49,28 +55,30 @@ export interface ModelResult {
   sizeBytes?: number;
 }
 export interface TrainReport {
-  data: { path: string; sha256: string; rows: number; usedRows: number; droppedRows: number };
+  data: {
+    path: string;
+    sha256: string;
+    rows: number;
+    usedRows: number;
+    droppedRows: number;
+    /** Older copies of a (track_id, track_genre) that a later row replaced. */
+    duplicateRows?: number;
+  };
   seed: number;
   created: string;
   protocols: Partial<
     Record<
       Protocol,
-      { features: Partial<Record<ModelName, string[]>>; trainRows: number; testRows: number } & Partial<
-        Record<ModelName, ModelResult>
-      >
+      {
+        features: Partial<Record<ModelName, string[]>>;
+        trainRows: number;
+        testRows: number;
+        /** What the shipped artifacts were fitted on (grouped only): the split's train rows, or all. */
+        shipped?: { fit: 'split' | 'all-rows'; rows: number };
+      } & Partial<Record<ModelName, ModelResult>>
     >
   >;
 }
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-/** The original's cleaning: drop rows with empty text fields (one row in the Kaggle file). */
-const complete = (t: KaggleTrack) =>
-  t.popularity !== undefined && t.artists !== '' && t.album_name !== '' && t.track_name !== '';
 
 async function timePerRow(
   scorer: Scorer,
@@ -117,44 +125,54 @@ async function mergeWithPrevious(report: TrainReport, path: string): Promise<Tra
   return { ...report, protocols };
 }
 
+export const sourceOf = (opts: TrainOptions): TrainingSource =>
+  opts.source ?? { kind: 'csv', path: opts.data ?? '' };
+
 export async function train(opts: TrainOptions): Promise<TrainReport> {
   const { log } = opts;
   const outDir = opts.outDir ?? ARTIFACTS_DIR;
-  log(`reading ${opts.data}`);
-  const { tracks, errors } = await loadKaggleCsv(opts.data);
-  for (const e of errors.slice(0, 5)) log(`skipping ${e.message}`);
-  if (errors.length > 5) log(`… and ${errors.length - 5} more bad rows`);
-  const rows = tracks.filter(complete);
-  if (rows.length < 50)
-    throw new Error(`${opts.data}: only ${rows.length} usable rows; need at least 50 to train`);
+  const source = sourceOf(opts);
+  log(`reading ${source.kind === 'clickhouse' ? 'the labelled events in ClickHouse' : source.path}`);
+  const data = await loadTrainingData(source);
+  for (const e of data.problems.slice(0, 5)) log(`skipping ${e}`);
+  if (data.problems.length > 5) log(`… and ${data.problems.length - 5} more bad rows`);
+  const rows = data.rows;
+  const minRows = opts.minRows ?? 50;
+  if (rows.length < minRows)
+    throw new HitstreamError(
+      'TRAIN_TOO_FEW_ROWS',
+      `${data.description}: ${rows.length} usable labelled rows (of ${data.readRows} read); need at least ${minRows} to train (--min-rows)`,
+      { field: '--min-rows' },
+    );
   const report: TrainReport = {
     data: {
-      path: opts.data,
-      sha256: await sha256(opts.data),
-      rows: tracks.length + errors.length,
+      path: data.description,
+      sha256: data.sha256,
+      rows: data.readRows,
       usedRows: rows.length,
-      droppedRows: tracks.length + errors.length - rows.length,
+      droppedRows: data.droppedRows,
+      duplicateRows: data.duplicateRows,
     },
     seed: opts.seed,
     created: new Date().toISOString(),
     protocols: {},
   };
   log(
-    `${rows.length} rows used (${report.data.droppedRows} dropped), data sha256 ${report.data.sha256.slice(0, 12)}…`,
+    `${rows.length} rows used (${report.data.droppedRows} dropped, ${data.duplicateRows} older copies of a track and genre replaced by a later one), data sha256 ${report.data.sha256.slice(0, 12)}…`,
   );
 
   // The seed protocol goes first: in one process, the grouped manifests then carry its metrics.
   const inChild = (opts.jobs ?? 1) > 1 && opts.protocols.length > 1 ? opts.protocols[0] : undefined;
   // Settled into a value at once, so a failing child cannot be an unhandled rejection meanwhile.
   const child = inChild
-    ? protocolInChild(opts, inChild).then(
+    ? protocolInChild(opts, inChild, rows).then(
         (section) => ({ section }),
         (error: unknown) => ({ error }),
       )
     : undefined;
   for (const protocol of opts.protocols)
     if (protocol !== inChild)
-      report.protocols[protocol] = await trainProtocol(rows as Row[], protocol, opts, report, outDir);
+      report.protocols[protocol] = await trainProtocol(rows, protocol, opts, report, outDir);
   if (child && inChild) {
     const r = await child;
     if ('error' in r) throw r.error;
@@ -166,7 +184,11 @@ export async function train(opts: TrainOptions): Promise<TrainReport> {
   return merged;
 }
 
-/** Trains and evaluates every chosen model under one protocol; grouped also writes artifacts. */
+/**
+ * Trains and evaluates every chosen model under one protocol. Grouped also writes the artifacts:
+ * by default refitted on every row (train and test) with the same hyperparameters and seed, so
+ * the shipped model has seen all the data; its metrics stay those of the split fit.
+ */
 async function trainProtocol(
   rows: Row[],
   protocol: Protocol,
@@ -230,36 +252,55 @@ async function trainProtocol(
     );
 
     if (protocol === 'grouped') {
+      const refit = opts.refit !== false;
+      const shipped = refit
+        ? await refitOnAllRows(rows, usesGenre(name, protocol), (X, y, preprocessing) =>
+            kindFor(name, protocol).train({ X, y, f, preprocessing, seed: opts.seed }, (fraction, detail) => {
+              if (performance.now() - last > 2000 || fraction >= 1) {
+                last = performance.now();
+                log(
+                  `  ${protocol}/${name} refit on all ${rows.length} rows ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`,
+                );
+              }
+            }),
+          )
+        : { trained, pre, X: Xtr, rows: tr.length };
+      section.shipped = { fit: refit ? 'all-rows' : 'split', rows: shipped.rows };
       const dir = join(outDir, name);
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
-      const files = await trained.save(dir);
-      const trainScores = await trained.scorer.predict(Xtr);
+      const files = await shipped.trained.save(dir);
+      const trainScores = await shipped.trained.scorer.predict(shipped.X);
       const manifest: ModelManifest = {
         name,
         version: `${name}-${report.created.slice(0, 10).replaceAll('-', '')}-${report.data.sha256.slice(0, 8)}-s${opts.seed}`,
         created: report.created,
         files: [...files, 'manifest.json'],
-        features: [...pre.features],
-        preprocessing: pre,
+        features: [...shipped.pre.features],
+        preprocessing: shipped.pre,
         training: {
           dataSha256: report.data.sha256,
           dataRows: report.data.rows,
-          trainRows: tr.length,
+          // What this artifact was fitted on; `testRows` held out for its metrics (the split fit).
+          trainRows: shipped.rows,
           testRows: te.length,
+          fit: section.shipped.fit,
           protocol: 'grouped',
           seed: opts.seed,
           seconds: trainSeconds,
         },
-        hyperparameters: trained.hyperparameters,
+        hyperparameters: shipped.trained.hyperparameters,
         metrics: {
           grouped: metrics,
           ...(report.protocols.seed?.[name] ? { seed: report.protocols.seed[name].metrics } : {}),
         },
-        importance: trained.importance,
+        importance: shipped.trained.importance,
         drift: {
           features: Object.fromEntries(
-            pre.features.map((feat, j) => [feat, decileReference(Xtr.filter((_, i) => i % f === j))]),
+            shipped.pre.features.map((feat, j) => [
+              feat,
+              decileReference(shipped.X.filter((_, i) => i % f === j)),
+            ]),
           ),
           score: decileReference(trainScores.map((v) => Math.min(100, Math.max(0, v)))),
         },
@@ -271,6 +312,18 @@ async function trainProtocol(
     }
   }
   return section;
+}
+
+/** Preprocessing and model fitted on every row; `fit` trains with the evaluated settings. */
+async function refitOnAllRows<T>(
+  rows: Row[],
+  withGenre: boolean,
+  fit: (X: Float32Array, y: Float32Array, pre: Preprocessing) => Promise<T>,
+) {
+  const y = Float32Array.from(rows, (r) => r.popularity);
+  const pre = fitPreprocessing(rows, y, withGenre);
+  const X = toMatrix(rows, pre);
+  return { trained: await fit(X, y, pre), pre, X, rows: rows.length };
 }
 
 /** Writes manifest.json with its folder's total size, the manifest itself included. */
@@ -299,14 +352,21 @@ const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
  * Runs `hitstream train --protocols <protocol>` as a child process writing into a temporary
  * folder, forwards its progress lines, and returns its report section.
  */
-async function protocolInChild(opts: TrainOptions, protocol: Protocol): Promise<Section> {
+async function protocolInChild(opts: TrainOptions, protocol: Protocol, rows: Row[]): Promise<Section> {
   const tmp = await mkdtemp(join(tmpdir(), `hitstream-train-${protocol}-`));
   try {
+    // The child trains on exactly these rows (ClickHouse may have more by the time it would read).
+    const rowsFile = join(tmp, 'rows.jsonl');
+    await writeFile(rowsFile, rows.map((r) => JSON.stringify(r)).join('\n'));
     const args = [
       BIN,
       'train',
+      '--from',
+      'jsonl',
       '--data',
-      opts.data,
+      rowsFile,
+      '--min-rows',
+      '1',
       '--models',
       opts.models.join(','),
       '--seed',
