@@ -1,9 +1,13 @@
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { HitstreamError } from '../lib/errors.ts';
 import type { Protocol } from '../models/kinds.ts';
 import { predictCsv } from '../models/predict-csv.ts';
-import { loadModels } from '../models/model-set.ts';
+import { ARTIFACTS_DIR, loadModels } from '../models/model-set.ts';
+import { createLifecycle } from '../models/registry/lifecycle.ts';
+import { ensureTopics } from '../lib/kafka.ts';
+import { createLogger } from '../lib/logger.ts';
 import { train } from '../models/train.ts';
 import { parseSince, type TrainingSource } from '../models/training-source.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -22,6 +26,21 @@ function parseList<T extends string>(flag: string, value: string, allowed: reado
       { field: flag },
     );
   return items as T[];
+}
+
+/** `train --push`: the folder just written becomes a candidate version, its report with it. */
+async function pushCandidate(dir: string): Promise<void> {
+  const cfg = loadConfig();
+  await ensureTopics(cfg);
+  const lifecycle = createLifecycle(cfg, createLogger('models', 'warn'));
+  try {
+    const r = await lifecycle.push(dir, undefined, { reportFile: join(dir, '..', 'report.json') });
+    process.stderr.write(
+      `train: pushed ${r.version} (${r.files} files with report.json, ${(r.bytes / 1e6).toFixed(1)} MB) as a candidate: \`npx hitstream models compare\`, \`backfill\`, \`promote\` take it from here\n`,
+    );
+  } finally {
+    await lifecycle.close();
+  }
 }
 
 /** `--from` and its companions as a training source, each mistake naming its option. */
@@ -57,6 +76,10 @@ export function registerTrainCommand(program: Command): void {
     .option('--since <duration>', 'with --from clickhouse: only events of the last 30d, 12h, 90m …')
     .option('--min-rows <n>', 'stop unless at least this many labelled rows are found', '50')
     .option('--no-refit', 'ship the evaluated split fit instead of refitting on every row')
+    .option(
+      '--push',
+      'register the trained models, with their report, as a candidate version in the registry',
+    )
     .option('--models <list>', `comma-separated subset of ${MODEL_NAMES.join(',')}`, MODEL_NAMES.join(','))
     .option('--seed <n>', 'seed for splits and training', '42')
     .option(
@@ -82,6 +105,7 @@ export function registerTrainCommand(program: Command): void {
         since?: string;
         minRows: string;
         refit: boolean;
+        push?: boolean;
       }) => {
         const seed = Number(opts.seed);
         if (!Number.isInteger(seed))
@@ -120,6 +144,7 @@ export function registerTrainCommand(program: Command): void {
         process.stderr.write(
           `train: done in ${(secs / 60).toFixed(1)} min; report in ${opts.out ? `${opts.out}/..` : 'models'}/REPORT.md\n`,
         );
+        if (opts.push) await pushCandidate(opts.out ?? ARTIFACTS_DIR);
         for (const [p, s] of Object.entries(report.protocols))
           for (const m of MODEL_NAMES)
             if (s?.[m])

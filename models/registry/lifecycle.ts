@@ -87,8 +87,8 @@ export function createLifecycle(cfg: Config, log: Logger) {
       const [state, versions] = await Promise.all([readRoles(cfg, log), store.list()]);
       return { state, versions: versions.map((v) => ({ ...v, role: roleOf(state, v.version) })) };
     },
-    push: (dir: string, onProgress?: (done: number, total: number) => void) =>
-      store.push(dir, actor(), onProgress),
+    push: (dir: string, onProgress?: (done: number, total: number) => void, opts?: { reportFile?: string }) =>
+      store.push(dir, actor(), onProgress, opts),
     shadow: (version: string) => change({ action: 'shadow', version }),
     shadowOff: () => change({ action: 'shadow-off' }),
     rollback: () => change({ action: 'rollback' }),

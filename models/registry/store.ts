@@ -101,13 +101,27 @@ export function createModelStore(client: ClickHouseClient) {
     },
 
     /** Uploads a model folder (files first, the version row last). Idempotent per version. */
-    async push(dir: string, by: string, onProgress?: (done: number, total: number) => void) {
+    /**
+     * Uploads `dir` (the four models of one run) as a version; `reportFile`, when given, travels
+     * with it as `report.json` (the training report, `train --push`).
+     */
+    async push(
+      dir: string,
+      by: string,
+      onProgress?: (done: number, total: number) => void,
+      opts: { reportFile?: string } = {},
+    ) {
       const { version, manifests, features } = await readVersionDir(dir);
       const files: VersionFile[] = [];
       const now = Math.floor(Date.now() / 1000);
       const paths = MODEL_NAMES.flatMap((m) => manifests[m]!.files.map((f) => `${m}/${f}`));
+      const sources = new Map(paths.map((p) => [p, join(dir, p)]));
+      if (opts.reportFile) {
+        paths.push('report.json');
+        sources.set('report.json', opts.reportFile);
+      }
       for (const [i, path] of paths.entries()) {
-        const bytes = await readFile(join(dir, path)).catch((err: unknown) => {
+        const bytes = await readFile(sources.get(path)!).catch((err: unknown) => {
           throw new HitstreamError(
             'version_incomplete',
             `${dir}/${path} is listed in its manifest but missing`,

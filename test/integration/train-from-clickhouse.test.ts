@@ -4,12 +4,14 @@
  * matrix read from ClickHouse equals the one from the CSV, and so does a model trained on each.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fitPreprocessing, toMatrix } from '../../models/features.ts';
-import { loadModels } from '../../models/model-set.ts';
+import { ARTIFACTS_DIR, loadModels } from '../../models/model-set.ts';
+import { createModelStore } from '../../models/registry/store.ts';
+import { createClickhouse } from '../../lib/clickhouse.ts';
 import { train } from '../../models/train.ts';
 import { loadTrainingData } from '../../models/training-source.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -90,4 +92,21 @@ test('from ClickHouse: too few labelled rows, or none in the window, stops with 
     }),
     /labelled, last 1s: 0 usable labelled rows \(of 0 read\); need at least 50 to train \(--min-rows\)/,
   );
+});
+
+test('what `train --push` does: the trained folder becomes a candidate version with its report.json', async () => {
+  const ch = createClickhouse(p.cfg);
+  try {
+    const store = createModelStore(ch);
+    const pushed = await store.push(ARTIFACTS_DIR, 'test', undefined, { reportFile: 'models/report.json' });
+    const record = await store.get(pushed.version);
+    assert.ok(
+      record?.files.some((f) => f.path === 'report.json'),
+      'the report is one of the version’s files',
+    );
+    const dir = await store.download(pushed.version, mkdtempSync(join(tmpdir(), 'hs-pushed-')));
+    assert.equal(readFileSync(join(dir, 'report.json'), 'utf8'), readFileSync('models/report.json', 'utf8'));
+  } finally {
+    await ch.close();
+  }
 });
