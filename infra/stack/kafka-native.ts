@@ -10,14 +10,15 @@
  * replication settings are about. A production cluster runs three controllers.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { kafkaProblem } from '../../lib/kafka.ts';
 import { HitstreamError } from '../../lib/errors.ts';
-import { REPO_ROOT, stackPaths } from './paths.ts';
+import { ensureJars } from './maven-jars.ts';
+import { stackPaths } from './paths.ts';
 import { ensureTlsMaterial, type TlsMaterial } from './tls-material.ts';
 import {
   type ManagedProcess,
@@ -114,44 +115,18 @@ function checkJava(): void {
 
 /** Resolves the broker's jars once; returns the lib folder. */
 export function ensureKafkaJars(cfg: Config, log: (msg: string) => void): string {
-  const { kafkaLib } = stackPaths(cfg);
-  const have =
-    existsSync(kafkaLib) && readdirSync(kafkaLib).some((f) => f.startsWith(`kafka_2.13-${cfg.kafkaVersion}`));
-  if (have) return kafkaLib;
-  requireTool(
-    'mvn',
-    ['-v'],
-    'Maven fetches the Kafka jars from Maven Central (Debian: apt-get install maven).',
+  return ensureJars(
+    {
+      what: 'Kafka',
+      pom: 'kafka',
+      property: 'kafka.version',
+      version: cfg.kafkaVersion,
+      marker: `kafka_2.13-${cfg.kafkaVersion}`,
+      versionSetting: 'HITSTREAM_KAFKA_VERSION',
+      lib: stackPaths(cfg).kafkaLib,
+    },
+    log,
   );
-  log(`fetching Kafka ${cfg.kafkaVersion} jars from Maven Central into ${kafkaLib} (once)`);
-  mkdirSync(kafkaLib, { recursive: true });
-  // Maven 3.8 writes colour resets to both streams even with -q and style.color=never: its output
-  // is kept and shown only when it fails.
-  try {
-    execFileSync(
-      'mvn',
-      [
-        '-q',
-        '-B',
-        '-Dstyle.color=never',
-        '-f',
-        join(REPO_ROOT, 'infra/kafka/pom.xml'),
-        'dependency:copy-dependencies',
-        `-Dkafka.version=${cfg.kafkaVersion}`,
-        `-DoutputDirectory=${kafkaLib}`,
-        '-DincludeScope=runtime',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
-    );
-  } catch (err) {
-    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
-    process.stderr.write(stdout + stderr);
-    throw new HitstreamError(
-      'STACK_KAFKA_JARS',
-      `Maven could not fetch the Kafka ${cfg.kafkaVersion} jars (its errors are above): check access to Maven Central, or pick another version with HITSTREAM_KAFKA_VERSION`,
-    );
-  }
-  return kafkaLib;
 }
 
 /**

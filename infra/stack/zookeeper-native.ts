@@ -2,13 +2,13 @@
  * A standalone Apache ZooKeeper from Maven Central jars, for the native stack's ClickHouse
  * replicas (18.16 has no built-in Keeper). Fetched once into a git-ignored folder, like Kafka.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../lib/config.ts';
 import { HitstreamError } from '../../lib/errors.ts';
-import { REPO_ROOT, stackPaths } from './paths.ts';
+import { ensureJars } from './maven-jars.ts';
+import { stackPaths } from './paths.ts';
 import { type ManagedProcess, portOpen, runningPid, startDetached, waitUntil } from './processes.ts';
 
 const dirOf = (cfg: Config) => join(stackPaths(cfg).home, 'zookeeper');
@@ -22,36 +22,18 @@ export function zookeeperProcess(cfg: Config): ManagedProcess {
 }
 
 function ensureZookeeperJars(cfg: Config, log: (msg: string) => void): string {
-  const lib = join(dirOf(cfg), cfg.zookeeperVersion, 'lib');
-  if (existsSync(lib) && readdirSync(lib).some((f) => f.startsWith(`zookeeper-${cfg.zookeeperVersion}`)))
-    return lib;
-  log(`fetching ZooKeeper ${cfg.zookeeperVersion} jars from Maven Central into ${lib} (once)`);
-  mkdirSync(lib, { recursive: true });
-  try {
-    execFileSync(
-      'mvn',
-      [
-        '-q',
-        '-B',
-        '-Dstyle.color=never',
-        '-f',
-        join(REPO_ROOT, 'infra/zookeeper/pom.xml'),
-        'dependency:copy-dependencies',
-        `-Dzookeeper.version=${cfg.zookeeperVersion}`,
-        `-DoutputDirectory=${lib}`,
-        '-DincludeScope=runtime',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
-    );
-  } catch (err) {
-    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
-    process.stderr.write(stdout + stderr);
-    throw new HitstreamError(
-      'STACK_ZOOKEEPER_JARS',
-      `Maven could not fetch the ZooKeeper ${cfg.zookeeperVersion} jars (its errors are above): check access to Maven Central, or pick another version with HITSTREAM_ZOOKEEPER_VERSION`,
-    );
-  }
-  return lib;
+  return ensureJars(
+    {
+      what: 'ZooKeeper',
+      pom: 'zookeeper',
+      property: 'zookeeper.version',
+      version: cfg.zookeeperVersion,
+      marker: `zookeeper-${cfg.zookeeperVersion}`,
+      versionSetting: 'HITSTREAM_ZOOKEEPER_VERSION',
+      lib: join(dirOf(cfg), cfg.zookeeperVersion, 'lib'),
+    },
+    log,
+  );
 }
 
 /** True when ZooKeeper answers its `ruok` probe with `imok`. */
