@@ -57,6 +57,9 @@ export async function createPublisher(
   const retry = {
     log: opts.log ?? createLogger('publisher'),
     giveUpAfterMs: opts.retryForMs ?? cfg.publishRetrySeconds * 1000,
+    // Short waits: a publisher has events in hand, and the reason a send fails changes fast
+    // (a broker down, then too few in-sync replicas) and should be said as it does.
+    maxDelayMs: 2_000,
     meanwhile: 'the events wait here; nothing is lost',
   };
   return {
