@@ -233,9 +233,48 @@ export async function ensureTopics(
     ]
       .filter((t) => !existing.has(t.topic))
       .map(replicated);
-    if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
+    if (!wanted.length) return;
+    // kafkajs's own wait (waitForLeaders) asks one broker once and fails on UNKNOWN_TOPIC_OR_PARTITION:
+    // on a KRaft cluster the broker it asks may not have heard of the new topic yet (CI saw it).
+    await admin.createTopics({ topics: wanted, waitForLeaders: false });
+    await waitForLeaders(
+      admin,
+      wanted.map((t) => t.topic),
+    );
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Errors a broker gives about a topic created a moment ago, before the metadata reached it. */
+const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/** Waits until every partition of the topics has a leader, or names the topics that have none. */
+export async function waitForLeaders(
+  admin: Pick<ReturnType<Kafka['admin']>, 'fetchTopicMetadata'>,
+  topics: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let waitingFor = topics;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      waitingFor = topics.filter((name) => {
+        const partitions = found.find((t) => t.name === name)?.partitions ?? [];
+        return !partitions.length || partitions.some((p) => p.leader < 0);
+      });
+      if (!waitingFor.length) return;
+    } catch (err) {
+      if (!NOT_YET_KNOWN.has((err as { type?: string }).type ?? '')) throw err;
+    }
+    if (Date.now() > deadline)
+      throw new HitstreamError(
+        'KAFKA_NO_LEADER',
+        `created the topics ${waitingFor.join(', ')}, but after ${timeoutMs / 1000} s some of their partitions still have no leader: check that every broker is up`,
+        { retriable: true },
+      );
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { waitForLeaders } from '../../lib/kafka.ts';
+
+type Metadata = { topics: { name: string; partitions: { leader: number }[] }[] };
+
+/** An admin whose metadata answers come from a script, one per call (the last one repeats). */
+function scriptedAdmin(answers: (Metadata | Error)[]) {
+  let calls = 0;
+  return {
+    get calls() {
+      return calls;
+    },
+    fetchTopicMetadata: () => {
+      const answer = answers[Math.min(calls++, answers.length - 1)]!;
+      return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+    },
+  };
+}
+
+function kafkaError(type: string): Error {
+  return Object.assign(new Error(type), { type });
+}
+
+const ready: Metadata = { topics: [{ name: 't', partitions: [{ leader: 1 }, { leader: 2 }] }] };
+
+test('a broker that has not heard of a new topic yet is asked again until every partition has a leader', async () => {
+  const admin = scriptedAdmin([
+    kafkaError('UNKNOWN_TOPIC_OR_PARTITION'),
+    kafkaError('LEADER_NOT_AVAILABLE'),
+    { topics: [{ name: 't', partitions: [{ leader: 1 }, { leader: -1 }] }] },
+    ready,
+  ]);
+  await waitForLeaders(admin as never, ['t'], 5_000);
+  assert.equal(admin.calls, 4);
+});
+
+test('partitions still without a leader at the deadline: the error names the topic', async () => {
+  const admin = scriptedAdmin([{ topics: [{ name: 't', partitions: [{ leader: -1 }] }] }]);
+  await assert.rejects(waitForLeaders(admin as never, ['t'], 300), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'KAFKA_NO_LEADER');
+    assert.match(err.message, /created the topics t, but after 0.3 s/);
+    return true;
+  });
+});
+
+test('any other error is not waited out', async () => {
+  const admin = scriptedAdmin([kafkaError('TOPIC_AUTHORIZATION_FAILED')]);
+  await assert.rejects(waitForLeaders(admin as never, ['t'], 5_000), /TOPIC_AUTHORIZATION_FAILED/);
+  assert.equal(admin.calls, 1);
+});
