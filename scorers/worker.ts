@@ -146,15 +146,16 @@ export function createWorker(
     rejectedRows: deadLetterRejected,
     minIntervalMs: cfg.writeIntervalMs,
     retry: { log, signal: shutdown.signal, meanwhile: UNCOMMITTED },
-    // A commit refused because a partition moved to another member is not an error: the new
-    // owner re-reads from the last commit and its writes replace the same rows.
+    // A refused commit is not an error: the partition moved to another member, or the group's
+    // coordinator is gone until kafkajs finds the new one. A later commit covers these offsets;
+    // if none comes, the next reader re-reads from the last commit and its writes replace the rows.
     commit: async (offsets) => {
       try {
         await consumer.commitOffsets(offsets);
       } catch (err) {
         log.warn(
           { err, offsets },
-          'commit refused (partitions reassigned?); their new owner re-reads these events',
+          `commit refused (${err instanceof Error ? err.message : String(err)}); a later commit covers these offsets, or their next reader re-reads the events (stored rows are replaced, not doubled)`,
         );
       }
     },
@@ -200,7 +201,14 @@ export function createWorker(
   async function scoreBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (stopping || fatalError || !batch.messages.length || !payload.isRunning() || payload.isStale()) return;
-    const heartbeat = () => payload.heartbeat();
+    // A failed heartbeat (the coordinator just died, the group is rebalancing) must not end the
+    // worker: kafkajs finds the new coordinator or rejoins on its next request. Only logged.
+    const heartbeat = () =>
+      payload
+        .heartbeat()
+        .catch((err: unknown) =>
+          log.debug({ err, partition: batch.partition }, 'heartbeat failed; kafkajs recovers'),
+        );
     const now = new Date();
     const t0 = performance.now();
     const valid: Scored[] = [];
@@ -299,7 +307,7 @@ export function createWorker(
         () => true,
       );
       while (!(await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), 1000))])))
-        await heartbeat().catch(() => undefined);
+        await heartbeat();
       await stored.catch(() => undefined); // reported through `fail`
     }
     await heartbeat();
