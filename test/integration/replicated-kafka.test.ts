@@ -264,6 +264,7 @@ test('SIGKILL of the broker that leads most partitions and coordinates the group
   assert.ok(N > 2000 && summary.rejected === 0, `the replay finished: ${JSON.stringify(summary)}`);
   const stored = await eventuallyStored(count, N, 120_000);
   if (stored.tracks !== N) process.stderr.write(`# ${await explainMissing()}\n`);
+  assert.deepEqual(fatals, [], 'a broker loss ends no worker');
   assert.deepEqual(stored, { predictions: 4 * N, tracks: N }, 'no row missing or doubled under FINAL');
   assert.equal(await count('SELECT uniqExact(event_id, model) FROM predictions'), 4 * N);
   const after = await eventually(
@@ -307,6 +308,7 @@ test('two brokers down: producers say "not enough in-sync replicas", retry, and 
   const total = N + M;
   const stored = await eventuallyStored(count, total, 180_000);
   if (stored.tracks !== total) process.stderr.write(`# ${await explainMissing()}\n`);
+  assert.deepEqual(fatals, [], 'two brokers down end no worker');
   assert.deepEqual(stored, { predictions: 4 * total, tracks: total }, 'every event stored once');
   for (const b of brokers) assert.ok(isAlive(runningPid(nodeProcess(cfg, b)) ?? -1), `${b.name} runs`);
 });
