@@ -6,7 +6,10 @@ import {
   clickhouseNodes,
   clickhouseUrlOf,
   MAX_STACK_REPLICAS,
+  MAX_STACK_SERVERS,
+  MAX_STACK_SHARDS,
   STACK_CLUSTER,
+  stackHasClickhouseCluster,
 } from '../infra/stack/clickhouse-native.ts';
 import { stackPaths } from '../infra/stack/paths.ts';
 import { HitstreamError } from '../lib/errors.ts';
@@ -42,7 +45,11 @@ export function registerStackCommand(program: Command): void {
       '--clickhouse-replicas <n>',
       `ClickHouse servers: 1, or up to ${MAX_STACK_REPLICAS} replicas of cluster ${STACK_CLUSTER} with a ZooKeeper; HITSTREAM_STACK_CLICKHOUSE_REPLICAS`,
     )
-    .action(async (opts: { brokers?: string; clickhouseReplicas?: string }) => {
+    .option(
+      '--clickhouse-shards <n>',
+      `ClickHouse shards of cluster ${STACK_CLUSTER} (Distributed tables), each of --clickhouse-replicas servers, ${MAX_STACK_SERVERS} servers at most; HITSTREAM_STACK_CLICKHOUSE_SHARDS`,
+    )
+    .action(async (opts: { brokers?: string; clickhouseReplicas?: string; clickhouseShards?: string }) => {
       const cfg = loadConfig();
       if (opts.brokers !== undefined)
         cfg.stackKafkaBrokers = parseCount('--brokers', opts.brokers, MAX_STACK_BROKERS);
@@ -52,6 +59,13 @@ export function registerStackCommand(program: Command): void {
           opts.clickhouseReplicas,
           MAX_STACK_REPLICAS,
         );
+      if (opts.clickhouseShards !== undefined)
+        cfg.stackClickhouseShards = parseCount(
+          '--clickhouse-shards',
+          opts.clickhouseShards,
+          MAX_STACK_SHARDS,
+        );
+      clickhouseNodes(cfg); // refuses more servers than the stack runs, before anything starts
       const r = await stackUp(cfg, say);
       const kafkaName = cfg.stackKafkaBrokers > 1 ? `kafka (${cfg.stackKafkaBrokers} brokers)` : 'kafka';
       for (const [name, s] of Object.entries(r))
@@ -61,8 +75,8 @@ export function registerStackCommand(program: Command): void {
       const replicas = clickhouseNodes(cfg);
       say(
         `KAFKA_BROKERS=${brokerList(kafkaNodes(cfg)).join(',')} CLICKHOUSE_URL=${clickhouseUrlOf(replicas[0]!)}` +
-          (cfg.stackClickhouseReplicas > 1
-            ? ` HITSTREAM_CLICKHOUSE_CLUSTER=${STACK_CLUSTER} (replicas: ${replicas.map(clickhouseUrlOf).join(', ')})`
+          (stackHasClickhouseCluster(cfg)
+            ? ` HITSTREAM_CLICKHOUSE_CLUSTER=${STACK_CLUSTER} (${cfg.stackClickhouseShards} shard(s) × ${cfg.stackClickhouseReplicas} replica(s): ${replicas.map(clickhouseUrlOf).join(', ')})`
             : ''),
       );
       const tls = relative(process.cwd(), stackPaths(cfg).tls) || '.';

@@ -3,7 +3,7 @@
  * stack unless KAFKA_BROKERS and CLICKHOUSE_URL point elsewhere, migrates, starts N scorer workers
  * and the API as child processes, replays the sample, and on Ctrl-C stops everything it started.
  */
-import { STACK_CLUSTER } from '../infra/stack/clickhouse-native.ts';
+import { STACK_CLUSTER, stackHasClickhouseCluster } from '../infra/stack/clickhouse-native.ts';
 import { brokerList, kafkaNodes } from '../infra/stack/kafka-native.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +75,7 @@ export function registerUpCommand(program: Command): void {
           Object.assign(env, {
             KAFKA_BROKERS: brokerList(kafkaNodes(cfg)).join(','),
             CLICKHOUSE_URL: `http://127.0.0.1:${cfg.clickhouseHttpPort}`,
-            ...(cfg.stackClickhouseReplicas > 1 ? { HITSTREAM_CLICKHOUSE_CLUSTER: STACK_CLUSTER } : {}),
+            ...(stackHasClickhouseCluster(cfg) ? { HITSTREAM_CLICKHOUSE_CLUSTER: STACK_CLUSTER } : {}),
           });
           cfg = loadConfig(env);
           say(

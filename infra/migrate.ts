@@ -12,7 +12,7 @@ import { classifyClickhouseError } from '../lib/clickhouse-errors.ts';
 import { speaksTls } from '../lib/tls-probe.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { ident, sql } from '../lib/sql.ts';
-import { replicatedStatement } from './replicated-ddl.ts';
+import { clusterStatements } from './replicated-ddl.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../schemas/clickhouse/', import.meta.url));
 
@@ -61,13 +61,17 @@ ORDER BY version`;
 /** Creates the database if needed and applies what has not run. Returns the names applied. */
 export async function migrate(cfg: Config, database = cfg.clickhouseDatabase): Promise<string[]> {
   const cluster = cfg.clickhouseCluster;
-  /** The statement as this server (or, with a cluster, every replica) should run it. */
+  let shards = 1;
+  /** The statement as this server (or, with a cluster, every server) should run it. */
   const forTarget = (statement: string) =>
-    cluster ? replicatedStatement(statement, cluster, database) : statement;
+    cluster ? clusterStatements(statement, cluster, database, shards) : [statement];
+  const run = async (client: ReturnType<typeof createClickhouse>, statement: string) => {
+    for (const query of forTarget(statement)) await client.command({ query });
+  };
   const server = createClickhouse(cfg, { database: null });
   try {
-    if (cluster) await requireOneShardCluster(server, cluster);
-    await server.command({ query: forTarget(sql`CREATE DATABASE IF NOT EXISTS ${ident(database)}` + ' ') });
+    if (cluster) shards = await clusterShards(server, cluster);
+    await run(server, sql`CREATE DATABASE IF NOT EXISTS ${ident(database)}` + ' ');
   } catch (err) {
     if (err instanceof HitstreamError && err.code === 'CLICKHOUSE_CLUSTER') throw err;
     const classified = await withTlsHint(
@@ -84,7 +88,7 @@ export async function migrate(cfg: Config, database = cfg.clickhouseDatabase): P
   }
   const ch = createClickhouse(cfg, { database });
   try {
-    await ch.command({ query: forTarget(MIGRATIONS_TABLE) });
+    await run(ch, MIGRATIONS_TABLE);
     const rs = await ch.query({
       query: 'SELECT version, checksum FROM migrations FINAL',
       format: 'JSONEachRow',
@@ -97,7 +101,7 @@ export async function migrate(cfg: Config, database = cfg.clickhouseDatabase): P
       if (done.has(m.version)) continue;
       for (const statement of m.statements) {
         try {
-          await ch.command({ query: forTarget(statement) });
+          await run(ch, statement);
         } catch (err) {
           throw new HitstreamError(
             'MIGRATION_FAILED',
@@ -126,13 +130,13 @@ export async function migrate(cfg: Config, database = cfg.clickhouseDatabase): P
   }
 }
 
-/** The cluster HITSTREAM_CLICKHOUSE_CLUSTER names exists on this server and has one shard. */
-async function requireOneShardCluster(server: ReturnType<typeof createClickhouse>, cluster: string) {
+/** The shards of the cluster HITSTREAM_CLICKHOUSE_CLUSTER names, which must exist on this server. */
+async function clusterShards(server: ReturnType<typeof createClickhouse>, cluster: string): Promise<number> {
   const rs = await server.query({
-    query: sql`SELECT uniqExact(shard_num) AS shards, count() AS replicas FROM system.clusters WHERE cluster = ${cluster}`,
+    query: sql`SELECT uniqExact(shard_num) AS shards FROM system.clusters WHERE cluster = ${cluster}`,
     format: 'JSONEachRow',
   });
-  const [row] = await rs.json<{ shards: string | number; replicas: string | number }>();
+  const [row] = await rs.json<{ shards: string | number }>();
   const shards = Number(row?.shards ?? 0);
   if (shards === 0)
     throw new HitstreamError(
@@ -140,12 +144,7 @@ async function requireOneShardCluster(server: ReturnType<typeof createClickhouse
       `HITSTREAM_CLICKHOUSE_CLUSTER=${cluster}: the server knows no such cluster (see SELECT DISTINCT cluster FROM system.clusters)`,
       { field: 'HITSTREAM_CLICKHOUSE_CLUSTER' },
     );
-  if (shards > 1)
-    throw new HitstreamError(
-      'CLICKHOUSE_CLUSTER',
-      `HITSTREAM_CLICKHOUSE_CLUSTER=${cluster} has ${shards} shards: hitstream supports replicas of one shard (every replica holds every row, so reads stay exact); sharded Distributed tables are not built yet`,
-      { field: 'HITSTREAM_CLICKHOUSE_CLUSTER' },
-    );
+  return shards;
 }
 
 /**

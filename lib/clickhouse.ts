@@ -42,11 +42,15 @@ export function createClickhouse(
     ...(cfg.clickhouseCaFile ? { tls: { ca_cert: readFileSync(cfg.clickhouseCaFile) } } : {}),
     request_timeout: opts.timeoutMs ?? 30_000,
     // 18.16 rejects settings it does not know; send none by default. A long statement gets
-    // progress headers (18.16 has them), so an idle connection is not cut meanwhile.
-    clickhouse_settings:
-      (opts.timeoutMs ?? 0) > 60_000
+    // progress headers (18.16 has them), so an idle connection is not cut meanwhile. On a cluster,
+    // an insert into a Distributed table returns once the shards hold the rows (by default it
+    // queues them on the receiving server, and a worker would commit offsets of unstored events).
+    clickhouse_settings: {
+      ...((opts.timeoutMs ?? 0) > 60_000
         ? { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' }
-        : {},
+        : {}),
+      ...(cfg.clickhouseCluster ? { insert_distributed_sync: 1 } : {}),
+    },
     compression: { request: false, response: false },
     log: { LoggerClass: PinoClickhouseLogger, level: ClickHouseLogLevel.WARN },
   });

@@ -191,7 +191,7 @@ export const SETTINGS = {
     kind: 'string',
     default: '',
     meaning:
-      'A ClickHouse cluster (one shard, any number of replicas, with ZooKeeper or Keeper): `migrate` then runs every statement ON CLUSTER with Replicated engines. Empty: one server. `stack up` prints `hitstream` when it starts replicas.',
+      'A ClickHouse cluster (ZooKeeper or Keeper): `migrate` then runs every statement ON CLUSTER with Replicated engines, and with more than one shard stores each table as `<table>_local` with a Distributed `<table>` over the shards; inserts wait for the shards (insert_distributed_sync). Empty: one server. `stack up` prints `hitstream` when it starts a cluster.',
   },
   stackClickhouseReplicas: {
     env: 'HITSTREAM_STACK_CLICKHOUSE_REPLICAS',
@@ -201,6 +201,15 @@ export const SETTINGS = {
     max: 3,
     meaning:
       'Native stack: ClickHouse servers `stack up` starts (also `--clickhouse-replicas N`). More than 1: a ZooKeeper and N replicas of cluster `hitstream`, replica i on the ClickHouse ports above plus (i − 1)·100.',
+  },
+  stackClickhouseShards: {
+    env: 'HITSTREAM_STACK_CLICKHOUSE_SHARDS',
+    kind: 'int',
+    default: '1',
+    min: 1,
+    max: 3,
+    meaning:
+      'Native stack: ClickHouse shards `stack up` starts (also `--clickhouse-shards N`), each of HITSTREAM_STACK_CLICKHOUSE_REPLICAS servers, 4 servers at most. More than 1: migrate makes Distributed tables over them, rows placed by a hash of their key.',
   },
   zookeeperPort: {
     env: 'HITSTREAM_ZOOKEEPER_PORT',

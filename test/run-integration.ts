@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { loadConfig } from '../lib/config.ts';
-import { STACK_CLUSTER } from '../infra/stack/clickhouse-native.ts';
+import { STACK_CLUSTER, stackHasClickhouseCluster } from '../infra/stack/clickhouse-native.ts';
 import { brokerList, kafkaNodes } from '../infra/stack/kafka-native.ts';
 import { stackDown, stackUp } from '../infra/stack/stack.ts';
 
@@ -42,7 +42,7 @@ if (env.KAFKA_BROKERS && env.CLICKHOUSE_URL) {
   Object.assign(env, {
     KAFKA_BROKERS: brokerList(kafkaNodes(cfg)).join(','),
     CLICKHOUSE_URL: `http://127.0.0.1:${cfg.clickhouseHttpPort}`,
-    ...(cfg.stackClickhouseReplicas > 1 ? { HITSTREAM_CLICKHOUSE_CLUSTER: STACK_CLUSTER } : {}),
+    ...(stackHasClickhouseCluster(cfg) ? { HITSTREAM_CLICKHOUSE_CLUSTER: STACK_CLUSTER } : {}),
   });
   if (r.kafka.action === 'started' || r.clickhouse.action === 'started')
     cleanup = async () => {

@@ -1,7 +1,7 @@
 /**
  * A real ClickHouse server with its own small config, all of its files under HITSTREAM_HOME, or
- * (HITSTREAM_STACK_CLICKHOUSE_REPLICAS > 1) a ZooKeeper and N replicas of one shard, cluster
- * `hitstream`, for Replicated tables. Debian 12 ships only 18.16; a newer single `clickhouse`
+ * (HITSTREAM_STACK_CLICKHOUSE_REPLICAS or _SHARDS > 1) a ZooKeeper and shards × replicas servers
+ * forming cluster `hitstream`, for Replicated (and, with shards, Distributed) tables. Debian 12 ships only 18.16; a newer single `clickhouse`
  * binary on PATH is used when present.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -26,18 +26,28 @@ export const STACK_CLUSTER = 'hitstream';
 /** Replica i listens on the configured ports plus (i − 1) · 100. */
 const PORT_STEP = 100;
 export const MAX_STACK_REPLICAS = 3;
+export const MAX_STACK_SHARDS = 3;
+/** Servers at most (shards × replicas): each takes ~150 MB and a share of 2 cores. */
+export const MAX_STACK_SERVERS = 4;
 
 export interface ClickhouseNode {
   /** `clickhouse` (one server) or `clickhouse-1`, `clickhouse-2` …; also its PID file's name. */
   name: string;
-  /** 0 for the single server, else 1 … N. */
+  /** 0 for the single server, else 1 … N (shard by shard): its name's number. */
+  index: number;
+  /** 0 for the single server, else its shard (1 …) and its replica within the shard (1 …). */
+  shard: number;
   replica: number;
   dir: string;
   ports: { http: number; tcp: number; https: number; interserver: number };
 }
 
-/** The servers `stack up` runs for `replicas` replicas. */
-export function clickhouseNodes(cfg: Config, replicas = cfg.stackClickhouseReplicas): ClickhouseNode[] {
+/** The servers `stack up` runs for `shards` shards of `replicas` replicas. */
+export function clickhouseNodes(
+  cfg: Config,
+  replicas = cfg.stackClickhouseReplicas,
+  shards = cfg.stackClickhouseShards,
+): ClickhouseNode[] {
   const p = stackPaths(cfg);
   const ports = (i: number) => ({
     http: cfg.clickhouseHttpPort + i * PORT_STEP,
@@ -45,14 +55,28 @@ export function clickhouseNodes(cfg: Config, replicas = cfg.stackClickhouseRepli
     https: cfg.clickhouseHttpsPort + i * PORT_STEP,
     interserver: cfg.clickhouseTcpPort + 9 + i * PORT_STEP,
   });
-  if (replicas <= 1) return [{ name: 'clickhouse', replica: 0, dir: p.clickhouseDir, ports: ports(0) }];
-  return Array.from({ length: replicas }, (_, k) => ({
+  const servers = replicas * shards;
+  if (servers <= 1)
+    return [{ name: 'clickhouse', index: 0, shard: 0, replica: 0, dir: p.clickhouseDir, ports: ports(0) }];
+  if (servers > MAX_STACK_SERVERS)
+    throw new HitstreamError(
+      'CONFIG_INVALID',
+      `${shards} ClickHouse shards × ${replicas} replicas is ${servers} servers; the native stack runs at most ${MAX_STACK_SERVERS}: lower HITSTREAM_STACK_CLICKHOUSE_SHARDS or _REPLICAS (--clickhouse-shards, --clickhouse-replicas)`,
+      { field: 'HITSTREAM_STACK_CLICKHOUSE_SHARDS' },
+    );
+  return Array.from({ length: servers }, (_, k) => ({
     name: `clickhouse-${k + 1}`,
-    replica: k + 1,
-    dir: join(p.clickhouseDir, 'cluster', `replica-${k + 1}`),
+    index: k + 1,
+    shard: Math.floor(k / replicas) + 1,
+    replica: (k % replicas) + 1,
+    dir: join(p.clickhouseDir, 'cluster', `server-${k + 1}`),
     ports: ports(k),
   }));
 }
+
+/** The stack's ClickHouse is a cluster (several servers, a ZooKeeper, HITSTREAM_CLICKHOUSE_CLUSTER). */
+export const stackHasClickhouseCluster = (cfg: Config) =>
+  cfg.stackClickhouseReplicas * cfg.stackClickhouseShards > 1;
 
 export function clickhouseNodeProcess(cfg: Config, node: ClickhouseNode): ManagedProcess {
   return {
@@ -69,7 +93,7 @@ export function clickhouseProcess(cfg: Config): ManagedProcess {
 
 /** Every server either layout may have started: what `stack down` looks for. */
 export function everyClickhouseNode(cfg: Config): ClickhouseNode[] {
-  return [...clickhouseNodes(cfg, 1), ...clickhouseNodes(cfg, MAX_STACK_REPLICAS)];
+  return [...clickhouseNodes(cfg, 1, 1), ...clickhouseNodes(cfg, MAX_STACK_SERVERS, 1)];
 }
 
 export const clickhouseUrlOf = (node: ClickhouseNode) => `http://127.0.0.1:${node.ports.http}`;
@@ -105,18 +129,23 @@ function findServer(cfg: Config, log: (msg: string) => void): [string, string[]]
   return after;
 }
 
-/** What a replica's config adds: ZooKeeper, the cluster of all replicas, its own macros. */
+/** What a cluster server's config adds: ZooKeeper, the cluster of all servers, its own macros. */
 function replicationXml(cfg: Config, node: ClickhouseNode, all: ClickhouseNode[]): string {
-  if (!node.replica) return '';
-  const replicas = all
-    .map((n) => `<replica><host>127.0.0.1</host><port>${n.ports.tcp}</port></replica>`)
-    .join('');
+  if (!node.index) return '';
+  const shardXml = (shard: number) =>
+    '<shard><internal_replication>true</internal_replication>' +
+    all
+      .filter((n) => n.shard === shard)
+      .map((n) => `<replica><host>127.0.0.1</host><port>${n.ports.tcp}</port></replica>`)
+      .join('') +
+    '</shard>';
+  const shards = [...new Set(all.map((n) => n.shard))].map(shardXml).join('');
   return [
     `<interserver_http_port>${node.ports.interserver}</interserver_http_port>`,
     '<interserver_http_host>127.0.0.1</interserver_http_host>',
     `<zookeeper><node><host>127.0.0.1</host><port>${cfg.zookeeperPort}</port></node></zookeeper>`,
-    `<remote_servers><${STACK_CLUSTER}><shard><internal_replication>true</internal_replication>${replicas}</shard></${STACK_CLUSTER}></remote_servers>`,
-    `<macros><shard>01</shard><replica>r${node.replica}</replica></macros>`,
+    `<remote_servers><${STACK_CLUSTER}>${shards}</${STACK_CLUSTER}></remote_servers>`,
+    `<macros><shard>${String(node.shard).padStart(2, '0')}</shard><replica>r${node.index}</replica></macros>`,
     '<distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>',
   ].join('\n    ');
 }
@@ -162,14 +191,17 @@ export async function clickhouseAnswers(url: string): Promise<boolean> {
   }
 }
 
-/** The other layout's servers that run: one server and replicas cannot share the ports. */
-function requireNoOtherLayout(cfg: Config, replicas: number): void {
-  const other = replicas > 1 ? clickhouseNodes(cfg, 1) : clickhouseNodes(cfg, MAX_STACK_REPLICAS);
-  const running = other.filter((n) => runningPid(clickhouseNodeProcess(cfg, n)) !== undefined);
-  if (running.length)
+/** Servers of another layout that run: one server and a cluster, or two cluster shapes, share ports. */
+function requireNoOtherLayout(cfg: Config, nodes: ClickhouseNode[]): void {
+  const wanted = new Set(nodes.map((n) => n.name));
+  const running = everyClickhouseNode(cfg).filter(
+    (n) => runningPid(clickhouseNodeProcess(cfg, n)) !== undefined,
+  );
+  const other = running.filter((n) => !wanted.has(n.name));
+  if (other.length)
     throw new HitstreamError(
       'STACK_LAYOUT_RUNNING',
-      `ClickHouse runs as ${running.map((n) => n.name).join(', ')}, not the ${replicas} replica(s) asked for: set HITSTREAM_STACK_CLICKHOUSE_REPLICAS=${running.length === 1 && !running[0]!.replica ? 1 : running.length}, or run \`npx hitstream stack down\` first`,
+      `ClickHouse runs as ${running.map((n) => n.name).join(', ')}, not the ${nodes.length} server(s) asked for (HITSTREAM_STACK_CLICKHOUSE_SHARDS × HITSTREAM_STACK_CLICKHOUSE_REPLICAS): set them to the running layout, or run \`npx hitstream stack down\` first`,
       { field: 'HITSTREAM_STACK_CLICKHOUSE_REPLICAS' },
     );
 }
@@ -177,7 +209,7 @@ function requireNoOtherLayout(cfg: Config, replicas: number): void {
 /** Starts one server (its config written already unless `write`); waits until it answers. */
 export async function startClickhouseNode(cfg: Config, node: ClickhouseNode, log: (msg: string) => void) {
   const [cmd, lead] = findServer(cfg, log);
-  const all = clickhouseNodes(cfg, Math.max(1, node.replica ? cfg.stackClickhouseReplicas : 1));
+  const all = node.index ? clickhouseNodes(cfg) : [node];
   const config = writeClickhouseConfig(cfg, node, all, ensureTlsMaterial(stackPaths(cfg).tls, log));
   const logFile = join(stackPaths(cfg).logs, `${node.name}.log`);
   const pid = startDetached(clickhouseNodeProcess(cfg, node), cmd, [...lead, `--config-file=${config}`], {
@@ -196,9 +228,8 @@ export async function startClickhouse(
   cfg: Config,
   log: (msg: string) => void,
 ): Promise<'started' | 'running'> {
-  const replicas = cfg.stackClickhouseReplicas;
-  requireNoOtherLayout(cfg, replicas);
-  const nodes = clickhouseNodes(cfg, replicas);
+  const nodes = clickhouseNodes(cfg);
+  requireNoOtherLayout(cfg, nodes);
   const stopped = nodes.filter((n) => runningPid(clickhouseNodeProcess(cfg, n)) === undefined);
   if (!stopped.length) {
     for (const n of nodes)
@@ -212,7 +243,7 @@ export async function startClickhouse(
     n.ports.http,
     n.ports.tcp,
     n.ports.https,
-    ...(n.replica ? [n.ports.interserver] : []),
+    ...(n.index ? [n.ports.interserver] : []),
   ])) {
     if (await portOpen('127.0.0.1', port))
       throw new HitstreamError(
@@ -220,7 +251,7 @@ export async function startClickhouse(
         `port ${port} is in use by another process: stop it or set HITSTREAM_CLICKHOUSE_HTTP_PORT / HITSTREAM_CLICKHOUSE_TCP_PORT / HITSTREAM_CLICKHOUSE_HTTPS_PORT`,
       );
   }
-  if (replicas > 1) await startZookeeper(cfg, log);
+  if (nodes.length > 1) await startZookeeper(cfg, log);
   await Promise.all(stopped.map((n) => startClickhouseNode(cfg, n, log)));
   return 'started';
 }

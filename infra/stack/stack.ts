@@ -6,6 +6,7 @@ import {
   clickhouseNodes,
   clickhouseUrlOf,
   everyClickhouseNode,
+  stackHasClickhouseCluster,
   startClickhouse,
   stopClickhouse,
 } from './clickhouse-native.ts';
@@ -82,7 +83,7 @@ export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
   );
   const zkPid = runningPid(zookeeperProcess(cfg));
   const zookeeper =
-    zkPid !== undefined || cfg.stackClickhouseReplicas > 1
+    zkPid !== undefined || stackHasClickhouseCluster(cfg)
       ? [
           {
             name: 'zookeeper',

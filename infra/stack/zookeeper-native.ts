@@ -36,15 +36,19 @@ function ensureZookeeperJars(cfg: Config, log: (msg: string) => void): string {
   );
 }
 
-/** True when ZooKeeper answers its `ruok` probe with `imok`. */
+/**
+ * True when ZooKeeper serves clients: its `srvr` answer names a mode. `ruok` says `imok` earlier,
+ * while sessions still fail; a ClickHouse 18.16 whose first ZooKeeper session failed that way
+ * segfaulted in its DDL worker a moment after it answered.
+ */
 export function zookeeperAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let reply = '';
     socket.setTimeout(1000);
-    socket.once('connect', () => socket.write('ruok'));
+    socket.once('connect', () => socket.write('srvr'));
     socket.on('data', (d) => (reply += d.toString()));
-    socket.once('end', () => resolve(reply === 'imok'));
+    socket.once('end', () => resolve(/^Mode: /m.test(reply)));
     socket.once('timeout', () => (socket.destroy(), resolve(false)));
     socket.once('error', () => resolve(false));
   });

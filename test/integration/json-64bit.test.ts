@@ -12,7 +12,6 @@ import { buildApp } from '../../api/app.ts';
 import { FeedHub } from '../../api/feed/hub.ts';
 import type { StorageReader } from '../../api/storage.ts';
 import { storageReader } from '../../api/storage.ts';
-import { dashboardViews } from '../../dashboards/panels.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
 import { compareSql, parseComparison } from '../../models/registry/compare.ts';
 import { versionOf } from '../../models/registry/serving.ts';
@@ -21,6 +20,7 @@ import { replayCsv } from '../../producers/replay.ts';
 import { runOnChdb } from '../sql/chdb.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { eventually, isolatedPipeline } from '../helpers/services.ts';
+import { apiReadUrls, assertSameJson, baseTables } from '../helpers/same-answers.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
 let s: ScoringApp;
@@ -47,17 +47,6 @@ after(async () => {
   await s.stop();
   await p.cleanup();
 });
-
-/** Tables filled by materialized views get their rows from the inserts into their sources. */
-function baseTables(): string[] {
-  const statements = loadMigrations().flatMap((m) => m.statements);
-  const viewTargets = new Set(
-    statements.flatMap((q) => /MATERIALIZED VIEW[\s\S]*?\bTO (\w+)/.exec(q)?.[1] ?? []),
-  );
-  return statements
-    .flatMap((q) => /CREATE TABLE IF NOT EXISTS (\w+)/.exec(q)?.[1] ?? [])
-    .filter((t) => !viewTargets.has(t));
-}
 
 /** chdb setup: the schema, then every stored row of 18.16, as JSONEachRow inserts. */
 async function copyToChdbSetup(): Promise<string[]> {
@@ -94,48 +83,11 @@ function replaying(results: Map<string, Record<string, unknown>[]>): StorageRead
   };
 }
 
-/** Rows sorted by their integers and strings (floats may differ in the last digits). */
-const byLabels = (rows: unknown[]) =>
-  [...rows].sort((r, q) => {
-    const key = (row: unknown) =>
-      JSON.stringify(
-        Array.isArray(row)
-          ? (row as unknown[]).map((v) => (typeof v === 'number' && !Number.isInteger(v) ? 0 : v))
-          : row,
-      );
-    return key(r) < key(q) ? -1 : key(r) > key(q) ? 1 : 0;
-  });
-
-/** Equal values with equal JSON types; numbers within 1e-9 relative (engines round floats apart). */
-function assertSameJson(a: unknown, b: unknown, path: string): void {
-  assert.equal(typeof a, typeof b, `${path}: ${JSON.stringify(a)} (18.16) vs ${JSON.stringify(b)} (current)`);
-  if (typeof a === 'number' && typeof b === 'number') {
-    assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)), `${path}: ${a} vs ${b}`);
-  } else if (Array.isArray(a) && Array.isArray(b)) {
-    assert.equal(a.length, b.length, `${path}: length`);
-    // A panel's rows are ordered by time only: rows of one minute come in either engine's order.
-    const [x, y] = path.endsWith('.rows') ? [byLabels(a), byLabels(b)] : [a, b];
-    x.forEach((v, i) => assertSameJson(v, y[i], `${path}[${i}]`));
-  } else if (a && b && typeof a === 'object') {
-    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${path}: keys`);
-    for (const k of Object.keys(a))
-      assertSameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
-  } else assert.equal(a, b, path);
-}
-
 test("the API's answers are the same, values and JSON types, from 18.16 (64-bit integers quoted) and a current ClickHouse (not)", async () => {
   const [track] = await (
     await p.client.query({ query: 'SELECT track_id FROM track_events LIMIT 1', format: 'JSONEachRow' })
   ).json<{ track_id: string }>();
-  const to = Math.ceil(Date.now() / 1000) + 60;
-  const urls = [
-    `/tracks/${encodeURIComponent(track!.track_id)}/predictions`,
-    '/drift?window=1h',
-    `/drift?window=1h&version=${versionOf(s.models)}`,
-    ...dashboardViews().flatMap((d) =>
-      d.panels.filter((x) => x.sql).map((x) => `/dashboards/panels/${d.uid}.${x.id}?seconds=3600&to=${to}`),
-    ),
-  ];
+  const urls = apiReadUrls(track!.track_id, versionOf(s.models));
   const deps = {
     cfg: { ...p.cfg, logLevel: 'warn' as const },
     models: s.models,

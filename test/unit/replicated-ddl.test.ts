@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
-import { replicatedStatement } from '../../infra/replicated-ddl.ts';
+import { clusterStatements, replicatedStatement } from '../../infra/replicated-ddl.ts';
 
 const rewrite = (s: string) => replicatedStatement(s, 'hitstream', 'db1');
 
@@ -57,4 +57,44 @@ test('a statement it cannot place ON CLUSTER, and a cluster name that is not an 
       ),
     /not a plain identifier/,
   );
+});
+
+const sharded = (s: string) => clusterStatements(s, 'hitstream', 'db1', 2);
+
+test('with two shards a table is `<name>_local` (Replicated) plus a Distributed `<name>` placed by its ORDER BY key', () => {
+  const [local, distributed, ...rest] = sharded(
+    'CREATE TABLE IF NOT EXISTS predictions (\n  a String\n) ENGINE = ReplacingMergeTree(scored_at)\nORDER BY (event_id, model)',
+  );
+  assert.equal(rest.length, 0);
+  assert.equal(
+    local,
+    "CREATE TABLE IF NOT EXISTS db1.predictions_local ON CLUSTER hitstream (\n  a String\n) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db1/predictions_local', '{replica}', scored_at)\nORDER BY (event_id, model)",
+  );
+  assert.equal(
+    distributed,
+    "CREATE TABLE IF NOT EXISTS db1.predictions ON CLUSTER hitstream AS db1.predictions_local ENGINE = Distributed('hitstream', 'db1', 'predictions_local', cityHash64(event_id, model))",
+  );
+  assert.match(
+    sharded('CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = MergeTree\nORDER BY a')[1]!,
+    /Distributed\('hitstream', 'db1', 't_local', cityHash64\(a\)\)$/,
+  );
+});
+
+test("with two shards a materialized view reads and writes the shard's own tables", () => {
+  assert.deepEqual(sharded('CREATE MATERIALIZED VIEW IF NOT EXISTS v TO m AS\nSELECT a FROM t GROUP BY a'), [
+    'CREATE MATERIALIZED VIEW IF NOT EXISTS db1.v ON CLUSTER hitstream TO db1.m_local AS\nSELECT a FROM db1.t_local GROUP BY a',
+  ]);
+  assert.deepEqual(sharded('CREATE DATABASE IF NOT EXISTS db1 '), [
+    'CREATE DATABASE IF NOT EXISTS db1 ON CLUSTER hitstream ',
+  ]);
+});
+
+test('every shipped table has a sharded form; one shard gives the replicated statement alone', () => {
+  for (const m of [...loadMigrations(), { name: 'migrations', statements: [MIGRATIONS_TABLE] }])
+    for (const s of m.statements) {
+      assert.deepEqual(clusterStatements(s, 'hitstream', 'db1', 1), [rewrite(s)], m.name);
+      const out = sharded(s);
+      if (/^CREATE TABLE/.test(s)) assert.match(out[1]!, /ENGINE = Distributed\(/, m.name);
+    }
+  assert.throws(() => sharded('CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = Log'), /without ORDER BY/);
 });
