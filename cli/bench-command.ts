@@ -89,10 +89,24 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--rate <n>', 'events per second', positive, 500)
     .option('--seconds <n>', 'length of each run', positive, 20)
+    .option(
+      '--fetch-wait-ms <list>',
+      'HITSTREAM_FETCH_WAIT_MS values to compare, comma-separated (default: the setting)',
+      (v: string) => v.split(',').map((x) => Number(x)),
+    )
     .option('--json', 'print JSON')
-    .action(async (o: { data: string; workers: number[]; rate: number; seconds: number; json?: boolean }) => {
-      await benchScaleout(loadConfig(), { ...o, counts: o.workers });
-    });
+    .action(
+      async (o: {
+        data: string;
+        workers: number[];
+        rate: number;
+        seconds: number;
+        fetchWaitMs?: number[];
+        json?: boolean;
+      }) => {
+        await benchScaleout(loadConfig(), { ...o, counts: o.workers, fetchWaits: o.fetchWaitMs });
+      },
+    );
   bench
     .command('feed')
     .description('WebSocket clients on /feed during a fixed-rate replay: prediction → client latency, drops')

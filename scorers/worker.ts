@@ -68,6 +68,10 @@ export interface Worker {
   readonly fatal: Promise<HitstreamError>;
 }
 
+/** kafkajs' fetch settings for HITSTREAM_FETCH_WAIT_MS: the broker answers at 64 KB or after the wait. */
+export const fetchWait = (ms: number) =>
+  ms > 0 ? { minBytes: 64 * 1024, maxWaitTimeInMs: ms } : { minBytes: 1, maxWaitTimeInMs: 5_000 };
+
 export function createWorker(
   cfg: Config,
   deps: {
@@ -87,6 +91,7 @@ export function createWorker(
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
     maxBytesPerPartition: 2 * 1024 * 1024,
+    ...fetchWait(cfg.fetchWaitMs),
   });
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
