@@ -24,7 +24,7 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (json: string | undefined) => {
       const cfg = loadConfig();
       const input = parseRecords(json ?? readFileSync(0, 'utf8'));
-      await ensureTopics(cfg);
+      await ensureTopics(cfg, { log: (m) => process.stderr.write(`publish: ${m}\n`) });
       const publisher = await createPublisher(cfg, 'hitstream-cli');
       try {
         const parsed = input.flatMap((r) => (r.ok ? [withDefaults(r.value)] : []));
@@ -55,7 +55,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--loop', 'start over at the end of the file')
     .action(async (opts: { data: string; rate?: number; limit?: number; loop?: boolean }) => {
       const cfg = loadConfig();
-      await ensureTopics(cfg);
+      await ensureTopics(cfg, { log: (m) => process.stderr.write(`replay: ${m}\n`) });
       const publisher = await createPublisher(cfg, 'hitstream-replay');
       const abort = new AbortController();
       // First signal: stop reading, send what is in hand, print the summary; second: exit now.

@@ -84,7 +84,7 @@ export function registerUpCommand(program: Command): void {
         }
         const applied = await migrate(cfg);
         say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database up to date');
-        await ensureTopics(cfg);
+        await ensureTopics(cfg, { log: say });
         // A fresh registry gets the checkout's models as its first live version.
         const lifecycle = createLifecycle(cfg, createLogger('models', 'warn'));
         const reg = await lifecycle

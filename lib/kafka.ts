@@ -201,7 +201,7 @@ export async function requireKafka(
 /** Creates hitstream's topics if they are missing (idempotent); the first thing commands ask of Kafka. */
 export async function ensureTopics(
   cfg: Config,
-  opts: Parameters<typeof requireKafka>[1] = {},
+  opts: Parameters<typeof requireKafka>[1] & { log?: (msg: string) => void } = {},
   kafka = createKafka(cfg, 'hitstream-admin'),
 ): Promise<void> {
   await requireKafka(cfg, opts);
@@ -220,7 +220,7 @@ export async function ensureTopics(
       configEntries: [...(t.configEntries ?? []), { name: 'min.insync.replicas', value: String(minInsync) }],
     });
     const existing = new Set(await admin.listTopics());
-    const wanted = [
+    const all = [
       { topic: cfg.topicTracks, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicPredictions, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicDeadLetters, numPartitions: 1 },
@@ -230,9 +230,13 @@ export async function ensureTopics(
         numPartitions: 1,
         configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
       },
-    ]
-      .filter((t) => !existing.has(t.topic))
-      .map(replicated);
+    ];
+    // Partitions matter for the tracks topic only: they cap how many workers share the stream.
+    const present = all
+      .filter((t) => existing.has(t.topic))
+      .map((t) => ({ ...t, numPartitions: t.topic === cfg.topicTracks ? t.numPartitions : 0 }));
+    await warnAboutExisting(admin, present, replicationFactor, opts.log);
+    const wanted = all.filter((t) => !existing.has(t.topic)).map(replicated);
     if (!wanted.length) return;
     // kafkajs's own wait (waitForLeaders) asks one broker once and fails on UNKNOWN_TOPIC_OR_PARTITION:
     // on a KRaft cluster the broker it asks may not have heard of the new topic yet (CI saw it).
@@ -243,6 +247,44 @@ export async function ensureTopics(
     );
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * What an existing topic lacks against the settings: hitstream creates topics but never changes
+ * them, so a topic made on one broker keeps 1 replica after the cluster grows to three, and one
+ * with fewer partitions caps how many workers share the stream. Said, not silently accepted.
+ */
+export function topicShortfalls(
+  topic: { name: string; partitions: { replicas: number[] }[] },
+  wanted: { numPartitions: number; replicationFactor: number },
+): string[] {
+  const out: string[] = [];
+  const replicas = Math.min(...topic.partitions.map((p) => p.replicas.length));
+  if (replicas < wanted.replicationFactor)
+    out.push(
+      `topic ${topic.name} has ${replicas} replica${replicas === 1 ? '' : 's'}, the settings ask for ${wanted.replicationFactor}: hitstream does not change existing topics; add replicas with kafka-reassign-partitions, or delete the topic and let hitstream create it again`,
+    );
+  if (topic.partitions.length < wanted.numPartitions)
+    out.push(
+      `topic ${topic.name} has ${topic.partitions.length} partitions, HITSTREAM_TRACKS_PARTITIONS asks for ${wanted.numPartitions}: at most ${topic.partitions.length} workers share it; add partitions with kafka-topics --alter --partitions`,
+    );
+  return out;
+}
+
+async function warnAboutExisting(
+  admin: ReturnType<Kafka['admin']>,
+  topics: { topic: string; numPartitions: number }[],
+  replicationFactor: number,
+  log: ((msg: string) => void) | undefined,
+): Promise<void> {
+  if (!topics.length) return;
+  const say = log ?? ((msg: string) => createLogger('kafka-topics').warn(msg));
+  const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+  for (const t of topics) {
+    const meta = found.find((m) => m.name === t.topic);
+    if (meta?.partitions.length)
+      for (const msg of topicShortfalls(meta, { ...t, replicationFactor })) say(msg);
   }
 }
 

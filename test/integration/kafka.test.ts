@@ -95,6 +95,17 @@ test('ensureTopics creates the topics with the replication the cluster allows, a
     });
     assert.equal(described.resources[0]!.configEntries[0]!.configValue, String(expected >= 3 ? 2 : 1));
 
+    // Run again with more partitions asked for: the existing topic is kept, and the shortfall said.
+    const said: string[] = [];
+    await ensureTopics({ ...cfg, tracksPartitions: cfg.tracksPartitions + 2 }, { log: (m) => said.push(m) });
+    assert.equal(said.length, 1, said.join(' | '));
+    assert.match(
+      said[0]!,
+      new RegExp(
+        `topic ${cfg.topicTracks} has ${cfg.tracksPartitions} partitions, HITSTREAM_TRACKS_PARTITIONS asks for ${cfg.tracksPartitions + 2}`,
+      ),
+    );
+
     const tooMany = { ...cfg, topicReplication: brokers + 1, topicTracks: `${id}.other` };
     await assert.rejects(ensureTopics(tooMany), (err: Error & { field?: string }) => {
       assert.equal(err.field, 'HITSTREAM_TOPIC_REPLICATION_FACTOR');

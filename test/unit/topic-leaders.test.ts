@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitForLeaders } from '../../lib/kafka.ts';
+import { topicShortfalls, waitForLeaders } from '../../lib/kafka.ts';
 
 type Metadata = { topics: { name: string; partitions: { leader: number }[] }[] };
 
@@ -48,4 +48,24 @@ test('any other error is not waited out', async () => {
   const admin = scriptedAdmin([kafkaError('TOPIC_AUTHORIZATION_FAILED')]);
   await assert.rejects(waitForLeaders(admin as never, ['t'], 5_000), /TOPIC_AUTHORIZATION_FAILED/);
   assert.equal(admin.calls, 1);
+});
+
+test('an existing topic with fewer replicas or partitions than the settings is named, with the fix', () => {
+  const topic = (partitions: number, replicas: number) => ({
+    name: 'hitstream.tracks',
+    partitions: Array.from({ length: partitions }, () => ({
+      replicas: Array.from({ length: replicas }, (_, i) => i),
+    })),
+  });
+  assert.deepEqual(topicShortfalls(topic(4, 3), { numPartitions: 4, replicationFactor: 3 }), []);
+  const [replicas, partitions, ...rest] = topicShortfalls(topic(2, 1), {
+    numPartitions: 4,
+    replicationFactor: 3,
+  });
+  assert.equal(rest.length, 0);
+  assert.match(
+    replicas!,
+    /^topic hitstream.tracks has 1 replica, the settings ask for 3: .*kafka-reassign-partitions/,
+  );
+  assert.match(partitions!, /has 2 partitions, HITSTREAM_TRACKS_PARTITIONS asks for 4: at most 2 workers/);
 });
