@@ -71,6 +71,20 @@ export function createKafka(cfg: Config, clientId: string): Kafka {
  */
 export const PRODUCER_RETRY = { retries: 0 };
 
+/**
+ * A consumer's `retry` that never restarts it once `stopped()` is true. kafkajs restarts a crashed
+ * consumer from a timer it sets after its crash handler's own disconnect; a stop that lands
+ * meanwhile cleared no timer yet, and the consumer came back after it was stopped (CI: a stopped
+ * feed consumer kept reconnecting to brokers already shut down, and its process never exited).
+ */
+export const restartUnless = (stopped: () => boolean) => ({
+  // kafkajs' consumer default, which a `retry` of our own replaces by the client's 30: with 30,
+  // a consumer that lost the group's coordinator retried for ~2.5 min before the crash and
+  // restart that find the new one, and stored nothing meanwhile (replicated-kafka test).
+  retries: 5,
+  restartOnFailure: () => Promise.resolve(!stopped()),
+});
+
 /** A probe's failure that waiting cannot fix: the settings are wrong, and which one to fix. */
 export interface KafkaSetupProblem {
   problem: string;

@@ -24,7 +24,7 @@ import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
-import { createKafka, PRODUCER_RETRY } from '../lib/kafka.ts';
+import { createKafka, PRODUCER_RETRY, restartUnless } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { LoadedModels } from '../models/model-set.ts';
 import { type Serving, servingOf } from '../models/registry/serving.ts';
@@ -92,6 +92,7 @@ export function createWorker(
     heartbeatInterval: 3_000,
     maxBytesPerPartition: 2 * 1024 * 1024,
     ...fetchWait(cfg.fetchWaitMs),
+    retry: restartUnless(() => stopping),
   });
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
@@ -185,7 +186,9 @@ export function createWorker(
   consumer.on(consumer.events.CRASH, (e) => {
     consuming = false;
     const { error, restart } = e.payload as { error: Error; restart: boolean };
-    if (restart) log.warn({ err: error }, 'consumer crashed; kafkajs restarts it (unready until it rejoins)');
+    if (stopping) log.info({ err: error }, 'the consumer crashed while stopping; not restarted');
+    else if (restart)
+      log.warn({ err: error }, 'consumer crashed; kafkajs restarts it (unready until it rejoins)');
     else fail(classifyKafkaError(error, 'the consumer stopped'), 'the consumer stopped');
   });
   consumer.on(consumer.events.STOP, () => (consuming = false));

@@ -51,10 +51,17 @@ if (env.KAFKA_BROKERS && env.CLICKHOUSE_URL) {
     };
 }
 
-// One file at a time: the services are shared and the machine has two cores.
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  stdio: 'inherit',
-  env,
-});
+// One file at a time: the services are shared and the machine has two cores. A file still running
+// after 15 minutes fails, named, and is killed: a process kept alive by a client that would not
+// stop once hung CI until its 90-minute limit (the whole suite takes ~14 minutes).
+const FILE_TIMEOUT_MS = 15 * 60_000;
+const run = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-timeout=${FILE_TIMEOUT_MS}`, ...files],
+  {
+    stdio: 'inherit',
+    env,
+  },
+);
 await cleanup();
 process.exitCode = run.status ?? 1;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../lib/config.ts';
-import { createKafka } from '../../lib/kafka.ts';
+import { createKafka, restartUnless } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { ScoredEvent } from '../../schemas/prediction.ts';
 
@@ -19,7 +19,8 @@ export async function startPredictionsSource(
 ) {
   const kafka = createKafka(cfg, 'hitstream-api-feed');
   const groupId = `hitstream-feed-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50 });
+  let stopped = false;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, retry: restartUnless(() => stopped) });
   let joined = false;
   // kafkajs hands over one partition at a time; the partitions of one fetch go out together.
   let pending: ScoredEvent[] = [];
@@ -71,6 +72,7 @@ export async function startPredictionsSource(
   return {
     ready: () => joined,
     stop: async () => {
+      stopped = true;
       clearInterval(committer);
       await consumer.disconnect();
       // The group was only ever this process's: remove it so groups do not pile up on the broker.

@@ -31,6 +31,25 @@ export function testKafka(cfg: Config) {
   });
 }
 
+/** Topic and group names of a test's own, from its unique id. */
+export const ownTopics = (id: string) => ({
+  topicTracks: `${id}.tracks`,
+  topicPredictions: `${id}.predictions`,
+  topicDeadLetters: `${id}.dead`,
+  topicModels: `${id}.models`,
+  consumerGroup: `${id}-scorers`,
+});
+
+/** Deletes the test's topics (best effort: a topic never created is no error). */
+export async function deleteOwnTopics(cfg: Config): Promise<void> {
+  const admin = testKafka(cfg).admin();
+  await admin.connect();
+  await admin
+    .deleteTopics({ topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels] })
+    .catch(() => undefined);
+  await admin.disconnect();
+}
+
 /** A fresh, migrated database; `drop()` removes it. */
 export async function freshDatabase(cfg: Config) {
   const database = uniqueName('hs_test');

@@ -31,7 +31,14 @@ import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
-import { eventually, eventuallyStored, testConfig, testKafka, uniqueName } from '../helpers/services.ts';
+import {
+  eventually,
+  eventuallyStored,
+  testConfig,
+  uniqueName,
+  ownTopics,
+  deleteOwnTopics,
+} from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 const home = mkdtempSync(join(tmpdir(), 'hitstream-replicas-'));
@@ -51,11 +58,7 @@ const id = uniqueName('replicas');
 const cfg: Config = {
   ...base,
   clickhouseUrl: clickhouseUrlOf(replicas[0]!),
-  topicTracks: `${id}.tracks`,
-  topicPredictions: `${id}.predictions`,
-  topicDeadLetters: `${id}.dead`,
-  topicModels: `${id}.models`,
-  consumerGroup: `${id}-scorers`,
+  ...ownTopics(id),
 };
 let worker: Worker;
 
@@ -90,12 +93,7 @@ after(async () => {
     .catch(() => undefined);
   await ch.close();
   await stopClickhouse(cfg);
-  const admin = testKafka(cfg).admin();
-  await admin.connect();
-  await admin
-    .deleteTopics({ topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels] })
-    .catch(() => undefined);
-  await admin.disconnect();
+  await deleteOwnTopics(cfg);
   rmSync(home, { recursive: true, force: true });
 });
 

@@ -36,7 +36,14 @@ import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { apiReadUrls, assertSameJson, baseTables } from '../helpers/same-answers.ts';
-import { eventuallyStored, freshDatabase, testConfig, testKafka, uniqueName } from '../helpers/services.ts';
+import {
+  eventuallyStored,
+  freshDatabase,
+  testConfig,
+  uniqueName,
+  ownTopics,
+  deleteOwnTopics,
+} from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 const N = 600;
@@ -58,11 +65,7 @@ const id = uniqueName('shards');
 const cfg: Config = {
   ...base,
   clickhouseUrl: clickhouseUrlOf(shards[0]!),
-  topicTracks: `${id}.tracks`,
-  topicPredictions: `${id}.predictions`,
-  topicDeadLetters: `${id}.dead`,
-  topicModels: `${id}.models`,
-  consumerGroup: `${id}-scorers`,
+  ...ownTopics(id),
 };
 let worker: Worker;
 let models: LoadedModels;
@@ -99,12 +102,7 @@ after(async () => {
   await single?.client.close();
   await single?.drop().catch(() => undefined);
   await stopClickhouse(cfg);
-  const admin = testKafka(cfg).admin();
-  await admin.connect();
-  await admin
-    .deleteTopics({ topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels] })
-    .catch(() => undefined);
-  await admin.disconnect();
+  await deleteOwnTopics(cfg);
   rmSync(home, { recursive: true, force: true });
 });
 
