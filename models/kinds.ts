@@ -33,14 +33,23 @@ export function kindFor(name: ModelName, protocol: Protocol): ModelKind {
     case 'xgb':
       return protocol === 'seed'
         ? xgboostKind(XGB_ORIGINAL)
-        : xgboostKind({
-            iterations: 400,
+        : // Searched on the grouped protocol, by RMSE on a 15% validation slice of the training
+          // tracks (the test part untouched), the number of trees chosen on that slice:
+          //   exact, depth 10, eta 0.05, 400 trees (the previous settings)      17.466
+          //   hist, depth 10, eta 0.03, min child weight 10, best of 1,500      17.387 (~760 trees)
+          //   hist, leaf-wise 255 leaves, eta 0.03, mcw 20, best of 2,000       17.409
+          //   hist, leaf-wise 63 leaves, eta 0.05, colsample 0.6, mcw 50         17.549
+          // hist fits ~4× faster than exact at the same size.
+          xgboostKind({
+            iterations: 1500,
+            tree_method: 'hist',
             max_depth: 10,
-            eta: 0.05,
+            eta: 0.03,
             subsample: 0.8,
             colsample_bytree: 0.8,
-            min_child_weight: 3,
+            min_child_weight: 10,
             lambda: 1,
+            validation_fraction: 0.15,
           });
     case 'mlp':
       return mlpKind();

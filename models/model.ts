@@ -9,6 +9,8 @@ export interface TrainData {
   f: number;
   preprocessing: Preprocessing;
   seed: number;
+  /** Each row's track id: a validation slice taken from these rows is cut by it (no track on both sides). */
+  groups?: readonly string[];
 }
 
 /** Called during training; `fraction` in 0..1 drives the progress bar, `detail` says trees/epochs/loss. */
@@ -27,6 +29,8 @@ export interface Trained {
   hyperparameters: Record<string, unknown>;
   /** Writes the model's files into `dir`; returns their names. */
   save(dir: string): Promise<string[]>;
+  /** The kind a refit on more rows uses: these settings as chosen (e.g. the number of trees). */
+  refitKind?: ModelKind;
 }
 
 /** How a saved model is loaded for scoring (kinds ignore what does not concern them). */

@@ -233,7 +233,7 @@ async function trainProtocol(
     const t0 = performance.now();
     let last = 0;
     const trained = await kindFor(name, protocol).train(
-      { X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed },
+      { X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed, groups: tr.map((r) => r.track_id) },
       (fraction, detail) => {
         if (performance.now() - last > 2000 || fraction >= 1) {
           last = performance.now();
@@ -255,14 +255,17 @@ async function trainProtocol(
       const refit = opts.refit !== false;
       const shipped = refit
         ? await refitOnAllRows(rows, usesGenre(name, protocol), (X, y, preprocessing) =>
-            kindFor(name, protocol).train({ X, y, f, preprocessing, seed: opts.seed }, (fraction, detail) => {
-              if (performance.now() - last > 2000 || fraction >= 1) {
-                last = performance.now();
-                log(
-                  `  ${protocol}/${name} refit on all ${rows.length} rows ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`,
-                );
-              }
-            }),
+            (trained.refitKind ?? kindFor(name, protocol)).train(
+              { X, y, f, preprocessing, seed: opts.seed, groups: rows.map((r) => r.track_id) },
+              (fraction, detail) => {
+                if (performance.now() - last > 2000 || fraction >= 1) {
+                  last = performance.now();
+                  log(
+                    `  ${protocol}/${name} refit on all ${rows.length} rows ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`,
+                  );
+                }
+              },
+            ),
           )
         : { trained, pre, X: Xtr, rows: tr.length };
       section.shipped = { fit: refit ? 'all-rows' : 'split', rows: shipped.rows };

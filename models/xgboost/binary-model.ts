@@ -129,32 +129,51 @@ function fixedDepthTrees(m: XgbTrees): FixedDepthTrees {
   return { next, feature, depth };
 }
 
+/** Adds tree t's leaf value for every row of X to `out`. NaN takes the split's default direction. */
+function addTree(m: XgbTrees, t: number, X: Float32Array, f: number, out: Float32Array | Float64Array): void {
+  const { roots, left, right, feature, defaultLeft, value } = m;
+  const root = roots[t]!;
+  for (let i = 0; i < out.length; i++) {
+    let node = root;
+    const o = i * f;
+    while (left[node] !== -1) {
+      const x = X[o + feature[node]!]!;
+      node = Number.isNaN(x)
+        ? defaultLeft[node]
+          ? left[node]!
+          : right[node]!
+        : x < value[node]!
+          ? left[node]!
+          : right[node]!;
+    }
+    out[i]! += value[node]!;
+  }
+}
+
 /** Scores a row-major batch (n × numFeature). NaN takes the split's default direction. */
 export function predictXgb(m: XgbTrees, X: Float32Array, f: number): Float32Array {
   const n = X.length / f;
   const out = new Float32Array(n).fill(m.baseScore);
-  const { roots, left, right, feature, defaultLeft, value } = m;
   if (m.fixedDepth && f === m.numFeature && !X.some(Number.isNaN))
     return walkFixedDepth(m, m.fixedDepth, X, out);
-  for (let t = 0; t < roots.length; t++) {
-    const root = roots[t]!;
-    for (let i = 0; i < n; i++) {
-      let node = root;
-      const o = i * f;
-      while (left[node] !== -1) {
-        const x = X[o + feature[node]!]!;
-        node = Number.isNaN(x)
-          ? defaultLeft[node]
-            ? left[node]!
-            : right[node]!
-          : x < value[node]!
-            ? left[node]!
-            : right[node]!;
-      }
-      out[i]! += value[node]!;
-    }
-  }
+  for (let t = 0; t < m.roots.length; t++) addTree(m, t, X, f, out);
   return out;
+}
+
+/**
+ * RMSE on (X, y) of the first k trees, for every k (predictions clipped to 0..100 as served):
+ * the validation curve that picks how many trees to keep.
+ */
+export function rmseByTreeCount(m: XgbTrees, X: Float32Array, f: number, y: Float32Array): number[] {
+  const sums = new Float64Array(y.length).fill(m.baseScore);
+  const curve: number[] = [];
+  for (let t = 0; t < m.roots.length; t++) {
+    addTree(m, t, X, f, sums);
+    let sq = 0;
+    for (let i = 0; i < y.length; i++) sq += (Math.min(100, Math.max(0, sums[i]!)) - y[i]!) ** 2;
+    curve.push(Math.sqrt(sq / y.length));
+  }
+  return curve;
 }
 
 /** Total split gain per feature, normalised to sum to 1. */

@@ -22,7 +22,8 @@ import { buildTabNetScoringGraph } from '../../models/tabnet/scoring-graph.ts';
 import { sparsemax } from '../../models/tabnet/sparsemax.ts';
 import { tf, tfReady } from '../../models/tf-backend.ts';
 import { train } from '../../models/train.ts';
-import { parseXgbModel, predictXgb } from '../../models/xgboost/binary-model.ts';
+import { parseXgbModel, predictXgb, rmseByTreeCount } from '../../models/xgboost/binary-model.ts';
+import { xgboostKind } from '../../models/xgboost/index.ts';
 import { trainXgboostBinary } from '../../models/xgboost/wasm-trainer.ts';
 import { MODEL_NAMES } from '../../schemas/index.ts';
 
@@ -319,4 +320,55 @@ test('train --jobs 2 runs the seed protocol in a child process with the same res
   );
   assert.equal(two.manifest.metrics.seed?.rmse, one.report.protocols.seed?.rf?.metrics.rmse);
   assert.deepEqual(two.manifest.metrics, one.manifest.metrics);
+});
+
+test('xgboost: with a validation slice it keeps the best prefix of trees, chosen on held-out tracks, and refits with that count', async () => {
+  const groups = Array.from({ length: y.length }, (_, i) => `track-${i % 97}`);
+  const kind = xgboostKind({
+    iterations: 60,
+    tree_method: 'hist',
+    max_depth: 4,
+    eta: 0.3,
+    subsample: 1,
+    colsample_bytree: 1,
+    min_child_weight: 1,
+    lambda: 1,
+    validation_fraction: 0.25,
+  });
+  const trained = await kind.train({ X, y, f, preprocessing: pre, seed: 3, groups }, () => undefined);
+  const h = trained.hyperparameters as {
+    iterations: number;
+    trees_chosen_on: { rmse: number; most: number };
+  };
+  assert.ok(h.iterations >= 1 && h.iterations <= 60, `${h.iterations} trees kept`);
+  assert.equal(h.trees_chosen_on.most, 60);
+  const refit = await trained.refitKind!.train(
+    { X, y, f, preprocessing: pre, seed: 3, groups },
+    () => undefined,
+  );
+  assert.equal(
+    (refit.hyperparameters as { iterations: number }).iterations,
+    h.iterations,
+    'the refit keeps the count',
+  );
+  assert.equal((refit.hyperparameters as { trees_chosen_on?: unknown }).trees_chosen_on, undefined);
+});
+
+test('xgboost: the RMSE curve by tree count ends at the RMSE of the whole model', async () => {
+  const bytes = await trainXgboostBinary(
+    X,
+    y,
+    f,
+    { booster: 'gbtree', objective: 'reg:linear', max_depth: 3, eta: 0.3, silent: 1 },
+    12,
+  );
+  const m = parseXgbModel(bytes);
+  const curve = rmseByTreeCount(m, X, f, y);
+  assert.equal(curve.length, 12);
+  const full = predictXgb(m, X, f);
+  const rmse = Math.sqrt(
+    full.reduce((s, p, i) => s + (Math.min(100, Math.max(0, p)) - y[i]!) ** 2, 0) / y.length,
+  );
+  assert.ok(Math.abs(curve[11]! - rmse) < 1e-3, `${curve[11]} vs ${rmse}`);
+  assert.ok(curve[11]! < curve[0]!, 'training RMSE falls as trees are added');
 });
