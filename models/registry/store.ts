@@ -120,22 +120,42 @@ export function createModelStore(client: ClickHouseClient) {
         paths.push('report.json');
         sources.set('report.json', opts.reportFile);
       }
-      for (const [i, path] of paths.entries()) {
-        const bytes = await readFile(sources.get(path)!).catch((err: unknown) => {
-          throw new HitstreamError(
-            'version_incomplete',
-            `${dir}/${path} is listed in its manifest but missing`,
-            {
-              cause: err,
-              field: '--dir',
-            },
-          );
+      // Every file read and summed first: a version name already in the registry must name the same files.
+      const contents: Buffer[] = [];
+      for (const path of paths)
+        contents.push(
+          await readFile(sources.get(path)!).catch((err: unknown) => {
+            throw new HitstreamError(
+              'version_incomplete',
+              `${dir}/${path} is listed in its manifest but missing`,
+              {
+                cause: err,
+                field: '--dir',
+              },
+            );
+          }),
+        );
+      for (const [i, path] of paths.entries())
+        files.push({
+          path,
+          sha256: sha256(contents[i]!),
+          bytes: contents[i]!.length,
+          chunks: Math.max(1, Math.ceil(contents[i]!.length / CHUNK_BYTES)),
         });
-        const chunks = Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES));
+      const existing = await this.get(version);
+      if (existing && existing.set_sha256 !== setChecksum(files))
+        throw new HitstreamError(
+          'version_conflict',
+          `version ${version} is in the registry already with other files (pushed by ${existing.pushed_by}): a version name is the training day, data and seed, so a second training that day makes the same name; train again with another --seed, or push to a fresh registry`,
+          { field: '--dir' },
+        );
+      // The same files again: uploaded again, which also repairs a version whose chunks were lost.
+      for (const [i, path] of paths.entries()) {
+        const bytes = contents[i]!;
         await client.insert({
           table: 'model_files',
           format: 'JSONEachRow',
-          values: Array.from({ length: chunks }, (_, c) => ({
+          values: Array.from({ length: files[i]!.chunks }, (_, c) => ({
             version,
             path,
             chunk: c,
@@ -143,7 +163,6 @@ export function createModelStore(client: ClickHouseClient) {
             pushed_at: now,
           })),
         });
-        files.push({ path, sha256: sha256(bytes), bytes: bytes.length, chunks });
         onProgress?.(i + 1, paths.length);
       }
       const record = {

@@ -6,7 +6,7 @@
  * corrupt upload refused, `/predict?version=`.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { copyAsVersion } from '../../bench/swap.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -322,6 +322,23 @@ test('a corrupt upload is refused by checksum and nothing changes; an unknown ve
   assert.deepEqual(await readRoles(cfg, log), rolesBefore);
   await assert.rejects(lifecycle.promote('no-such-version'), /no-such-version is not in the registry/);
   assert.ok((await readVersionDir(ARTIFACTS_DIR)).version === v1);
+});
+
+test('a version name already in the registry with other files is refused, naming it; the same files again are accepted', async () => {
+  // What a second training on the same day, data and seed makes: the same name, other weights.
+  const dir = mkdtempSync(join(tmpdir(), 'hs-same-name-'));
+  copies.push(dir);
+  cpSync(ARTIFACTS_DIR, dir, { recursive: true });
+  const path = join(dir, 'mlp', 'weights.bin');
+  const w = readFileSync(path);
+  w.writeFloatLE(w.readFloatLE(0) + 0.5, 0);
+  writeFileSync(path, w);
+  await assert.rejects(lifecycle.push(dir), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'version_conflict');
+    assert.match(err.message, new RegExp(`version ${v1} is in the registry already with other files`));
+    return true;
+  });
+  assert.equal((await lifecycle.push(ARTIFACTS_DIR)).version, v1, 'the same files again: accepted');
 });
 
 test('/predict?version= scores with the live or shadow version and refuses another', async () => {
