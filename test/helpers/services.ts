@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Config, configToEnv, loadConfig } from '../../lib/config.ts';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickhouse } from '../../lib/clickhouse.ts';
+import { clickhouseNodes, clickhouseUrlOf, STACK_CLUSTER } from '../../infra/stack/clickhouse-native.ts';
 import { kafkaSecurity } from '../../lib/kafka.ts';
 import { migrate } from '../../infra/migrate.ts';
 import { ident, sql } from '../../lib/sql.ts';
@@ -29,6 +31,48 @@ export function testKafka(cfg: Config) {
     clientId: uniqueName('test'),
     logLevel: logLevel.NOTHING,
   });
+}
+
+/** The single number a query such as `SELECT count() …` answers (0 for no row). */
+export async function countOf(client: ClickHouseClient, query: string): Promise<number> {
+  const rs = await client.query({ query, format: 'JSONEachRow' });
+  const [row] = await rs.json<Record<string, string>>();
+  return Number(Object.values(row ?? { n: 0 })[0]);
+}
+
+/**
+ * A config for a ClickHouse cluster of the test's own (`stack up` layout, own ports, home and
+ * database, cluster `hitstream`), its topics its own too; `servers` lists the nodes.
+ */
+export function clusterTestConfig(opts: {
+  name: string;
+  home: string;
+  shards: number;
+  replicas: number;
+  httpPort: number;
+  tcpPort: number;
+  httpsPort: number;
+  zookeeperPort: number;
+}) {
+  const base: Config = {
+    ...testConfig(),
+    home: opts.home,
+    stackClickhouseShards: opts.shards,
+    stackClickhouseReplicas: opts.replicas,
+    clickhouseHttpPort: opts.httpPort,
+    clickhouseTcpPort: opts.tcpPort,
+    clickhouseHttpsPort: opts.httpsPort,
+    zookeeperPort: opts.zookeeperPort,
+    clickhouseCluster: STACK_CLUSTER,
+    clickhouseDatabase: uniqueName(`hs_${opts.name}`),
+  };
+  const servers = clickhouseNodes(base);
+  const cfg: Config = {
+    ...base,
+    clickhouseUrl: clickhouseUrlOf(servers[0]!),
+    ...ownTopics(uniqueName(opts.name)),
+  };
+  return { cfg, servers };
 }
 
 /** Topic and group names of a test's own, from its unique id. */
@@ -109,11 +153,7 @@ export async function isolatedPipeline(partitions = 4) {
       ...configToEnv(cfg),
       LOG_LEVEL: 'warn',
     },
-    async count(query: string): Promise<number> {
-      const rs = await db.client.query({ query, format: 'JSONEachRow' });
-      const [row] = await rs.json<Record<string, string>>();
-      return Number(Object.values(row ?? { n: 0 })[0]);
-    },
+    count: (query: string) => countOf(db.client, query),
     async cleanup() {
       await dropTopics();
       const admin = testKafka(cfg).admin();

@@ -12,16 +12,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   clickhouseNodeProcess,
-  clickhouseNodes,
   clickhouseUrlOf,
-  STACK_CLUSTER,
   startClickhouse,
   startClickhouseNode,
   stopClickhouse,
 } from '../../infra/stack/clickhouse-native.ts';
 import { runningPid } from '../../infra/stack/processes.ts';
 import { migrate } from '../../infra/migrate.ts';
-import type { Config } from '../../lib/config.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -34,41 +31,30 @@ import { createWorker, type Worker } from '../../scorers/worker.ts';
 import {
   eventually,
   eventuallyStored,
-  testConfig,
-  uniqueName,
-  ownTopics,
   deleteOwnTopics,
+  clusterTestConfig,
+  countOf,
 } from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 const home = mkdtempSync(join(tmpdir(), 'hitstream-replicas-'));
-const base: Config = {
-  ...testConfig(),
+const { cfg, servers: replicas } = clusterTestConfig({
+  name: 'replicas',
   home,
-  stackClickhouseReplicas: 2,
-  clickhouseHttpPort: 28623,
-  clickhouseTcpPort: 28600,
-  clickhouseHttpsPort: 28643,
+  shards: 1,
+  replicas: 2,
+  httpPort: 28623,
+  tcpPort: 28600,
+  httpsPort: 28643,
   zookeeperPort: 28681,
-  clickhouseCluster: STACK_CLUSTER,
-  clickhouseDatabase: uniqueName('hs_replicas'),
-};
-const replicas = clickhouseNodes(base);
-const id = uniqueName('replicas');
-const cfg: Config = {
-  ...base,
-  clickhouseUrl: clickhouseUrlOf(replicas[0]!),
-  ...ownTopics(id),
-};
+});
 let worker: Worker;
 
 /** A count on one replica, by its URL. */
 async function countOn(url: string, query: string): Promise<number> {
   const ch = createClickhouse({ ...cfg, clickhouseUrl: url });
   try {
-    const rs = await ch.query({ query, format: 'JSONEachRow' });
-    const [row] = await rs.json<Record<string, string>>();
-    return Number(Object.values(row ?? { n: 0 })[0]);
+    return await countOf(ch, query);
   } finally {
     await ch.close();
   }

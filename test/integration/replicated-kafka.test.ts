@@ -33,6 +33,7 @@ import { eventIdOf } from '../../scorers/decode.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import {
+  countOf,
   eventually,
   eventuallyStored,
   freshDatabase,
@@ -88,11 +89,7 @@ before(async () => {
   const db = await freshDatabase(cfg);
   cfg.clickhouseDatabase = db.database;
   rows = async (query) => (await db.client.query({ query, format: 'JSONEachRow' })).json();
-  count = async (query) => {
-    const rs = await db.client.query({ query, format: 'JSONEachRow' });
-    const [row] = await rs.json<Record<string, string>>();
-    return Number(Object.values(row ?? { n: 0 })[0]);
-  };
+  count = (query) => countOf(db.client, query);
   dropDatabase = async () => {
     await db.client.close();
     await db.drop();

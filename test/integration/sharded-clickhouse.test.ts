@@ -16,13 +16,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { buildApp } from '../../api/app.ts';
 import { FeedHub } from '../../api/feed/hub.ts';
 import { storageReader } from '../../api/storage.ts';
-import {
-  clickhouseNodes,
-  clickhouseUrlOf,
-  STACK_CLUSTER,
-  startClickhouse,
-  stopClickhouse,
-} from '../../infra/stack/clickhouse-native.ts';
+import { clickhouseUrlOf, startClickhouse, stopClickhouse } from '../../infra/stack/clickhouse-native.ts';
 import { migrate } from '../../infra/migrate.ts';
 import type { Config } from '../../lib/config.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
@@ -40,44 +34,29 @@ import {
   eventuallyStored,
   freshDatabase,
   testConfig,
-  uniqueName,
-  ownTopics,
   deleteOwnTopics,
+  clusterTestConfig,
+  countOf,
 } from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 const N = 600;
 const home = mkdtempSync(join(tmpdir(), 'hitstream-shards-'));
-const base: Config = {
-  ...testConfig(),
+const { cfg, servers: shards } = clusterTestConfig({
+  name: 'shards',
   home,
-  stackClickhouseShards: 2,
-  stackClickhouseReplicas: 1,
-  clickhouseHttpPort: 27623,
-  clickhouseTcpPort: 27600,
-  clickhouseHttpsPort: 27643,
+  shards: 2,
+  replicas: 1,
+  httpPort: 27623,
+  tcpPort: 27600,
+  httpsPort: 27643,
   zookeeperPort: 27681,
-  clickhouseCluster: STACK_CLUSTER,
-  clickhouseDatabase: uniqueName('hs_shards'),
-};
-const shards = clickhouseNodes(base);
-const id = uniqueName('shards');
-const cfg: Config = {
-  ...base,
-  clickhouseUrl: clickhouseUrlOf(shards[0]!),
-  ...ownTopics(id),
-};
+});
 let worker: Worker;
 let models: LoadedModels;
 let sharded: ClickHouseClient;
 /** One server (the suite's) that gets the same inserts, to compare answers with. */
 let single: Awaited<ReturnType<typeof freshDatabase>>;
-
-async function countOn(client: ClickHouseClient, query: string): Promise<number> {
-  const rs = await client.query({ query, format: 'JSONEachRow' });
-  const [row] = await rs.json<Record<string, string>>();
-  return Number(Object.values(row ?? { n: 0 })[0]);
-}
 
 /** A client of one shard's server, by its place in `shards`. */
 const shardClient = (i: number) => createClickhouse({ ...cfg, clickhouseUrl: clickhouseUrlOf(shards[i]!) });
@@ -131,13 +110,13 @@ test('a replay through the Distributed tables: exact counts, rows on both shards
   const summary = await replayCsv(publisher, { path: SAMPLE, limit: N, quiet: true });
   await publisher.close();
   assert.equal(summary.sent, N);
-  const count = (q: string) => countOn(sharded, q);
+  const count = (q: string) => countOf(sharded, q);
   assert.deepEqual(await eventuallyStored(count, N, 90_000), { predictions: 4 * N, tracks: N });
 
   const perShard = [];
   for (const i of [0, 1]) {
     const ch = shardClient(i);
-    perShard.push(await countOn(ch, 'SELECT count() FROM track_events_local FINAL'));
+    perShard.push(await countOf(ch, 'SELECT count() FROM track_events_local FINAL'));
     await ch.close();
   }
   assert.ok(
