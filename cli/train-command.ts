@@ -145,12 +145,18 @@ export function registerTrainCommand(program: Command): void {
           `train: done in ${(secs / 60).toFixed(1)} min; report in ${opts.out ? `${opts.out}/..` : 'models'}/REPORT.md\n`,
         );
         if (opts.push) await pushCandidate(opts.out ?? ARTIFACTS_DIR);
-        for (const [p, s] of Object.entries(report.protocols))
+        for (const [p, s] of Object.entries(report.protocols)) {
           for (const m of MODEL_NAMES)
             if (s?.[m])
               process.stdout.write(
                 `${p.padEnd(8)} ${m.padEnd(7)} RMSE ${s[m].metrics.rmse.toFixed(3)}  MAE ${s[m].metrics.mae.toFixed(3)}  R2 ${s[m].metrics.r2.toFixed(4)}  ${s[m].trainSeconds.toFixed(0)} s\n`,
               );
+          const e = s?.ensemble?.metrics;
+          if (e)
+            process.stdout.write(
+              `${p.padEnd(8)} ${'ensemble'} RMSE ${e.rmse.toFixed(3)}  MAE ${e.mae.toFixed(3)}  R2 ${e.r2.toFixed(4)}  (measured, not published)\n`,
+            );
+        }
       },
     );
 }

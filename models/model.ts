@@ -13,6 +13,11 @@ export interface TrainData {
   groups?: readonly string[];
 }
 
+export interface Validation {
+  rows: readonly number[];
+  predictions: Float32Array;
+}
+
 /** Called during training; `fraction` in 0..1 drives the progress bar, `detail` says trees/epochs/loss. */
 export type Progress = (fraction: number, detail: string) => void;
 
@@ -31,6 +36,11 @@ export interface Trained {
   save(dir: string): Promise<string[]>;
   /** The kind a refit on more rows uses: these settings as chosen (e.g. the number of trees). */
   refitKind?: ModelKind;
+  /**
+   * Scores for rows of the training data this fit did not learn from (the validation slice it
+   * stopped on), by their index in TrainData: what the ensemble weights are fitted on.
+   */
+  validation?: Validation;
 }
 
 /** How a saved model is loaded for scoring (kinds ignore what does not concern them). */

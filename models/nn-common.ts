@@ -1,7 +1,7 @@
 /** Pieces the two TensorFlow.js models share: saving weights, target scaling, importance. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rng } from './split.ts';
+import { groupedSplit, rng } from './split.ts';
 import { tf } from './tf-backend.ts';
 
 /** Saves named tensors as one weights file plus a JSON index (shape, offset). */
@@ -102,4 +102,25 @@ export function gatherRows(
   const out = new Float32Array((to - from) * f);
   for (let k = from; k < to; k++) out.set(X.subarray(idx[k]! * f, idx[k]! * f + f), (k - from) * f);
   return out;
+}
+
+/**
+ * The rows early stopping watches and the rows trained on. By track when the rows' tracks are
+ * known, the same slice XGBoost chooses its trees on (seed + 1, 15%): copies of a track on both
+ * sides would flatter the watched RMSE. Otherwise a random 10%.
+ */
+export function validationSplit(
+  n: number,
+  random: () => number,
+  groups: readonly string[] | undefined,
+  seed: number,
+): { valIdx: Int32Array; trainIdx: Int32Array } {
+  if (groups && groups.length === n) {
+    const split = groupedSplit(groups, seed + 1, 0.15);
+    if (split.test.length > 0 && split.train.length > 0)
+      return { valIdx: Int32Array.from(split.test), trainIdx: Int32Array.from(split.train) };
+  }
+  const order = epochOrder(n, random);
+  const nVal = Math.round(n * 0.1);
+  return { valIdx: order.subarray(0, nVal), trainIdx: order.slice(nVal) };
 }

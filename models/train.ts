@@ -13,11 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { HitstreamError } from '../lib/errors.ts';
 import type { ModelName } from '../schemas/prediction.ts';
 import { decileReference } from './drift-reference.ts';
-import { fitPreprocessing, type Preprocessing, toMatrix } from './features.ts';
+import { type EnsembleWeights, ensembleScores, fitEnsembleWeights } from './ensemble.ts';
+import { fitPreprocessing, type Preprocessing, toMatrix, trainingMatrix } from './features.ts';
 import { kindFor, type Protocol, usesGenre } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
-import type { Scorer } from './model.ts';
+import type { Scorer, TrainData, Validation } from './model.ts';
 import { ARTIFACTS_DIR } from './model-set.ts';
 import { writeReport } from './report.ts';
 import { groupedSplit, randomRowSplit, type Split } from './split.ts';
@@ -54,6 +55,14 @@ export interface ModelResult {
   usPerRow: { batch1: number; batch256: number };
   sizeBytes?: number;
 }
+export interface EnsembleResult {
+  weights: EnsembleWeights;
+  /** Fitted on these rows: the validation slice by track, which none of the models learnt from. */
+  validationRows: number;
+  validationRmse: number;
+  /** On the test part, from the split fits' scores. */
+  metrics: Metrics;
+}
 export interface TrainReport {
   data: {
     path: string;
@@ -75,6 +84,8 @@ export interface TrainReport {
         testRows: number;
         /** What the shipped artifacts were fitted on (grouped only): the split's train rows, or all. */
         shipped?: { fit: 'split' | 'all-rows'; rows: number };
+        /** Grouped only, when every model was trained: the weighted score of the four. */
+        ensemble?: EnsembleResult;
       } & Partial<Record<ModelName, ModelResult>>
     >
   >;
@@ -120,7 +131,10 @@ async function mergeWithPrevious(report: TrainReport, path: string): Promise<Tra
     NonNullable<TrainReport['protocols'][Protocol]>,
   ][]) {
     const old = protocols[p];
-    protocols[p] = old ? { ...old, ...section, features: { ...old.features, ...section.features } } : section;
+    // An ensemble of other fits would be stale: it stays only when this run fitted one.
+    protocols[p] = old
+      ? { ...old, ...section, features: { ...old.features, ...section.features }, ensemble: section.ensemble }
+      : section;
   }
   return { ...report, protocols };
 }
@@ -213,7 +227,7 @@ async function trainProtocol(
     let v = variants.get(withGenre);
     if (!v) {
       const pre = fitPreprocessing(tr, ytr, withGenre);
-      variants.set(withGenre, (v = { pre, Xtr: toMatrix(tr, pre), Xte: toMatrix(te, pre) }));
+      variants.set(withGenre, (v = { pre, Xtr: trainingMatrix(tr, ytr, pre), Xte: toMatrix(te, pre) }));
     }
     return v;
   };
@@ -223,6 +237,8 @@ async function trainProtocol(
     testRows: te.length,
   };
   log(`— protocol ${protocol}: ${tr.length} train / ${te.length} test rows`);
+  const testScores: Partial<Record<ModelName, Float32Array>> = {};
+  const validation: Partial<Record<ModelName, Validation>> = {};
   for (const name of opts.models) {
     const { pre, Xtr, Xte } = variant(usesGenre(name, protocol));
     const f = pre.features.length;
@@ -232,18 +248,26 @@ async function trainProtocol(
     );
     const t0 = performance.now();
     let last = 0;
-    const trained = await kindFor(name, protocol).train(
-      { X: Xtr, y: ytr, f, preprocessing: pre, seed: opts.seed, groups: tr.map((r) => r.track_id) },
-      (fraction, detail) => {
-        if (performance.now() - last > 2000 || fraction >= 1) {
-          last = performance.now();
-          log(`  ${protocol}/${name} ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`);
-        }
-      },
-    );
+    const data: TrainData = {
+      X: Xtr,
+      y: ytr,
+      f,
+      preprocessing: pre,
+      seed: opts.seed,
+      groups: tr.map((r) => r.track_id),
+    };
+    const trained = await kindFor(name, protocol).train(data, (fraction, detail) => {
+      if (performance.now() - last > 2000 || fraction >= 1) {
+        last = performance.now();
+        log(`  ${protocol}/${name} ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`);
+      }
+    });
     const trainSeconds = (performance.now() - t0) / 1000;
     const pred = (await trained.scorer.predict(Xte)).map((v) => Math.min(100, Math.max(0, v)));
     const metrics = regressionMetrics(yte, pred);
+    testScores[name] = pred;
+    if (protocol === 'grouped')
+      validation[name] = trained.validation ?? (await probeValidation(name, protocol, data, log));
     const usPerRow = await timePerRow(trained.scorer, Xte, f);
     const result: ModelResult = { metrics, trainSeconds, importance: trained.importance, usPerRow };
     section[name] = result;
@@ -314,7 +338,67 @@ async function trainProtocol(
       log(`  saved ${dir} (${(manifest.sizeBytes / 1e6).toFixed(2)} MB)`);
     }
   }
+  const ensemble =
+    protocol === 'grouped' ? fitEnsemble(opts.models, validation, testScores, ytr, yte) : undefined;
+  if (ensemble) {
+    section.ensemble = ensemble;
+    const w = Object.entries(ensemble.weights).map(([m, v]) => `${m} ${v.toFixed(3)}`);
+    log(
+      `  ${protocol}/ensemble: RMSE ${ensemble.metrics.rmse.toFixed(3)} (weights ${w.join(', ')}, fitted on ${ensemble.validationRows} validation rows: RMSE ${ensemble.validationRmse.toFixed(3)})`,
+    );
+  }
   return section;
+}
+
+/**
+ * Scores of the validation slice for a kind that keeps none (the forest): a second fit on the
+ * other rows. The slice is the one the other kinds stop on (by track, seed + 1, 15%).
+ */
+async function probeValidation(
+  name: ModelName,
+  protocol: Protocol,
+  data: TrainData,
+  log: (line: string) => void,
+): Promise<Validation | undefined> {
+  if (!data.groups) return undefined;
+  const split = groupedSplit(data.groups, data.seed + 1, 0.15);
+  if (!split.test.length || !split.train.length) return undefined;
+  const pick = (idx: number[]) => {
+    const X = new Float32Array(idx.length * data.f);
+    idx.forEach((i, k) => X.set(data.X.subarray(i * data.f, (i + 1) * data.f), k * data.f));
+    return X;
+  };
+  log(`  ${protocol}/${name}: a second fit without the validation slice, for the ensemble weights`);
+  const probe = await kindFor(name, protocol).train(
+    { ...data, X: pick(split.train), y: Float32Array.from(split.train, (i) => data.y[i]!) },
+    () => undefined,
+  );
+  return { rows: split.test, predictions: await probe.scorer.predict(pick(split.test)) };
+}
+
+/** Ensemble weights on the validation slice, when every model scored the same slice. */
+function fitEnsemble(
+  models: ModelName[],
+  validation: Partial<Record<ModelName, Validation>>,
+  testScores: Partial<Record<ModelName, Float32Array>>,
+  ytr: Float32Array,
+  yte: Float32Array,
+): EnsembleResult | undefined {
+  const rows = validation[models[0]!]?.rows;
+  if (models.length < 2 || !rows) return undefined;
+  const same = (r: readonly number[] | undefined) =>
+    r?.length === rows.length && r.every((v, i) => v === rows[i]);
+  if (!models.every((m) => same(validation[m]?.rows))) return undefined;
+  const { weights, rmse } = fitEnsembleWeights(
+    Object.fromEntries(models.map((m) => [m, validation[m]!.predictions])),
+    Float32Array.from(rows, (i) => ytr[i]!),
+  );
+  return {
+    weights,
+    validationRows: rows.length,
+    validationRmse: rmse,
+    metrics: regressionMetrics(yte, ensembleScores(testScores, weights)),
+  };
 }
 
 /** Preprocessing and model fitted on every row; `fit` trains with the evaluated settings. */
@@ -325,7 +409,7 @@ async function refitOnAllRows<T>(
 ) {
   const y = Float32Array.from(rows, (r) => r.popularity);
   const pre = fitPreprocessing(rows, y, withGenre);
-  const X = toMatrix(rows, pre);
+  const X = trainingMatrix(rows, y, pre);
   return { trained: await fit(X, y, pre), pre, X, rows: rows.length };
 }
 

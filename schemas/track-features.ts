@@ -68,9 +68,16 @@ export const TrackInput = Type.Object(
   { additionalProperties: false, $id: 'TrackInput' },
 );
 
-/** The features alone (what POST /predict takes): no id, time or source needed. */
+/**
+ * The features alone (what POST /predict takes): no id, time or source needed. The genre and the
+ * artists are optional: the models then use what they learnt of an unknown genre or artist.
+ */
 export const FeatureInput = Type.Object(
-  { ...AudioFeatures, track_genre: Type.Optional(Type.String({ maxLength: 64 })) },
+  {
+    ...AudioFeatures,
+    track_genre: Type.Optional(Type.String({ maxLength: 64 })),
+    artists: TrackFeatures.properties.artists,
+  },
   { additionalProperties: false, $id: 'FeatureInput' },
 );
 export type FeatureInput = Static<typeof FeatureInput>;

@@ -4,6 +4,7 @@ import { HitstreamError } from '../../lib/errors.ts';
 import { type BinnedReference, jensenShannon, psi, shares } from '../../models/drift-reference.ts';
 import type { Serving } from '../../models/registry/serving.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
+import { FEATURE_NAMES } from '../../schemas/track-features.ts';
 import { featureBinsSql, scoreBinsSql, versionErrorSql } from '../../models/drift-sql.ts';
 import { driftReferencesSql, parseDriftReferences, referencesOf } from '../../models/registry/references.ts';
 import type { StorageReader } from '../storage.ts';
@@ -142,7 +143,8 @@ export const driftRoutes =
           psi_alert: PSI_ALERT,
           features: Object.fromEntries(
             Object.keys(featureEdges)
-              .filter((f) => f !== 'genre_popularity')
+              // The columns the models derive (genre, artist) are not stored on events.
+              .filter((f) => (FEATURE_NAMES as readonly string[]).includes(f))
               .map((f) => [f, compare(featureRows, f, ref.features[f]!)]),
           ),
           models: Object.fromEntries(

@@ -14,6 +14,7 @@ import {
   permutationImportance,
   saveTensors,
   targetScale,
+  validationSplit,
 } from '../nn-common.ts';
 import { rng } from '../split.ts';
 import { tf, tfReady } from '../tf-backend.ts';
@@ -26,6 +27,11 @@ export interface MlpParams {
   batchSize: number;
   epochs: number;
   patience: number;
+  /**
+   * false: train on every row for exactly `epochs`, watching nothing (a refit, with the epoch
+   * count the held-out fit stopped at).
+   */
+  holdOut?: boolean;
 }
 export const MLP_DEFAULTS: MlpParams = {
   layers: [128, 128, 64],
@@ -80,10 +86,11 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
       const Z = standardize(data.X, pre);
       const n = data.y.length;
       const random = rng(data.seed);
-      const order = epochOrder(n, random);
-      const nVal = Math.round(n * 0.1);
-      const valIdx = order.subarray(0, nVal);
-      const trainIdx = order.slice(nVal);
+      const holdOut = p.holdOut !== false;
+      const { valIdx, trainIdx } = holdOut
+        ? validationSplit(n, random, data.groups, data.seed)
+        : { valIdx: new Int32Array(0), trainIdx: Int32Array.from({ length: n }, (_, i) => i) };
+      const nVal = valIdx.length;
       const yz = data.y.map((v) => (v - scale.mean) / scale.std);
       const xVal = tf.tensor2d(gatherRows(Z, f, valIdx, 0, nVal), [nVal, f]);
       const yVal = tf.tensor2d(
@@ -93,6 +100,7 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
       const model = build(f, p, data.seed);
       model.compile({ optimizer: tf.train.adam(p.learningRate), loss: 'meanSquaredError' });
       let best = Infinity;
+      let bestEpoch = p.epochs;
       let bestWeights: tf.Tensor[] = [];
       let stale = 0;
       const t0 = performance.now();
@@ -106,20 +114,29 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
         const h = await model.fit(xs, ys, { batchSize: p.batchSize, epochs: 1, shuffle: false, verbose: 0 });
         xs.dispose();
         ys.dispose();
+        const secs = (performance.now() - t0) / 1000;
+        const loss = Number(h.history.loss?.[0]);
+        const eta = `ETA ${((secs / epoch) * (p.epochs - epoch)).toFixed(0)} s`;
+        if (!holdOut) {
+          progress(
+            epoch / p.epochs,
+            `epoch ${epoch}/${p.epochs}, loss ${loss.toFixed(4)} (${backend}), ${eta}`,
+          );
+          continue;
+        }
         const val = tf.tidy(
           () => (model.evaluate(xVal, yVal, { batchSize: 4096 }) as tf.Scalar).dataSync()[0]!,
         );
-        const secs = (performance.now() - t0) / 1000;
-        const loss = Number(h.history.loss?.[0]);
         if (val < best - 1e-4) {
           best = val;
+          bestEpoch = epoch;
           stale = 0;
           bestWeights.forEach((w) => w.dispose());
           bestWeights = model.getWeights().map((w) => w.clone());
         } else stale++;
         progress(
           epoch / p.epochs,
-          `epoch ${epoch}/${p.epochs}, loss ${loss.toFixed(4)}, val RMSE ${(Math.sqrt(val) * scale.std).toFixed(3)} (${backend}), ETA ${((secs / epoch) * (p.epochs - epoch)).toFixed(0)} s`,
+          `epoch ${epoch}/${p.epochs}, loss ${loss.toFixed(4)}, val RMSE ${(Math.sqrt(val) * scale.std).toFixed(3)} (${backend}), ${eta}`,
         );
         if (stale >= p.patience) {
           progress(
@@ -129,14 +146,21 @@ export function mlpKind(params: Partial<MlpParams> = {}): ModelKind {
           break;
         }
       }
-      model.setWeights(bestWeights);
+      if (holdOut) model.setWeights(bestWeights);
+      const valPred = holdOut
+        ? ((await (model.predict(xVal) as tf.Tensor).data()) as Float32Array)
+        : undefined;
       xVal.dispose();
       yVal.dispose();
       const s = scorer(model, pre, scale);
       return {
         scorer: s,
         importance: await permutationImportance((X) => s.predict(X), data.X, data.y, f, data.seed),
-        hyperparameters: { ...p, backend, targetScale: scale },
+        hyperparameters: { ...p, ...(holdOut ? { bestEpoch } : {}), backend, targetScale: scale },
+        refitKind: mlpKind({ ...params, epochs: bestEpoch, holdOut: false }),
+        ...(valPred
+          ? { validation: { rows: [...valIdx], predictions: valPred.map((v) => v * scale.std + scale.mean) } }
+          : {}),
         async save(dir) {
           const tensors = Object.fromEntries(model.getWeights().map((w, i) => [`w${i}`, w]));
           const files = await saveTensors(dir, tensors);

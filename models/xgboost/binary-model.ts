@@ -160,6 +160,13 @@ export function predictXgb(m: XgbTrees, X: Float32Array, f: number): Float32Arra
   return out;
 }
 
+/** The scores of the first `trees` trees (what a shorter model would give). */
+export function predictFirstTrees(m: XgbTrees, X: Float32Array, f: number, trees: number): Float32Array {
+  const out = new Float32Array(X.length / f).fill(m.baseScore);
+  for (let t = 0; t < Math.min(trees, m.roots.length); t++) addTree(m, t, X, f, out);
+  return out;
+}
+
 /**
  * RMSE on (X, y) of the first k trees, for every k (predictions clipped to 0..100 as served):
  * the validation curve that picks how many trees to keep.

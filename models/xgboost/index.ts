@@ -9,7 +9,14 @@ import { gunzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { ModelKind, Scorer, TrainData } from '../model.ts';
 import { groupedSplit } from '../split.ts';
-import { parseXgbModel, predictXgb, rmseByTreeCount, xgbImportance, type XgbTrees } from './binary-model.ts';
+import {
+  parseXgbModel,
+  predictFirstTrees,
+  predictXgb,
+  rmseByTreeCount,
+  xgbImportance,
+  type XgbTrees,
+} from './binary-model.ts';
 import { trainXgboostBinary } from './wasm-trainer.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -70,9 +77,11 @@ async function chooseTreeCount(
   const probe = parseXgbModel(
     await trainXgboostBinary(rowsOf(data.X, data.f, split.train), y(split.train), data.f, params, iterations),
   );
-  const curve = rmseByTreeCount(probe, rowsOf(data.X, data.f, split.test), data.f, y(split.test));
+  const Xval = rowsOf(data.X, data.f, split.test);
+  const curve = rmseByTreeCount(probe, Xval, data.f, y(split.test));
   const best = curve.indexOf(Math.min(...curve));
-  return { trees: best + 1, validationRows: split.test.length, validationRmse: curve[best]! };
+  const validation = { rows: split.test, predictions: predictFirstTrees(probe, Xval, data.f, best + 1) };
+  return { trees: best + 1, validationRows: split.test.length, validationRmse: curve[best]!, validation };
 }
 
 export function xgboostKind(params: XgbParams = XGB_ORIGINAL): ModelKind {
@@ -126,6 +135,7 @@ export function xgboostKind(params: XgbParams = XGB_ORIGINAL): ModelKind {
           library: 'ml-xgboost 1.1.2 (XGBoost in WebAssembly)',
         },
         refitKind: xgboostKind(settled),
+        ...(chosen ? { validation: chosen.validation } : {}),
         async save(dir) {
           await writeFile(join(dir, 'xgboost.model.gz'), gzipSync(bytes, { level: 9 }));
           return ['xgboost.model.gz'];

@@ -7,7 +7,13 @@ import { PassThrough } from 'node:stream';
 import { before, test } from 'node:test';
 import { createRequire } from 'node:module';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import { fitPreprocessing, type Preprocessing, standardize, toMatrix } from '../../models/features.ts';
+import {
+  fitPreprocessing,
+  MODEL_FEATURES,
+  type Preprocessing,
+  standardize,
+  toMatrix,
+} from '../../models/features.ts';
 import { predictCsv } from '../../models/predict-csv.ts';
 import { decodeForest, encodeForest } from '../../models/random-forest/compact-format.ts';
 import { predictCompactForest } from '../../models/random-forest/compact-scorer.ts';
@@ -44,7 +50,7 @@ test('preprocessing survives a JSON round trip (what a manifest stores) unchange
   const { tracks } = await loadKaggleCsv(SAMPLE);
   const again = JSON.parse(JSON.stringify(pre)) as Preprocessing;
   assert.deepEqual(toMatrix(tracks, again), X);
-  assert.equal(f, 15);
+  assert.equal(f, 22);
   assert.equal(
     X[14],
     Math.fround(pre.genre.means[tracks[0]!.track_genre]!),
@@ -254,7 +260,7 @@ test('tiny train on the sample, then loadModels/predictBatch and offline predict
   };
   assert.equal(manifest.training.dataRows, 2964);
   assert.match(manifest.training.dataSha256, /^[0-9a-f]{64}$/);
-  assert.equal(Object.keys(manifest.drift.features).length, 15);
+  assert.equal(Object.keys(manifest.drift.features).length, MODEL_FEATURES.length);
   assert.ok(readFileSync(join(root, 'REPORT.md'), 'utf8').includes('Leakage-free'));
 
   const models = await loadModels(out);
@@ -272,7 +278,9 @@ test('tiny train on the sample, then loadModels/predictBatch and offline predict
     for (const s of p.scores[m]) assert.ok(s >= 0 && s <= 100, `${m} score ${s}`);
   }
   for (let i = 0; i < 10; i++) {
-    const row = p.tabnetMasks.subarray(i * 15, (i + 1) * 15).reduce((a, b) => a + b, 0);
+    const row = p.tabnetMasks
+      .subarray(i * MODEL_FEATURES.length, (i + 1) * MODEL_FEATURES.length)
+      .reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(row - 1) < 1e-3, `mask row ${i} sums to ${row}`);
   }
 
