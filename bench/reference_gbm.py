@@ -70,6 +70,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--models", default="lightgbm,xgboost")
+    ap.add_argument("--write", metavar="JSON", help="also write the results here (models/reference.json: REPORT.md shows it)")
     args = ap.parse_args()
 
     df = training_rows(args.data)
@@ -107,7 +108,16 @@ def main():
     print("| reference | RMSE | train s | version |\n|---|---|---|---|")
     for name, (r, secs, version) in results.items():
         print(f"| {name} | {r:.3f} | {secs:.1f} | {version} |")
-    print(json.dumps({k: v[0] for k, v in results.items()}), file=sys.stderr)
+    if args.write:
+        with open(args.data, "rb") as fh:
+            sha = hashlib.sha256(fh.read()).hexdigest()
+        with open(args.write, "w") as out:
+            json.dump({"data_sha256": sha, "seed": args.seed, "protocol": "grouped",
+                       "train_rows": int((~test).sum()), "test_rows": int(test.sum()),
+                       "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "rows": [{"name": k, "rmse": v[0], "seconds": v[1], "version": v[2]}
+                                for k, v in results.items()]}, out, indent=1)
+            out.write("\n")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ export function registerBenchCommand(program: Command): void {
       '/dashboards.html in Chromium after a replay: first paint and refresh times, and the API alone',
     )
     .option('--data <path>', 'CSV to replay first', SAMPLE)
-    .option('--rounds <n>', 'refreshes measured', positiveInteger, 6)
+    .option('--rounds <n>', 'first visits and 15-minute refreshes measured', positiveInteger, 6)
     .option('--json', 'print JSON')
     .action(async (o: { data: string; rounds: number; json?: boolean }) => {
       await benchDashboards(loadConfig(), o);

@@ -1,5 +1,5 @@
 /** models/report.json, models/REPORT.md and SVG charts (model comparison, feature importance). */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 import type { Protocol } from './kinds.ts';
@@ -84,6 +84,31 @@ function shippedNote(report: TrainReport): string {
     : ` The shipped artifacts are this split fit (${shipped.rows} rows; \`--no-refit\`).`;
 }
 
+interface Reference {
+  data_sha256: string;
+  seed: number;
+  rows: { name: string; rmse: number; seconds: number; version: string }[];
+}
+
+/** bench/reference_gbm.py's results (models/reference.json), when they are for this data and seed. */
+async function referenceTable(report: TrainReport, modelsDir: string): Promise<string[]> {
+  let ref: Reference;
+  try {
+    ref = JSON.parse(await readFile(join(modelsDir, 'reference.json'), 'utf8')) as Reference;
+  } catch {
+    return [];
+  }
+  if (ref.data_sha256 !== report.data.sha256 || ref.seed !== report.seed) return [];
+  return [
+    '',
+    'Reference on the same rows and the same split (`python3 bench/reference_gbm.py --data PATH --write models/reference.json`; Python libraries, not shipped):',
+    '',
+    '| reference | RMSE | train s |',
+    '|---|---|---|',
+    ...ref.rows.map((r) => `| ${r.name} ${r.version} | ${r.rmse.toFixed(3)} | ${r.seconds.toFixed(1)} |`),
+  ];
+}
+
 export async function writeReport(report: TrainReport, modelsDir: string): Promise<void> {
   const charts = join(modelsDir, 'charts');
   await mkdir(charts, { recursive: true });
@@ -112,16 +137,17 @@ export async function writeReport(report: TrainReport, modelsDir: string): Promi
     '',
     "## (a) The original's protocol: random 80/20 row split",
     '',
-    "Copies of one track (the same track under several genres) fall on both sides of a random row split, so this protocol rewards memorising them; it is here to compare with the original project. The trees get the original's 14 numeric features; the MLP and TabNet also get the genre (as its smoothed mean popularity in the training part), which they need and which would cost the trees their memorisation (see models/kinds.ts).",
+    "Copies of one track (the same track under several genres) fall on both sides of a random row split, so this protocol rewards memorising them; it is here to compare with the original project. The original's models got its 14 numeric features; all four here also get the context columns (genre distribution and artist, models/features.ts; see models/kinds.ts for why the trees now do too). The trees keep the original's settings (deep, memorising).",
     '',
     ...table(report, 'seed'),
     '',
-    '## (b) Leakage-free: every row of a track_id on one side, genre as a feature',
+    '## (b) Leakage-free: every row of a track_id on one side, genre and artist as context',
     '',
     'This is how the deployed models (models/artifacts/) were trained and what to expect on tracks never seen before.' +
       shippedNote(report),
     '',
     ...table(report, 'grouped'),
+    ...(await referenceTable(report, modelsDir)),
     '',
     '![model comparison](charts/model-comparison.svg)',
     '',

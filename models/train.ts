@@ -15,7 +15,7 @@ import type { ModelName } from '../schemas/prediction.ts';
 import { decileReference } from './drift-reference.ts';
 import { type EnsembleWeights, ensembleScores, fitEnsembleWeights } from './ensemble.ts';
 import { fitPreprocessing, type Preprocessing, toMatrix, trainingMatrix } from './features.ts';
-import { kindFor, type Protocol, usesGenre } from './kinds.ts';
+import { kindFor, type Protocol, usesContext } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
 import type { Scorer, TrainData, Validation } from './model.ts';
@@ -240,11 +240,11 @@ async function trainProtocol(
   const testScores: Partial<Record<ModelName, Float32Array>> = {};
   const validation: Partial<Record<ModelName, Validation>> = {};
   for (const name of opts.models) {
-    const { pre, Xtr, Xte } = variant(usesGenre(name, protocol));
+    const { pre, Xtr, Xte } = variant(usesContext(name, protocol));
     const f = pre.features.length;
     section.features[name] = [...pre.features];
     log(
-      `  ${protocol}/${name}: ${f} features${usesGenre(name, protocol) ? ' (with genre)' : ' (the original 14)'}`,
+      `  ${protocol}/${name}: ${f} features${usesContext(name, protocol) ? ' (with context)' : ' (the original 14)'}`,
     );
     const t0 = performance.now();
     let last = 0;
@@ -278,7 +278,7 @@ async function trainProtocol(
     if (protocol === 'grouped') {
       const refit = opts.refit !== false;
       const shipped = refit
-        ? await refitOnAllRows(rows, usesGenre(name, protocol), (X, y, preprocessing) =>
+        ? await refitOnAllRows(rows, usesContext(name, protocol), (X, y, preprocessing) =>
             (trained.refitKind ?? kindFor(name, protocol)).train(
               { X, y, f, preprocessing, seed: opts.seed, groups: rows.map((r) => r.track_id) },
               (fraction, detail) => {
@@ -300,7 +300,7 @@ async function trainProtocol(
       const trainScores = await shipped.trained.scorer.predict(shipped.X);
       const manifest: ModelManifest = {
         name,
-        version: `${name}-${report.created.slice(0, 10).replaceAll('-', '')}-${report.data.sha256.slice(0, 8)}-s${opts.seed}`,
+        version: `${name}-${versionId(report, opts.seed)}`,
         created: report.created,
         files: [...files, 'manifest.json'],
         features: [...shipped.pre.features],
@@ -400,6 +400,13 @@ function fitEnsemble(
     metrics: regressionMetrics(yte, ensembleScores(testScores, weights)),
   };
 }
+
+/**
+ * A version id: when the run started (UTC, to the second: two runs on one day and data are two
+ * versions), the data's hash and the seed, e.g. `20261202-180721-932f111e-s42`.
+ */
+export const versionId = (report: TrainReport, seed: number): string =>
+  `${report.created.slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}-${report.data.sha256.slice(0, 8)}-s${seed}`;
 
 /** Preprocessing and model fitted on every row; `fit` trains with the evaluated settings. */
 async function refitOnAllRows<T>(

@@ -50,6 +50,27 @@ export const dashboardRoutes =
     const runnable = new Map<string, PanelView>(
       dashboardViews().flatMap((d) => d.panels.filter((p) => p.sql).map((p) => [`${d.uid}.${p.id}`, p])),
     );
+    // Panels with the same SQL (PSI per feature as lines and as a heat map, the heaviest query)
+    // are asked together by every refresh: while one runs, the other waits for its answer
+    // instead of running it again (bench dashboards: ~150 ms each on 18.16). Nothing is kept after.
+    const titlesOf = new Map<string, string[]>();
+    for (const p of runnable.values())
+      titlesOf.set(p.sql!, [...(titlesOf.get(p.sql!) ?? []), `“${p.title}”`]);
+    const inFlight = new Map<string, Promise<Record<string, unknown>[]>>();
+    const runPanelQuery = (panel: PanelView, query: string) => {
+      let answer = inFlight.get(query);
+      if (!answer) {
+        const titles = titlesOf.get(panel.sql!)!;
+        answer = deps.storage
+          .rows<Record<string, unknown>>(
+            `run the panel${titles.length > 1 ? 's' : ''} ${titles.join(' and ')}`,
+            query,
+          )
+          .finally(() => inFlight.delete(query));
+        inFlight.set(query, answer);
+      }
+      return answer;
+    };
     app.get<{ Params: { panel: string }; Querystring: { seconds: number; to?: number } }>(
       '/dashboards/panels/:panel',
       {
@@ -94,8 +115,8 @@ export const dashboardRoutes =
           );
         const to = req.query.to ?? Math.ceil(Date.now() / 1000);
         const from = Math.max(0, to - req.query.seconds);
-        const rows = await deps.storage.rows<Record<string, unknown>>(
-          `run the panel “${panel.title}”`,
+        const rows = await runPanelQuery(
+          panel,
           expandMacros(panel.sql, new Date(from * 1000), new Date(to * 1000)),
         );
         const columns = rows[0] ? Object.keys(rows[0]) : [];

@@ -146,7 +146,7 @@ export function createModelStore(client: ClickHouseClient) {
       if (existing && existing.set_sha256 !== setChecksum(files))
         throw new HitstreamError(
           'version_conflict',
-          `version ${version} is in the registry already with other files (pushed by ${existing.pushed_by}): a version name is the training day, data and seed, so a second training that day makes the same name; train again with another --seed, or push to a fresh registry`,
+          `version ${version} is in the registry already with other files (pushed by ${existing.pushed_by}): a version name is the training run's start (to the second), data and seed, so only a copy of another run's folder with changed files makes the same name; train again, or push to a fresh registry`,
           { field: '--dir' },
         );
       // The same files again: uploaded again, which also repairs a version whose chunks were lost.

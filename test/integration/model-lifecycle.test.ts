@@ -325,7 +325,8 @@ test('a corrupt upload is refused by checksum and nothing changes; an unknown ve
 });
 
 test('a version name already in the registry with other files is refused, naming it; the same files again are accepted', async () => {
-  // What a second training on the same day, data and seed makes: the same name, other weights.
+  // A copy of a version's folder with changed files (before run times were in the name, a second
+  // training on the same day, data and seed made this): the same name, other weights.
   const dir = mkdtempSync(join(tmpdir(), 'hs-same-name-'));
   copies.push(dir);
   cpSync(ARTIFACTS_DIR, dir, { recursive: true });

@@ -101,3 +101,11 @@ test('a manifest from before the context columns (the 14 and genre_popularity) s
   assert.equal(X[29], 40);
   assert.equal(ARTIST_FEATURES.length + GENRE_FEATURES.length + FEATURE_NAMES.length, pre.features.length);
 });
+
+test('a version id names the run to the second, the data and the seed: two runs on one day are two versions', async () => {
+  const { versionId } = await import('../../models/train.ts');
+  const at = (created: string) =>
+    versionId({ created, data: { sha256: '932f111e39625e94' } } as Parameters<typeof versionId>[0], 42);
+  assert.equal(at('2026-12-02T18:07:21.123Z'), '20261202-180721-932f111e-s42');
+  assert.notEqual(at('2026-12-02T18:07:21.123Z'), at('2026-12-02T19:40:02.000Z'));
+});
