@@ -105,7 +105,7 @@ async function referenceTable(report: TrainReport, modelsDir: string): Promise<s
     '',
     '| reference | RMSE | train s |',
     '|---|---|---|',
-    ...ref.rows.map((r) => `| ${r.name} ${r.version} | ${r.rmse.toFixed(3)} | ${r.seconds.toFixed(1)} |`),
+    ...ref.rows.map((r) => `| ${r.name}, version ${r.version} | ${r.rmse.toFixed(3)} | ${r.seconds.toFixed(1)} |`),
   ];
 }
 
