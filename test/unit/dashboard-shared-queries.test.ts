@@ -15,9 +15,13 @@ test('PSI per feature and the PSI heat map (one SQL) asked together run one quer
     },
   };
   const app = Fastify();
-  await app.register(dashboardRoutes({ storage, access: { read: () => true, write: () => true, keyed: false } }));
+  await app.register(
+    dashboardRoutes({ storage, access: { read: () => true, write: () => true, keyed: false } }),
+  );
   const get = (panel: string) =>
-    app.inject({ url: `/dashboards/panels/${panel}?seconds=900&to=1796234400` }).then((r) => r.json());
+    app
+      .inject({ url: `/dashboards/panels/${panel}?seconds=900&to=1796234400` })
+      .then((r) => r.json<{ columns: string[]; rows: unknown[][] }>());
   const [lines, heat, other] = await Promise.all([
     get('hitstream-drift.1'),
     get('hitstream-drift.2'),
@@ -27,7 +31,10 @@ test('PSI per feature and the PSI heat map (one SQL) asked together run one quer
   assert.deepEqual(lines.rows, [[Date.UTC(2026, 11, 2, 18) / 1000, 'energy', 0.3]]);
   assert.ok(other.rows);
   assert.equal(asked.length, 2, `two queries for three panels: ${asked.join('; ')}`);
-  assert.match(asked.find((w) => w.includes('PSI per feature'))!, /panels “PSI per feature.*” and “PSI heat map/);
+  assert.match(
+    asked.find((w) => w.includes('PSI per feature'))!,
+    /panels “PSI per feature.*” and “PSI heat map/,
+  );
   await get('hitstream-drift.2');
   assert.equal(asked.length, 3, 'nothing is kept once answered');
   await app.close();
