@@ -3,6 +3,7 @@
  * stack unless KAFKA_BROKERS and CLICKHOUSE_URL point elsewhere, migrates, starts N scorer workers
  * and the API as child processes, replays the sample, and on Ctrl-C stops everything it started.
  */
+import { HitstreamError } from '../lib/errors.ts';
 import { STACK_CLUSTER, stackHasClickhouseCluster } from '../infra/stack/clickhouse-native.ts';
 import { brokerList, kafkaNodes } from '../infra/stack/kafka-native.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -67,6 +68,13 @@ export function registerUpCommand(program: Command): void {
       async (opts: { workers: number; data: string; rate?: number; replay: boolean; exit?: boolean }) => {
         const env = { ...process.env };
         let cfg = loadConfig();
+        // Workers listen on the port and the ones after it, where `up` asks for their health.
+        if (cfg.workerPort === 0)
+          throw new HitstreamError(
+            'CONFIG_INVALID',
+            `HITSTREAM_WORKER_PORT=0 (any free port) leaves \`up\` nowhere to check its workers' health: set a port, and workers 1…${opts.workers} listen on it and the ${opts.workers - 1} after it`,
+            { field: 'HITSTREAM_WORKER_PORT' },
+          );
         const external = Boolean(process.env.KAFKA_BROKERS && process.env.CLICKHOUSE_URL);
         let startedStack = false;
         if (!external) {

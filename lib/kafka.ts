@@ -305,6 +305,26 @@ async function warnAboutExisting(
 /** Errors a broker gives about a topic created a moment ago, before the metadata reached it. */
 const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
+/**
+ * Runs a read of a topic created a moment ago (its end offsets), asking again while its leader
+ * is not serving it yet: on KRaft the metadata can name a leader a moment before that broker
+ * answers ListOffsets for the partition (NOT_LEADER_FOR_PARTITION; `up` right after `stack up`
+ * stopped on it once). Any other error, or the same one after `timeoutMs`, is thrown.
+ */
+export async function whileTopicSettles<T>(read: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      const type = (err as { type?: string }).type ?? '';
+      if (!(NOT_YET_KNOWN.has(type) || type === 'NOT_LEADER_FOR_PARTITION') || Date.now() > deadline)
+        throw err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Waits until every partition of the topics has a leader, or names the topics that have none. */
 export async function waitForLeaders(
   admin: Pick<ReturnType<Kafka['admin']>, 'fetchTopicMetadata'>,

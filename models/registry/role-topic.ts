@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Partitioners } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { createKafka } from '../../lib/kafka.ts';
+import { createKafka, whileTopicSettles } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { RoleState } from './roles.ts';
 
@@ -49,7 +49,7 @@ export async function watchRoles(cfg: Config, log: Logger, onState: (s: RoleStat
   const kafka = createKafka(cfg, 'hitstream-roles');
   const admin = kafka.admin();
   await admin.connect();
-  const [end] = await admin.fetchTopicOffsets(cfg.topicModels);
+  const [end] = await whileTopicSettles(() => admin.fetchTopicOffsets(cfg.topicModels));
   const endOffset = Number(end?.high ?? 0);
   const groupId = `hitstream-roles-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, maxWaitTimeInMs: 500 });

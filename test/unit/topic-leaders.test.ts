@@ -69,3 +69,22 @@ test('an existing topic with fewer replicas or partitions than the settings is n
   );
   assert.match(partitions!, /has 2 partitions, HITSTREAM_TRACKS_PARTITIONS asks for 4: at most 2 workers/);
 });
+
+test("reading a new topic's offsets is asked again while its leader does not serve it yet, and other errors are thrown", async () => {
+  const { whileTopicSettles } = await import('../../lib/kafka.ts');
+  let calls = 0;
+  const offsets = await whileTopicSettles(() =>
+    ++calls < 3 ? Promise.reject(kafkaError('NOT_LEADER_FOR_PARTITION')) : Promise.resolve([{ high: '7' }]),
+  );
+  assert.deepEqual(offsets, [{ high: '7' }]);
+  assert.equal(calls, 3);
+  await assert.rejects(
+    whileTopicSettles(() => Promise.reject(kafkaError('TOPIC_AUTHORIZATION_FAILED'))),
+    /TOPIC_AUTHORIZATION_FAILED/,
+  );
+  await assert.rejects(
+    whileTopicSettles(() => Promise.reject(kafkaError('NOT_LEADER_FOR_PARTITION')), 300),
+    /NOT_LEADER_FOR_PARTITION/,
+    'the same error after the timeout is thrown',
+  );
+});
