@@ -4,11 +4,12 @@
  * "during the swap" is the 10 s from the promotion (download, load and warm-up run in the
  * background of every worker, then the switch). Goal: p99 during ≤ 2× steady.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
+import { ENSEMBLE_FILE } from '../models/ensemble.ts';
 import { ARTIFACTS_DIR } from '../models/model-set.ts';
 import { createLifecycle } from '../models/registry/lifecycle.ts';
 import { createPublisher } from '../producers/publisher.ts';
@@ -26,6 +27,12 @@ export function copyAsVersion(suffix: string): { dir: string; remove: () => void
     const path = join(root, m, 'manifest.json');
     const manifest = JSON.parse(readFileSync(path, 'utf8')) as { version: string };
     writeFileSync(path, JSON.stringify({ ...manifest, version: `${manifest.version}-${suffix}` }));
+  }
+  // The ensemble names its run too: renamed with the models, or loading the copy refuses it.
+  const ensemble = join(root, ENSEMBLE_FILE);
+  if (existsSync(ensemble)) {
+    const e = JSON.parse(readFileSync(ensemble, 'utf8')) as { version: string };
+    writeFileSync(ensemble, JSON.stringify({ ...e, version: `${e.version}-${suffix}` }));
   }
   return { dir: root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }

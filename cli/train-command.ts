@@ -11,6 +11,7 @@ import { createLogger } from '../lib/logger.ts';
 import { train } from '../models/train.ts';
 import { parseSince, type TrainingSource } from '../models/training-source.ts';
 import { loadConfig } from '../lib/config.ts';
+import { bestSingleModel } from '../models/report.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 
 function parseList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
@@ -152,9 +153,10 @@ export function registerTrainCommand(program: Command): void {
                 `${p.padEnd(8)} ${m.padEnd(7)} RMSE ${s[m].metrics.rmse.toFixed(3)}  MAE ${s[m].metrics.mae.toFixed(3)}  R2 ${s[m].metrics.r2.toFixed(4)}  ${s[m].trainSeconds.toFixed(0)} s\n`,
               );
           const e = s?.ensemble?.metrics;
+          const best = s && bestSingleModel(s);
           if (e)
             process.stdout.write(
-              `${p.padEnd(8)} ${'ensemble'} RMSE ${e.rmse.toFixed(3)}  MAE ${e.mae.toFixed(3)}  R2 ${e.r2.toFixed(4)}  (measured, not published)\n`,
+              `${p.padEnd(8)} ${'ensemble'} RMSE ${e.rmse.toFixed(3)}  MAE ${e.mae.toFixed(3)}  R2 ${e.r2.toFixed(4)}  (${best && e.rmse < best.rmse ? 'published: beats ' : 'not published: '}${best?.model} ${best?.rmse.toFixed(3)})\n`,
             );
         }
       },
@@ -176,11 +178,10 @@ export function registerPredictCommand(program: Command): void {
       for (const b of r.badRows.slice(0, 20)) process.stderr.write(`predict: skipped ${b.message}\n`);
       if (r.badRows.length > 20)
         process.stderr.write(`predict: … and ${r.badRows.length - 20} more bad rows\n`);
-      if (r.metrics)
-        for (const m of MODEL_NAMES)
-          process.stderr.write(
-            `predict: ${m.padEnd(7)} RMSE ${r.metrics[m].rmse.toFixed(3)}  MAE ${r.metrics[m].mae.toFixed(3)}  R2 ${r.metrics[m].r2.toFixed(4)}\n`,
-          );
+      for (const [m, e] of Object.entries(r.metrics ?? {}))
+        process.stderr.write(
+          `predict: ${m.padEnd(8)} RMSE ${e.rmse.toFixed(3)}  MAE ${e.mae.toFixed(3)}  R2 ${e.r2.toFixed(4)}\n`,
+        );
       if (r.badRows.length) process.exitCode = 2;
     });
 }

@@ -15,7 +15,8 @@ import {
   scoreDistributionSql,
   scorePsiSql,
 } from '../models/drift-sql.ts';
-import { MODEL_NAMES, type ModelName } from '../schemas/index.ts';
+import type { ScoreName } from '../schemas/index.ts';
+import { scoreNamesOf } from '../models/model-set.ts';
 import { CLICKHOUSE_DATASOURCE, table, timeseries } from './common.ts';
 
 export const PSI_WARN = 0.1;
@@ -31,8 +32,8 @@ export function driftSql(timeFilter = (col: string) => `$__timeFilter(${col})`) 
     featurePsi: featurePsiSql(timeFilter('event_time')),
     scorePsi: scorePsiSql(timeFilter('scored_at')),
     scoreDistribution: Object.fromEntries(
-      MODEL_NAMES.map((m) => [m, scoreDistributionSql(m, timeFilter('scored_at'))]),
-    ) as Record<ModelName, string>,
+      scoreNamesOf().map((m) => [m, scoreDistributionSql(m, timeFilter('scored_at'))]),
+    ) as Partial<Record<ScoreName, string>>,
     disagreement: disagreementSql(timeFilter('scored_at')),
     error: errorPerMinuteSql(timeFilter('scored_at')),
   };
@@ -91,13 +92,15 @@ export function driftDashboard() {
         .span(12)
         .height(8),
     );
-  for (const m of MODEL_NAMES)
+  const distributions = Object.entries(q.scoreDistribution) as [ScoreName, string][];
+  for (const [m, query] of distributions)
     d.withPanel(
       new BarChartPanel()
         .title(`${m}: the live version’s scores vs its training data`)
         .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(table(q.scoreDistribution[m]))
-        .span(6)
+        .withTarget(table(query))
+        // Four or five (with the ensemble) side by side.
+        .span(Math.floor(24 / distributions.length))
         .height(7),
     );
   d.withRow(new RowBuilder('Error against ground truth (replays carry the dataset’s popularity)'));

@@ -8,7 +8,7 @@
  * identifier: x").
  */
 import { ident, sql, sqlLiteral } from '../lib/sql.ts';
-import { FEATURE_NAMES, MODEL_NAMES, type ModelName } from '../schemas/index.ts';
+import { FEATURE_NAMES, type ScoreName } from '../schemas/index.ts';
 
 export const binExpr = (column: string, edges: readonly number[]) =>
   edges.length
@@ -42,20 +42,22 @@ SELECT ${columns}, 'shadow' AS role FROM shadow_predictions FINAL WHERE ${where}
 /** `<model>-<version>` → the version, in SQL (the inverse of the manifests' naming). */
 export const VERSION_OF_ROW = 'substring(model_version, length(model) + 2)';
 
-/** One row per (model, bin) of the scores `version` gave in the window, live or shadow. */
+/** One row per (score, bin) of the scores `version` gave in the window, live or shadow. */
 export function scoreBinsSql(
-  edges: Record<ModelName, readonly number[]>,
+  edges: Partial<Record<ScoreName, readonly number[]>>,
   windowSeconds: number,
   version: string,
 ): string {
-  return MODEL_NAMES.map(
-    (m) =>
-      sql`SELECT ${m} AS model, ` +
-      binExpr('score', edges[m]) +
-      ` AS bin, count() AS n
+  return (Object.entries(edges) as [ScoreName, readonly number[]][])
+    .map(
+      ([m, e]) =>
+        sql`SELECT ${m} AS model, ` +
+        binExpr('score', e) +
+        ` AS bin, count() AS n
 FROM (${scoredRowsSql(sql`model = ${m} AND model_version = ${`${m}-${version}`} AND scored_at >= now() - ${Math.round(windowSeconds)}`)})
 GROUP BY model, bin`,
-  ).join('\nUNION ALL\n');
+    )
+    .join('\nUNION ALL\n');
 }
 
 /** n, RMSE, MAE and bias per model of `version`'s scores on the labelled rows of the window. */
@@ -164,7 +166,7 @@ ORDER BY time`;
 }
 
 /** Share of the live version's scores of `model` in each bin, next to its training reference. */
-export function scoreDistributionSql(model: ModelName, timeFilter: string): string {
+export function scoreDistributionSql(model: ScoreName, timeFilter: string): string {
   const rows = `SELECT model_version, score FROM predictions FINAL
     WHERE ${timeFilter} AND model = ${sqlLiteral(model)} AND model_version = concat(${sqlLiteral(`${model}-`)}, ${LIVE_VERSION_SQL})`;
   return `SELECT bin, count() / (SELECT count() FROM (${rows})) AS live, any(share) AS reference
@@ -185,12 +187,12 @@ GROUP BY time, name
 ORDER BY time`;
 }
 
-/** Spread of the four scores of each event (max − min), per minute and live version. */
+/** Spread of the four models' scores of each event (max − min; not the ensemble, which is theirs), per minute and live version. */
 export function disagreementSql(timeFilter: string): string {
   return `SELECT toStartOfMinute(first_scored) AS time, version, avg(spread) AS mean_spread, max(spread) AS max_spread
 FROM (
   SELECT event_id, any(${VERSION_OF_ROW}) AS version, any(scored_at) AS first_scored, max(score) - min(score) AS spread
-  FROM predictions FINAL WHERE ${timeFilter}
+  FROM predictions FINAL WHERE ${timeFilter} AND model != 'ensemble'
   GROUP BY event_id
 )
 GROUP BY time, version

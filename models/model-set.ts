@@ -1,13 +1,16 @@
 /**
  * The one way the rest of hitstream uses the models: `loadModels()` once, then `predictBatch(rows)`
- * for four scores per row (clipped to 0..100), TabNet's feature mask, and per-model timings.
+ * for four scores per row (clipped to 0..100), a fifth when the set ships an ensemble, TabNet's
+ * feature mask, and per-model timings.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HitstreamError } from '../lib/errors.ts';
-import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
+import { MODEL_NAMES, type ModelName, type ScoreName } from '../schemas/prediction.ts';
 import { FEATURE_NAMES } from '../schemas/track-features.ts';
+import { ENSEMBLE_FILE, type EnsembleManifest, ensembleScores, readEnsemble } from './ensemble.ts';
 import { type FeatureRow, toMatrix } from './features.ts';
 import { kindFor } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
@@ -16,16 +19,31 @@ import type { TabNetScorer } from './tabnet/index.ts';
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL('./artifacts/', import.meta.url));
 
+/** The scores a model folder publishes, without loading it: the four, and `ensemble` when it has one. */
+export const scoreNamesOf = (dir = ARTIFACTS_DIR): readonly ScoreName[] =>
+  existsSync(join(dir, ENSEMBLE_FILE)) ? [...MODEL_NAMES, 'ensemble'] : MODEL_NAMES;
+
+/** One value per score a set publishes: the four models', and the ensemble's when it has one. */
+export type PerScore<T> = Record<ModelName, T> & { ensemble?: T };
+
 export interface BatchPrediction {
-  scores: Record<ModelName, Float32Array>;
+  /** The scores this prediction holds, in publishing order. */
+  names: readonly ScoreName[];
+  scores: PerScore<Float32Array>;
   /** TabNet aggregate masks, row-major n × features (each row sums to 1). */
   tabnetMasks: Float32Array;
-  /** Model time per row in this batch, microseconds. */
-  inferenceUs: Record<ModelName, number>;
+  /** Model time per row in this batch, microseconds (the ensemble's includes its members'). */
+  inferenceUs: PerScore<number>;
 }
 
 export interface LoadedModels {
   manifests: Record<ModelName, ModelManifest>;
+  /** ensemble.json of the set, when training found it beats the best single model. */
+  ensemble?: EnsembleManifest;
+  /** The scores every prediction of this set holds: the four, then `ensemble` if it has one. */
+  scoreNames: readonly ScoreName[];
+  /** Each score's version (the manifests' and the ensemble's). */
+  versions: PerScore<string>;
   features: string[];
   predictBatch(rows: readonly FeatureRow[]): Promise<BatchPrediction>;
   /**
@@ -73,6 +91,19 @@ export async function loadModels(
       await new Promise<void>((r) => setImmediate(r)); // let waiting batches be scored
     }
   else await Promise.all(MODEL_NAMES.map(loadOne));
+  const ensemble = await readEnsemble(dir);
+  // An ensemble's weights belong to the fits of its run: one left from another run is refused.
+  const runId = manifests.rf.version.replace(/^rf-/, '');
+  if (ensemble && ensemble.version !== `ensemble-${runId}`)
+    throw new HitstreamError(
+      'MODEL_MISMATCH',
+      `${join(dir, ENSEMBLE_FILE)} is ${ensemble.version}, of another training run than the models (${runId}): train again, or delete it to score with the four`,
+    );
+  const scoreNames: readonly ScoreName[] = ensemble ? [...MODEL_NAMES, 'ensemble'] : MODEL_NAMES;
+  const versions: PerScore<string> = {
+    ...(Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].version])) as Record<ModelName, string>),
+    ...(ensemble ? { ensemble: ensemble.version } : {}),
+  };
   const pre = manifests.rf.preprocessing;
   for (const name of MODEL_NAMES)
     if (JSON.stringify(manifests[name].features) !== JSON.stringify(pre.features))
@@ -84,16 +115,14 @@ export async function loadModels(
     // A batch can hold only invalid events; some predictors throw on zero rows.
     if (rows.length === 0)
       return {
-        scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, new Float32Array(0)])) as Record<
-          ModelName,
-          Float32Array
-        >,
+        names: scoreNames,
+        scores: Object.fromEntries(scoreNames.map((m) => [m, new Float32Array(0)])) as PerScore<Float32Array>,
         tabnetMasks: new Float32Array(0),
-        inferenceUs: Object.fromEntries(MODEL_NAMES.map((m) => [m, 0])) as Record<ModelName, number>,
+        inferenceUs: Object.fromEntries(scoreNames.map((m) => [m, 0])) as PerScore<number>,
       };
     const X = toMatrix(rows, pre);
-    const scores = {} as Record<ModelName, Float32Array>;
-    const inferenceUs = {} as Record<ModelName, number>;
+    const scores = {} as PerScore<Float32Array>;
+    const inferenceUs = {} as PerScore<number>;
     let tabnetMasks: Float32Array = new Float32Array(0);
     for (const name of MODEL_NAMES) {
       const t = performance.now();
@@ -104,10 +133,22 @@ export async function loadModels(
       } else scores[name] = clip(await scorers[name].predict(X));
       inferenceUs[name] = ((performance.now() - t) * 1000) / Math.max(1, rows.length);
     }
-    return { scores, tabnetMasks, inferenceUs };
+    if (ensemble) {
+      const t = performance.now();
+      scores.ensemble = ensembleScores(scores, ensemble.weights);
+      // What an ensemble score costs: its members' time and the weighting.
+      const members = Object.keys(ensemble.weights) as ModelName[];
+      inferenceUs.ensemble =
+        members.reduce((sum, m) => sum + inferenceUs[m], 0) +
+        ((performance.now() - t) * 1000) / Math.max(1, rows.length);
+    }
+    return { names: scoreNames, scores, tabnetMasks, inferenceUs };
   };
   return {
     manifests,
+    ...(ensemble ? { ensemble } : {}),
+    scoreNames,
+    versions,
     features: [...pre.features],
     loadSeconds: (performance.now() - t0) / 1000,
     predictBatch,

@@ -13,14 +13,20 @@ import { fileURLToPath } from 'node:url';
 import { HitstreamError } from '../lib/errors.ts';
 import type { ModelName } from '../schemas/prediction.ts';
 import { decileReference } from './drift-reference.ts';
-import { type EnsembleWeights, ensembleScores, fitEnsembleWeights } from './ensemble.ts';
+import {
+  ENSEMBLE_FILE,
+  type EnsembleManifest,
+  type EnsembleWeights,
+  ensembleScores,
+  fitEnsembleWeights,
+} from './ensemble.ts';
 import { fitPreprocessing, type Preprocessing, toMatrix, trainingMatrix } from './features.ts';
 import { kindFor, type Protocol, usesContext } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
 import type { Scorer, TrainData, Validation } from './model.ts';
 import { ARTIFACTS_DIR } from './model-set.ts';
-import { writeReport } from './report.ts';
+import { bestSingleModel, writeReport } from './report.ts';
 import { groupedSplit, randomRowSplit, type Split } from './split.ts';
 import { loadTrainingData, type TrainingSource } from './training-source.ts';
 import type { TrainingRow } from './training-rows.ts';
@@ -238,6 +244,8 @@ async function trainProtocol(
   };
   log(`— protocol ${protocol}: ${tr.length} train / ${te.length} test rows`);
   const testScores: Partial<Record<ModelName, Float32Array>> = {};
+  /** The shipped fits' scores of their own training rows (the rows in one order for all). */
+  const shippedScores: Partial<Record<ModelName, Float32Array>> = {};
   const validation: Partial<Record<ModelName, Validation>> = {};
   for (const name of opts.models) {
     const { pre, Xtr, Xte } = variant(usesContext(name, protocol));
@@ -298,6 +306,7 @@ async function trainProtocol(
       await mkdir(dir, { recursive: true });
       const files = await shipped.trained.save(dir);
       const trainScores = await shipped.trained.scorer.predict(shipped.X);
+      shippedScores[name] = trainScores.map((v) => Math.min(100, Math.max(0, v)));
       const manifest: ModelManifest = {
         name,
         version: `${name}-${versionId(report, opts.seed)}`,
@@ -347,6 +356,7 @@ async function trainProtocol(
       `  ${protocol}/ensemble: RMSE ${ensemble.metrics.rmse.toFixed(3)} (weights ${w.join(', ')}, fitted on ${ensemble.validationRows} validation rows: RMSE ${ensemble.validationRmse.toFixed(3)})`,
     );
   }
+  if (protocol === 'grouped') await writeEnsemble(section, shippedScores, report, opts, outDir);
   return section;
 }
 
@@ -399,6 +409,42 @@ function fitEnsemble(
     validationRmse: rmse,
     metrics: regressionMetrics(yte, ensembleScores(testScores, weights)),
   };
+}
+
+/**
+ * Publishes the ensemble (ensemble.json beside the model folders) when it beats the best single
+ * model on the test split, the issue's rule; otherwise removes a previous run's, whose weights
+ * would belong to other fits. Its weights, fitted on the split fits, apply to the shipped ones.
+ */
+async function writeEnsemble(
+  section: Section,
+  shippedScores: Partial<Record<ModelName, Float32Array>>,
+  report: TrainReport,
+  opts: TrainOptions,
+  outDir: string,
+): Promise<void> {
+  const path = join(outDir, ENSEMBLE_FILE);
+  const e = section.ensemble;
+  const best = bestSingleModel(section);
+  const members = e ? (Object.keys(e.weights) as ModelName[]) : [];
+  if (!e || !best || e.metrics.rmse >= best.rmse || members.some((m) => !shippedScores[m])) {
+    await rm(path, { force: true });
+    if (e)
+      opts.log(`  grouped/ensemble: not published (it does not beat ${best?.model ?? 'the best model'})`);
+    return;
+  }
+  const manifest: EnsembleManifest = {
+    name: 'ensemble',
+    version: `ensemble-${versionId(report, opts.seed)}`,
+    created: report.created,
+    weights: e.weights,
+    metrics: { grouped: e.metrics },
+    bestSingle: best,
+    validation: { rows: e.validationRows, rmse: e.validationRmse },
+    drift: { score: decileReference(ensembleScores(shippedScores, e.weights)) },
+  };
+  await writeFile(path, JSON.stringify(manifest, null, 1));
+  opts.log(`  saved ${path}: published beside the four (beats ${best.model} ${best.rmse.toFixed(3)})`);
 }
 
 /**

@@ -2,8 +2,12 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { MODEL_NAMES } from './prediction.ts';
 
+/** The four models' values, and the ensemble's when the model set ships one. */
 const perModel = <T extends TSchema>(t: T) =>
-  Type.Object(Object.fromEntries(MODEL_NAMES.map((m) => [m, t])) as Record<(typeof MODEL_NAMES)[number], T>);
+  Type.Object({
+    ...(Object.fromEntries(MODEL_NAMES.map((m) => [m, t])) as Record<(typeof MODEL_NAMES)[number], T>),
+    ensemble: Type.Optional(t),
+  });
 
 export const ApiError = Type.Object(
   {

@@ -1,6 +1,6 @@
 /** What a live-feed client may send: a subscribe message that sets its filters. */
 import { type Static, Type } from '@sinclair/typebox';
-import { MODEL_NAMES } from './prediction.ts';
+import { SCORE_NAMES } from './prediction.ts';
 
 /** Filters left out are no filter (the API reads a null as left out). */
 export const FeedSubscribe = Type.Object(
@@ -9,8 +9,11 @@ export const FeedSubscribe = Type.Object(
     genre: Type.Optional(Type.String({ maxLength: 64, description: 'only tracks of this genre' })),
     model: Type.Optional(
       Type.Union(
-        MODEL_NAMES.map((m) => Type.Literal(m)),
-        { description: 'the model min_score applies to (default: the highest of the four)' },
+        SCORE_NAMES.map((m) => Type.Literal(m)),
+        {
+          description:
+            'the model min_score applies to (default: the highest score of the event); `ensemble` when the live version has one',
+        },
       ),
     ),
     shadow: Type.Optional(

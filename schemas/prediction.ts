@@ -8,6 +8,12 @@ import { AudioFeatures } from './track-features.ts';
 
 export const MODEL_NAMES = ['rf', 'xgb', 'mlp', 'tabnet'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
+/**
+ * What a prediction can be the score of: the four trained models, and the ensemble (a weighted sum
+ * of them, models/ensemble.ts) when the model set ships one.
+ */
+export const SCORE_NAMES = [...MODEL_NAMES, 'ensemble'] as const;
+export type ScoreName = (typeof SCORE_NAMES)[number];
 
 export const Prediction = Type.Object(
   {
@@ -16,7 +22,7 @@ export const Prediction = Type.Object(
       description: 'Deterministic id of the source event (topic-partition-offset)',
     }),
     track_id: Type.String({ minLength: 1 }),
-    model: Type.Union(MODEL_NAMES.map((m) => Type.Literal(m))),
+    model: Type.Union(SCORE_NAMES.map((m) => Type.Literal(m))),
     model_version: Type.String({ minLength: 1 }),
     score: Type.Number({ minimum: 0, maximum: 100, description: 'Predicted popularity, clipped to 0..100' }),
     inference_us: Type.Number({ minimum: 0, description: 'Model time per row in its batch, microseconds' }),

@@ -1,13 +1,6 @@
 /** Shaping scored events into ClickHouse rows and feed messages. Pure. */
-import type { BatchPrediction } from '../models/model-set.ts';
-import type { ModelManifest } from '../models/manifest.ts';
-import {
-  FEATURE_NAMES,
-  MODEL_NAMES,
-  type ModelName,
-  type ScoredEvent,
-  type TrackFeatures,
-} from '../schemas/index.ts';
+import type { BatchPrediction, PerScore } from '../models/model-set.ts';
+import { FEATURE_NAMES, type ScoredEvent, type TrackFeatures } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 
 /** Where a row's event came from: for the dead letter if ClickHouse refuses the row. */
@@ -44,26 +37,30 @@ export function trackRow(s: Scored, ingestedAt: Date) {
   };
 }
 
+/** Each score's version, as `LoadedModels.versions` holds them. */
+export type ScoreVersions = PerScore<string>;
+
+/** One row per event per score the prediction holds (four, or five with an ensemble). */
 export function predictionRows(
   batch: readonly Scored[],
   pred: BatchPrediction,
-  manifests: Record<ModelName, ModelManifest>,
+  versions: ScoreVersions,
   scoredAt: Date,
 ) {
   const rows = [];
   for (let i = 0; i < batch.length; i++) {
     const { eventId, event } = batch[i]!;
     const latency = Math.max(0, scoredAt.getTime() - Date.parse(event.event_time));
-    for (const model of MODEL_NAMES)
+    for (const model of pred.names)
       rows.push({
         event_id: eventId,
         track_id: event.track_id,
         track_genre: event.track_genre ?? '',
         model,
-        model_version: manifests[model].version,
-        score: pred.scores[model][i]!,
+        model_version: versions[model]!,
+        score: pred.scores[model]![i]!,
         popularity: event.popularity ?? null,
-        inference_us: pred.inferenceUs[model],
+        inference_us: pred.inferenceUs[model]!,
         latency_ms: latency,
         event_time: seconds(event.event_time),
         scored_at: Math.floor(scoredAt.getTime() / 1000),
@@ -77,21 +74,20 @@ export const shadowPredictionRows = (
   batch: readonly Scored[],
   pred: BatchPrediction,
   setVersion: string,
-  manifests: Record<ModelName, ModelManifest>,
+  versions: ScoreVersions,
   scoredAt: Date,
-) => predictionRows(batch, pred, manifests, scoredAt).map((r) => ({ ...r, set_version: setVersion }));
+) => predictionRows(batch, pred, versions, scoredAt).map((r) => ({ ...r, set_version: setVersion }));
 
 const roundedScores = (pred: BatchPrediction, i: number) =>
-  Object.fromEntries(MODEL_NAMES.map((m) => [m, Math.round(pred.scores[m][i]! * 100) / 100]));
+  Object.fromEntries(pred.names.map((m) => [m, Math.round(pred.scores[m]![i]! * 100) / 100]));
 
 export function scoredEvents(
   batch: readonly Scored[],
   pred: BatchPrediction,
-  live: { version: string; manifests: Record<ModelName, ModelManifest> },
+  live: { version: string; versions: ScoreVersions },
   scoredAt: Date,
   shadow?: { version: string; pred: BatchPrediction },
 ): ScoredEvent[] {
-  const { manifests } = live;
   const nFeatures = pred.tabnetMasks.length / Math.max(1, batch.length);
   return batch.map(({ eventId, event }, i) => ({
     event_id: eventId,
@@ -102,7 +98,7 @@ export function scoredEvents(
     features: Object.fromEntries(FEATURE_NAMES.map((f) => [f, event[f]])) as ScoredEvent['features'],
     ...(event.popularity !== undefined ? { popularity: event.popularity } : {}),
     scores: roundedScores(pred, i),
-    model_versions: Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].version])),
+    model_versions: Object.fromEntries(pred.names.map((m) => [m, live.versions[m]!])),
     version: live.version,
     ...(shadow ? { shadow: { version: shadow.version, scores: roundedScores(shadow.pred, i) } } : {}),
     tabnet_mask: Array.from(
@@ -135,9 +131,9 @@ export function encodeRows(rows: readonly object[], origins: readonly RowOrigin[
   return { rows: rows.length, text, origins };
 }
 
-/** The origin of each of `predictionRows(batch)`'s rows (one per event per model). */
-export const predictionOrigins = (batch: readonly Scored[]): RowOrigin[] =>
-  batch.flatMap((s) => MODEL_NAMES.map(() => s.origin));
+/** The origin of each of `predictionRows(batch, pred)`'s rows (one per event per score). */
+export const predictionOrigins = (batch: readonly Scored[], pred: BatchPrediction): RowOrigin[] =>
+  batch.flatMap((s) => pred.names.map(() => s.origin));
 
 /** A dead letter's own position, as the origin of its row. */
 export const deadLetterOrigin = (d: DeadLetter): RowOrigin => ({

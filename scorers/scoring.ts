@@ -6,15 +6,12 @@
 import type { Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
-import type { ModelManifest } from '../models/manifest.ts';
 import type { BatchPrediction } from '../models/model-set.ts';
 import type { ServedSet, Serving } from '../models/registry/serving.ts';
-import type { ModelName } from '../schemas/index.ts';
-import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { Coalescer } from './coalescer.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { type Scored, scoredEvents } from './rows.ts';
+import { type Scored, type ScoreVersions, scoredEvents } from './rows.ts';
 import { type RetryOptions, withRetry } from '../lib/retry.ts';
 
 /**
@@ -50,8 +47,9 @@ export function slicePrediction(
 ): BatchPrediction {
   const nFeatures = total ? pred.tabnetMasks.length / total : 0;
   return {
+    names: pred.names,
     scores: Object.fromEntries(
-      MODEL_NAMES.map((m) => [m, pred.scores[m].subarray(start, end)]),
+      pred.names.map((m) => [m, pred.scores[m]!.subarray(start, end)]),
     ) as BatchPrediction['scores'],
     tabnetMasks: pred.tabnetMasks.subarray(start * nFeatures, end * nFeatures),
     inferenceUs: pred.inferenceUs,
@@ -67,8 +65,8 @@ export interface ScoreRequest {
 
 export interface ScoreResult {
   pred: BatchPrediction;
-  /** The live version's manifests: every row of this result names its versions from these. */
-  manifests: Record<ModelName, ModelManifest>;
+  /** The live version's score versions: every row of this result names its version from these. */
+  versions: ScoreVersions;
   /** The shadow version's scores of the same events, when one is set. */
   shadow?: { set: ServedSet; pred: BatchPrediction };
   scoredAt: Date;
@@ -97,7 +95,7 @@ export function createScoringStage(deps: {
     const pred = await live.models.predictBatch(events);
     const scoredAt = new Date();
     const tScored = performance.now();
-    for (const m of MODEL_NAMES) metrics.inferenceUs.observe({ model: m }, pred.inferenceUs[m]);
+    for (const m of pred.names) metrics.inferenceUs.observe({ model: m }, pred.inferenceUs[m]!);
     let shadow: ScoreResult['shadow'];
     if (shadowSet && valid.length) {
       const cpu = process.cpuUsage();
@@ -105,12 +103,12 @@ export function createScoringStage(deps: {
       const used = process.cpuUsage(cpu);
       metrics.shadowCpuSeconds.inc((used.user + used.system) / 1e6);
     }
-    const manifests = live.models.manifests;
+    const versions = live.models.versions;
 
     const feed = scoredEvents(
       valid,
       pred,
-      { version: live.version, manifests },
+      { version: live.version, versions },
       scoredAt,
       shadow && { version: shadow.set.version, pred: shadow.pred },
     );
@@ -154,7 +152,7 @@ export function createScoringStage(deps: {
       start = end;
       return {
         pred: own,
-        manifests,
+        versions,
         ...(ownShadow ? { shadow: ownShadow } : {}),
         scoredAt,
         publishedAt,

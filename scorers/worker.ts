@@ -28,7 +28,6 @@ import { createKafka, PRODUCER_RETRY, restartUnless } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { LoadedModels } from '../models/model-set.ts';
 import { type Serving, servingOf } from '../models/registry/serving.ts';
-import { MODEL_NAMES } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { deadLetterFor, decodeTrackMessage, eventIdOf, rejectedRowDeadLetter } from './decode.ts';
 import { withRetry } from '../lib/retry.ts';
@@ -240,7 +239,7 @@ export function createWorker(
     metrics.batchSize.observe(batch.messages.length);
 
     const tDecoded = performance.now();
-    const { pred, manifests, shadow, scoredAt, publishedAt, run } = await score({ valid, dead, heartbeat });
+    const { pred, versions, shadow, scoredAt, publishedAt, run } = await score({ valid, dead, heartbeat });
     const last = batch.messages[batch.messages.length - 1]!.offset;
     metrics.lag.set(
       { partition: String(batch.partition) },
@@ -260,7 +259,10 @@ export function createWorker(
           valid.map((s) => trackRow(s, scoredAt)),
           valid.map((s) => s.origin),
         ),
-        predictions: encodeRows(predictionRows(valid, pred, manifests, scoredAt), predictionOrigins(valid)),
+        predictions: encodeRows(
+          predictionRows(valid, pred, versions, scoredAt),
+          predictionOrigins(valid, pred),
+        ),
         ...(shadow
           ? {
               shadow_predictions: encodeRows(
@@ -268,10 +270,10 @@ export function createWorker(
                   valid,
                   shadow.pred,
                   shadow.set.version,
-                  shadow.set.models.manifests,
+                  shadow.set.models.versions,
                   scoredAt,
                 ),
-                predictionOrigins(valid),
+                predictionOrigins(valid, shadow.pred),
               ),
             }
           : {}),
@@ -282,7 +284,7 @@ export function createWorker(
     // good (fatal error, or shutdown's deadline): nothing after it is committed.
     stored.then(
       () => {
-        for (const m of MODEL_NAMES) metrics.predictionsOut.inc({ model: m }, valid.length);
+        for (const m of pred.names) metrics.predictionsOut.inc({ model: m }, valid.length);
         for (const d of dead) metrics.deadLetters.inc({ reason: d.error_code });
       },
       (err: unknown) => fail(err, 'writing to ClickHouse'),

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { HitstreamError } from '../../lib/errors.ts';
 import { type BinnedReference, jensenShannon, psi, shares } from '../../models/drift-reference.ts';
 import type { Serving } from '../../models/registry/serving.ts';
-import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
+import type { ScoreName } from '../../schemas/index.ts';
 import { FEATURE_NAMES } from '../../schemas/track-features.ts';
 import { featureBinsSql, scoreBinsSql, versionErrorSql } from '../../models/drift-sql.ts';
 import { driftReferencesSql, parseDriftReferences, referencesOf } from '../../models/registry/references.ts';
@@ -59,7 +59,7 @@ interface ErrorRow {
 /** The references of `version`: from memory when it is served, else from drift_references. */
 async function referencesFor(storage: StorageReader, serving: Serving, version: string) {
   const served = serving.byVersion(version);
-  if (served) return referencesOf(served.models.manifests);
+  if (served) return referencesOf(served.models);
   const rows = await storage.rows<Record<string, unknown>>(
     'read the drift references',
     driftReferencesSql(version),
@@ -117,10 +117,9 @@ export const driftRoutes =
         // The version's own references: a promotion changes them with no dashboards run.
         const ref = await referencesFor(deps.storage, deps.serving, version);
         const featureEdges = Object.fromEntries(Object.entries(ref.features).map(([f, r]) => [f, r.edges]));
-        const scoreEdges = Object.fromEntries(MODEL_NAMES.map((m) => [m, ref.scores[m].edges])) as Record<
-          ModelName,
-          number[]
-        >;
+        // The ensemble's too when the version has one.
+        const scoreNames = Object.keys(ref.scores) as ScoreName[];
+        const scoreEdges = Object.fromEntries(scoreNames.map((m) => [m, ref.scores[m]!.edges]));
         const [fr, sr, er] = await Promise.all([
           deps.storage.rows<{ feature: string; bin: number; n: string }>(
             'read the feature drift',
@@ -148,12 +147,12 @@ export const driftRoutes =
               .map((f) => [f, compare(featureRows, f, ref.features[f]!)]),
           ),
           models: Object.fromEntries(
-            MODEL_NAMES.map((m) => {
+            scoreNames.map((m) => {
               const e = errors.get(m);
               return [
                 m,
                 {
-                  ...compare(scoreRows, m, ref.scores[m]),
+                  ...compare(scoreRows, m, ref.scores[m]!),
                   labelled: {
                     n: Number(e?.n ?? 0),
                     rmse: num(e?.rmse),

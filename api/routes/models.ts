@@ -2,7 +2,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Serving } from '../../models/registry/serving.ts';
 import { MODEL_NAMES } from '../../schemas/index.ts';
 
-/** GET /models: each model's manifest (version, metrics, importance, training data) minus bulky internals. */
+/**
+ * GET /models: each model's manifest (version, metrics, importance, training data) minus bulky
+ * internals, and the ensemble's (weights, test metrics, the best single model it beat) or null.
+ */
 export const modelRoutes =
   (serving: Serving): FastifyPluginAsync =>
   async (app) => {
@@ -23,6 +26,7 @@ export const modelRoutes =
               genres: Object.keys(preprocessing.genre.means).sort(),
             };
           }),
+          ensemble: models.ensemble ?? null,
         };
       },
     );

@@ -6,7 +6,7 @@ import type { Serving } from '../../models/registry/serving.ts';
 import { errorResponses, PredictResponse } from '../../schemas/api.ts';
 import { strictBody } from '../errors.ts';
 import { rateLimited } from '../protection.ts';
-import { FeatureInput, MODEL_NAMES } from '../../schemas/index.ts';
+import { FeatureInput } from '../../schemas/index.ts';
 
 const PredictQuery = Type.Object({
   version: Type.Optional(
@@ -18,7 +18,7 @@ const PredictQuery = Type.Object({
   ),
 });
 
-/** POST /predict: one track's features → all four models' scores, timings and TabNet's mask. */
+/** POST /predict: one track's features → all four models' scores (and the ensemble's when the version has one), timings and TabNet's mask. */
 export const predictRoutes =
   (serving: Serving, cfg: Config): FastifyPluginAsync =>
   async (app) => {
@@ -26,7 +26,7 @@ export const predictRoutes =
       '/predict',
       {
         schema: {
-          summary: 'Score one track with all four models',
+          summary: 'Score one track with all four models (and the ensemble, when the version ships one)',
           body: FeatureInput,
           querystring: PredictQuery,
           response: { 200: PredictResponse, ...errorResponses(400, 404, 413, 415, 429) },
@@ -46,14 +46,12 @@ export const predictRoutes =
         const { models } = set;
         const p = await models.predictBatch([req.body]);
         return {
-          scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, Math.round(p.scores[m][0]! * 100) / 100])),
-          inference_us: Object.fromEntries(
-            MODEL_NAMES.map((m) => [m, Math.round(p.inferenceUs[m] * 10) / 10]),
-          ),
+          scores: Object.fromEntries(p.names.map((m) => [m, Math.round(p.scores[m]![0]! * 100) / 100])),
+          inference_us: Object.fromEntries(p.names.map((m) => [m, Math.round(p.inferenceUs[m]! * 10) / 10])),
           tabnet_mask: Object.fromEntries(
             models.features.map((f, j) => [f, Math.round(p.tabnetMasks[j]! * 1000) / 1000]),
           ),
-          model_versions: Object.fromEntries(MODEL_NAMES.map((m) => [m, models.manifests[m].version])),
+          model_versions: Object.fromEntries(p.names.map((m) => [m, models.versions[m]!])),
           version: set.version,
         };
       },

@@ -1,7 +1,22 @@
 // Shared helpers for hitstream's pages: no framework, no CDN, nothing to build.
-export const MODELS = ['rf', 'xgb', 'mlp', 'tabnet'];
-export const LABEL = { rf: 'Random Forest', xgb: 'XGBoost', mlp: 'MLP', tabnet: 'TabNet' };
-export const COLOR = { rf: '#4C78A8', xgb: '#F58518', mlp: '#54A24B', tabnet: '#B279A2' };
+// Every score a prediction can hold: the four models, and the ensemble when the version has one.
+export const MODELS = ['rf', 'xgb', 'mlp', 'tabnet', 'ensemble'];
+export const LABEL = {
+  rf: 'Random Forest',
+  xgb: 'XGBoost',
+  mlp: 'MLP',
+  tabnet: 'TabNet',
+  ensemble: 'Ensemble',
+};
+export const COLOR = {
+  rf: '#4C78A8',
+  xgb: '#F58518',
+  mlp: '#54A24B',
+  tabnet: '#B279A2',
+  ensemble: '#E45756',
+};
+/** The scores `scores` (an event's, a prediction's) holds, in MODELS order. */
+export const scoresIn = (scores) => MODELS.filter((m) => scores && m in scores);
 
 export async function getJson(url, init) {
   const r = await fetch(url, init);

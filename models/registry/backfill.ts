@@ -104,7 +104,7 @@ export async function backfill(
         origin: { topic: 'backfill', partition: 0, offset: '0' },
       }));
       const pred = await models.predictBatch(scored.map((s) => s.event));
-      const rows = shadowPredictionRows(scored, pred, opts.version, models.manifests, new Date());
+      const rows = shadowPredictionRows(scored, pred, opts.version, models.versions, new Date());
       await insertRows(
         { client: ch, url: cfg.clickhouseUrl, database: cfg.clickhouseDatabase },
         'shadow_predictions',
@@ -120,7 +120,7 @@ export async function backfill(
     return {
       version: opts.version,
       events: done,
-      rows: done * 4,
+      rows: done * models.scoreNames.length,
       seconds,
       eventsPerSecond: seconds ? done / seconds : 0,
     };

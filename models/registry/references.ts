@@ -1,17 +1,38 @@
 /**
  * A version's drift references in ClickHouse (table drift_references): the decile bins of each
- * feature and of each model's scores on its training data, from its manifests. Written when the
+ * feature and of each score (the four models', the ensemble's when the set has one) on its training
+ * data, from its manifests. Written when the
  * version is pushed (and by every process for the set it starts with, so a registry-less setup
  * has them too); the dashboards' drift SQL joins every row with its version's.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
+import { MODEL_NAMES, type ModelName, type ScoreName } from '../../schemas/prediction.ts';
 import { sql } from '../../lib/sql.ts';
 import type { BinnedReference } from '../drift-reference.ts';
 import { NO_EDGE, REFERENCE_BINS, referenceColumns } from '../drift-sql.ts';
+import type { EnsembleManifest } from '../ensemble.ts';
 import type { ModelManifest } from '../manifest.ts';
 
-export function driftReferenceRows(version: string, manifests: Record<ModelName, ModelManifest>) {
+/** What a version's references come from: its manifests and its ensemble (`LoadedModels` is one). */
+export interface ReferenceSource {
+  manifests: Record<ModelName, ModelManifest>;
+  ensemble?: EnsembleManifest | undefined;
+}
+
+/** Each score's version and training reference. */
+function scoreReferences({ manifests, ensemble }: ReferenceSource) {
+  const models = MODEL_NAMES.map((m) => ({
+    name: m,
+    version: manifests[m].version,
+    ref: manifests[m].drift.score,
+  }));
+  return ensemble
+    ? [...models, { name: 'ensemble' as ScoreName, version: ensemble.version, ref: ensemble.drift.score }]
+    : models;
+}
+
+export function driftReferenceRows(version: string, source: ReferenceSource) {
+  const { manifests } = source;
   const writtenAt = Math.floor(Date.now() / 1000);
   // The four manifests hold the same feature reference (one training split); rf's is used.
   const features = Object.entries(manifests.rf.drift.features).map(([name, ref]) => ({
@@ -22,12 +43,12 @@ export function driftReferenceRows(version: string, manifests: Record<ModelName,
     ...referenceColumns(ref),
     written_at: writtenAt,
   }));
-  const scores = MODEL_NAMES.map((m) => ({
+  const scores = scoreReferences(source).map((s) => ({
     version,
     subject: 'score',
-    name: m,
-    model_version: manifests[m].version,
-    ...referenceColumns(manifests[m].drift.score),
+    name: s.name,
+    model_version: s.version,
+    ...referenceColumns(s.ref),
     written_at: writtenAt,
   }));
   return [...features, ...scores];
@@ -36,26 +57,26 @@ export function driftReferenceRows(version: string, manifests: Record<ModelName,
 export async function writeDriftReferences(
   client: ClickHouseClient,
   version: string,
-  manifests: Record<ModelName, ModelManifest>,
+  source: ReferenceSource,
 ) {
   await client.insert({
     table: 'drift_references',
     format: 'JSONEachRow',
-    values: driftReferenceRows(version, manifests),
+    values: driftReferenceRows(version, source),
   });
 }
 
 export interface VersionReferences {
   features: Record<string, BinnedReference>;
-  scores: Record<ModelName, BinnedReference>;
+  /** The four models', and the ensemble's when the version has one. */
+  scores: Record<ModelName, BinnedReference> & { ensemble?: BinnedReference };
 }
 
-export const referencesOf = (manifests: Record<ModelName, ModelManifest>): VersionReferences => ({
-  features: manifests.rf.drift.features,
-  scores: Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].drift.score])) as Record<
-    ModelName,
-    BinnedReference
-  >,
+export const referencesOf = (source: ReferenceSource): VersionReferences => ({
+  features: source.manifests.rf.drift.features,
+  scores: Object.fromEntries(
+    scoreReferences(source).map((s) => [s.name, s.ref]),
+  ) as VersionReferences['scores'],
 });
 
 export const driftReferencesSql = (version: string) =>
@@ -75,7 +96,7 @@ export function parseDriftReferences(rows: Record<string, unknown>[]): VersionRe
   );
   const scores = Object.fromEntries(
     rows.filter((r) => r.subject === 'score').map((r) => [String(r.name), toReference(r)]),
-  ) as Record<ModelName, BinnedReference>;
+  ) as VersionReferences['scores'];
   if (!Object.keys(features).length || MODEL_NAMES.some((m) => !scores[m])) return undefined;
   return { features, scores };
 }

@@ -56,7 +56,7 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   const ch = createClickhouse(cfg, { timeoutMs: 120_000 });
   const store = createModelStore(ch);
   // The drift panels find a set's references in ClickHouse; the checkout's may never be pushed.
-  await writeDriftReferences(ch, local.version, local.models.manifests).catch((err: unknown) =>
+  await writeDriftReferences(ch, local.version, local.models).catch((err: unknown) =>
     log.warn({ err: describeError(err) }, 'drift references of the checkout models not written'),
   );
   const cache = join(cfg.home, 'models-cache');

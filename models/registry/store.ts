@@ -1,6 +1,6 @@
 /**
- * The registry's files in ClickHouse: a version is the four model folders of one training run,
- * pushed as chunks (`model_files`) and then committed by one row in `model_versions` holding every
+ * The registry's files in ClickHouse: a version is the four model folders of one training run (and
+ * its ensemble.json when training published one), pushed as chunks (`model_files`) and then committed by one row in `model_versions` holding every
  * file's SHA-256 and the set's. A download checks every file against it, so a corrupt or
  * incomplete upload is refused (and the process keeps what it has).
  */
@@ -10,7 +10,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HitstreamError } from '../../lib/errors.ts';
 import { sql } from '../../lib/sql.ts';
-import { MODEL_NAMES } from '../../schemas/prediction.ts';
+import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
+import { ENSEMBLE_FILE, readEnsemble } from '../ensemble.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { writeDriftReferences } from './references.ts';
 
@@ -67,7 +68,17 @@ export async function readVersionDir(dir: string) {
       throw new HitstreamError('version_mixed', `${m} was trained on other features than rf`, {
         field: '--dir',
       });
-  return { version: [...ids][0]!, manifests, features };
+  const version = [...ids][0]!;
+  const ensemble = await readEnsemble(dir).catch((err: unknown) => {
+    throw new HitstreamError('version_incomplete', (err as Error).message, { cause: err, field: '--dir' });
+  });
+  if (ensemble && ensemble.version !== `ensemble-${version}`)
+    throw new HitstreamError(
+      'version_mixed',
+      `${dir}/${ENSEMBLE_FILE} is ${ensemble.version}, of another training run than the models (${version}): train again`,
+      { field: '--dir' },
+    );
+  return { version, manifests: manifests as Record<ModelName, ModelManifest>, ensemble, features };
 }
 
 export function createModelStore(client: ClickHouseClient) {
@@ -111,10 +122,11 @@ export function createModelStore(client: ClickHouseClient) {
       onProgress?: (done: number, total: number) => void,
       opts: { reportFile?: string } = {},
     ) {
-      const { version, manifests, features } = await readVersionDir(dir);
+      const { version, manifests, ensemble, features } = await readVersionDir(dir);
       const files: VersionFile[] = [];
       const now = Math.floor(Date.now() / 1000);
-      const paths = MODEL_NAMES.flatMap((m) => manifests[m]!.files.map((f) => `${m}/${f}`));
+      const paths = MODEL_NAMES.flatMap((m) => manifests[m].files.map((f) => `${m}/${f}`));
+      if (ensemble) paths.push(ENSEMBLE_FILE);
       const sources = new Map(paths.map((p) => [p, join(dir, p)]));
       if (opts.reportFile) {
         paths.push('report.json');
@@ -171,14 +183,17 @@ export function createModelStore(client: ClickHouseClient) {
         files: JSON.stringify(files),
         set_sha256: setChecksum(files),
         metrics: JSON.stringify(
-          Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m]!.metrics.grouped.rmse])),
+          Object.fromEntries([
+            ...MODEL_NAMES.map((m) => [m, manifests[m].metrics.grouped.rmse]),
+            ...(ensemble ? [['ensemble', ensemble.metrics.grouped.rmse]] : []),
+          ]),
         ),
-        created: manifests.rf!.created,
+        created: manifests.rf.created,
         pushed_by: by,
         pushed_at: now,
       };
       // References before the version row: a committed version always has its drift references.
-      await writeDriftReferences(client, version, manifests);
+      await writeDriftReferences(client, version, { manifests, ensemble });
       await client.insert({ table: 'model_versions', format: 'JSONEachRow', values: [record] });
       return { version, files: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0) };
     },

@@ -11,6 +11,7 @@ import { createClickhouse } from '../../lib/clickhouse.ts';
 import { clickhouseNodes, clickhouseUrlOf, STACK_CLUSTER } from '../../infra/stack/clickhouse-native.ts';
 import { kafkaSecurity } from '../../lib/kafka.ts';
 import { migrate } from '../../infra/migrate.ts';
+import { scoreNamesOf } from '../../models/model-set.ts';
 import { ident, sql } from '../../lib/sql.ts';
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
@@ -167,7 +168,13 @@ export async function isolatedPipeline(partitions = 4) {
 }
 
 /**
- * Waits until `events` events are stored: their four prediction rows *and* their track row. A
+ * Prediction rows per event with the checkout's models: one per model, and one for the ensemble
+ * when training published it (models/artifacts/ensemble.json).
+ */
+export const SCORES_PER_EVENT = scoreNamesOf().length;
+
+/**
+ * Waits until `events` events are stored: their prediction rows (SCORES_PER_EVENT each) *and* their track row. A
  * write inserts into its tables concurrently, so the predictions can be complete a moment
  * before the track rows are (CI once read 76 of 300 there).
  */
@@ -181,7 +188,7 @@ export async function eventuallyStored(
       predictions: await count('SELECT count() FROM predictions FINAL'),
       tracks: await count('SELECT count() FROM track_events FINAL'),
     }),
-    (s) => s.predictions >= 4 * events && s.tracks >= events,
+    (s) => s.predictions >= SCORES_PER_EVENT * events && s.tracks >= events,
     timeoutMs,
   );
 }

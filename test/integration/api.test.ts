@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { MODEL_FEATURES } from '../../models/features.ts';
+import { scoreNamesOf } from '../../models/model-set.ts';
 import { buildApp } from '../../api/app.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import { createPublisher } from '../../producers/publisher.ts';
@@ -53,8 +54,9 @@ test('POST /predict answers four scores in 0..100, timings and a TabNet mask ove
     inference_us: Record<string, number>;
     tabnet_mask: Record<string, number>;
   }>();
-  for (const m of ['rf', 'xgb', 'mlp', 'tabnet'])
-    assert.ok(body.scores[m]! >= 0 && body.scores[m]! <= 100, m);
+  // The four, and the ensemble when the checkout's models ship one.
+  assert.deepEqual(Object.keys(body.scores), [...scoreNamesOf()]);
+  for (const m of scoreNamesOf()) assert.ok(body.scores[m]! >= 0 && body.scores[m]! <= 100, m);
   assert.equal(Object.keys(body.tabnet_mask).length, MODEL_FEATURES.length);
   const changed = await app.inject({
     method: 'POST',

@@ -19,7 +19,14 @@ import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
-import { eventually, freshTopics, testConfig, testKafka, uniqueName } from '../helpers/services.ts';
+import {
+  eventually,
+  freshTopics,
+  testConfig,
+  testKafka,
+  uniqueName,
+  SCORES_PER_EVENT,
+} from '../helpers/services.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'hitstream-outage-'));
 const id = uniqueName('outage');
@@ -96,7 +103,11 @@ test('with ClickHouse down nothing is committed; when it returns every event is 
   assert.equal(await committed(), 200, 'no offset is committed while the writes fail');
 
   await startClickhouse(cfg, log);
-  assert.equal(await eventually(predictions, (n) => n >= 4 * 500, 90_000), 4 * 500, 'caught up without loss');
+  assert.equal(
+    await eventually(predictions, (n) => n >= SCORES_PER_EVENT * 500, 90_000),
+    SCORES_PER_EVENT * 500,
+    'caught up without loss',
+  );
   assert.equal(await eventually(committed, (n) => n >= 500), 500);
   await publisher.close();
 });

@@ -16,7 +16,7 @@ import { versionOf } from '../../models/registry/serving.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
 import type { Publisher } from '../../producers/publisher.ts';
 import { trackEventFromCsv } from '../../producers/track-event.ts';
-import { FEATURE_NAMES, MODEL_NAMES } from '../../schemas/index.ts';
+import { FEATURE_NAMES } from '../../schemas/index.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { runOnChdb } from '../sql/chdb.ts';
 import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
@@ -33,7 +33,7 @@ before(async () => {
   s = await startScoringApp(p);
   ({ models, publisher, app } = s);
   // What `models push` (or a worker's start) writes: the dashboards' SQL reads references here.
-  await writeDriftReferences(p.client, versionOf(models), models.manifests);
+  await writeDriftReferences(p.client, versionOf(models), models);
 });
 after(async () => {
   await s.stop();
@@ -71,7 +71,7 @@ test('reference-like rows show no drift; the same rows shifted (energy +0.25, lo
   const old = (await app.inject({ url: '/drift?window=1h' })).json<Drift>();
   assert.equal(old.features.energy?.n, 2 * n);
   assert.deepEqual([old.version, old.role], [versionOf(models), 'live']);
-  for (const m of MODEL_NAMES) {
+  for (const m of models.scoreNames) {
     assert.equal(old.models[m]?.n, 2 * n, `${m}: the live version's scores`);
     assert.equal(old.models[m]?.labelled.n, 2 * n, `${m}: labelled`);
     assert.ok((old.models[m]?.labelled.rmse ?? 0) > 5, `${m}: RMSE ${old.models[m]?.labelled.rmse}`);
@@ -172,7 +172,7 @@ test('every dashboard panel query runs on the real ClickHouse with data and retu
 
   // Last (it becomes the registry-less fallback's live version): a version this process does not
   // serve has /drift read its references from drift_references; it scored nothing here.
-  await writeDriftReferences(p.client, 'pushed-elsewhere', models.manifests);
+  await writeDriftReferences(p.client, 'pushed-elsewhere', models);
   const other = (await app.inject({ url: '/drift?window=1h&version=pushed-elsewhere' })).json<Drift>();
   assert.deepEqual(
     [other.version, other.role, (other.features.energy?.n ?? 0) > 0],

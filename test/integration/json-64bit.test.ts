@@ -19,7 +19,7 @@ import { writeDriftReferences } from '../../models/registry/references.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { runOnChdb } from '../sql/chdb.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
-import { eventually, isolatedPipeline } from '../helpers/services.ts';
+import { eventually, isolatedPipeline, SCORES_PER_EVENT } from '../helpers/services.ts';
 import { apiReadUrls, assertSameJson, baseTables } from '../helpers/same-answers.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
@@ -29,11 +29,11 @@ const N = 200;
 before(async () => {
   p = await isolatedPipeline();
   s = await startScoringApp(p);
-  await writeDriftReferences(p.client, versionOf(s.models), s.models.manifests);
+  await writeDriftReferences(p.client, versionOf(s.models), s.models);
   await replayCsv(s.publisher, { path: 'data/spotify_tracks_sample.csv', limit: N, quiet: true });
   await eventually(
     () => p.count('SELECT count() FROM predictions FINAL'),
-    (n) => n >= 4 * N,
+    (n) => n >= SCORES_PER_EVENT * N,
     90_000,
   ); // A shadow version's rows (scores one point higher), so `compare` has something to compare.
   await p.client.command({

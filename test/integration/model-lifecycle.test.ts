@@ -16,7 +16,7 @@ import { FeedHub } from '../../api/feed/hub.ts';
 import type { Config } from '../../lib/config.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { ARTIFACTS_DIR, scoreNamesOf } from '../../models/model-set.ts';
 import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
 import { driftSql } from '../../dashboards/drift.ts';
 import { LIVE_VERSION_SQL, VERSION_OF_ROW, versionErrorSql } from '../../models/drift-sql.ts';
@@ -30,8 +30,8 @@ import { createPublisher, type Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
-import { FeatureInput, MODEL_NAMES, type ScoredEvent } from '../../schemas/index.ts';
-import { eventually, isolatedPipeline } from '../helpers/services.ts';
+import { FeatureInput, type ScoredEvent } from '../../schemas/index.ts';
+import { eventually, isolatedPipeline, SCORES_PER_EVENT } from '../helpers/services.ts';
 
 const log = createLogger('test-lifecycle', process.env.TEST_LOG_LEVEL ?? 'silent');
 const home = mkdtempSync(join(tmpdir(), 'hitstream-lifecycle-'));
@@ -114,16 +114,16 @@ test('a promotion mid-replay (250 events/s, 2 workers): every event has one live
   assert.equal(
     await eventually(
       () => p.count('SELECT count() FROM predictions FINAL'),
-      (c) => c >= 4 * n,
+      (c) => c >= SCORES_PER_EVENT * n,
     ),
-    4 * n,
+    SCORES_PER_EVENT * n,
   );
   assert.equal(
     await p.count(
-      `SELECT count() FROM (SELECT event_id, count() AS c, uniqExact(${VERSION_OF_ROW}) AS v, uniqExact(model) AS m FROM predictions FINAL GROUP BY event_id) WHERE c != 4 OR v != 1 OR m != 4`,
+      `SELECT count() FROM (SELECT event_id, count() AS c, uniqExact(${VERSION_OF_ROW}) AS v, uniqExact(model) AS m FROM predictions FINAL GROUP BY event_id) WHERE c != ${SCORES_PER_EVENT} OR v != 1 OR m != ${SCORES_PER_EVENT}`,
     ),
     0,
-    'four rows per event, one per model, from one version',
+    'one row per event per score, from one version',
   );
   const versions = await p.client.query({
     query: `SELECT ${VERSION_OF_ROW} AS v, count() AS n, min(scored_at) AS first, max(scored_at) AS last FROM predictions FINAL GROUP BY v`,
@@ -174,23 +174,23 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
   assert.equal(
     await eventually(
       () => p.count('SELECT count() FROM shadow_predictions FINAL'),
-      (c) => c >= 1200,
+      (c) => c >= SCORES_PER_EVENT * 300,
     ),
-    1200,
+    SCORES_PER_EVENT * 300,
   );
   assert.equal(
     await eventually(
       () => p.count('SELECT count() FROM predictions FINAL'),
-      (c) => c >= before + 1200,
+      (c) => c >= before + SCORES_PER_EVENT * 300,
     ),
-    before + 1200,
+    before + SCORES_PER_EVENT * 300,
   );
   assert.equal(
     await p.count(
       `SELECT count() FROM predictions FINAL WHERE event_id IN (SELECT event_id FROM shadow_predictions) AND ${VERSION_OF_ROW} = '${v1}'`,
     ),
-    1200,
-    'each shadowed event has its four live rows, from the live version',
+    SCORES_PER_EVENT * 300,
+    'each shadowed event has its live rows (one per score), from the live version',
   );
 
   await eventually(
@@ -223,7 +223,7 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
     format: 'JSONEachRow',
   });
   const raw = await rs.json<{ model: string; live: number; shadow: number; label: number }>();
-  for (const m of MODEL_NAMES) {
+  for (const m of scoreNamesOf()) {
     const rows = raw.filter((r) => r.model === m);
     const rmse = (k: 'live' | 'shadow') =>
       Math.sqrt(rows.reduce((a, r) => a + (r[k] - r.label) ** 2, 0) / rows.length);
@@ -250,7 +250,7 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
       )
       .join(' UNION ALL '),
   );
-  for (const m of MODEL_NAMES) {
+  for (const m of scoreNamesOf()) {
     const rows = scoredByWorse.filter((r) => r.model === m);
     const independent = Math.sqrt(rows.reduce((a, r) => a + (r.score - r.label) ** 2, 0) / rows.length);
     const e = errors.find((r) => r.model === m)!;
@@ -262,7 +262,7 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
   const seriesOf = async (q: string) => new Set((await query<{ name: string }>(q)).map((r) => r.name));
   for (const q of [panels.scorePsi, panels.error]) {
     const names = await seriesOf(q);
-    for (const m of MODEL_NAMES) {
+    for (const m of scoreNamesOf()) {
       assert.ok(names.has(`${m} · ${v1}`), `${m} · ${v1} in ${[...names].join(', ')}`);
       assert.ok(
         names.has(`${m} · ${worse} (shadow)`),
@@ -381,14 +381,14 @@ test('backfill scores every stored event with a version as shadow rows, and comp
   assert.equal(r.events, events);
   assert.equal(
     await p.count(`SELECT count() FROM shadow_predictions FINAL WHERE set_version = '${v1}'`),
-    4 * events,
+    SCORES_PER_EVENT * events,
   );
   assert.equal(
     await p.count(
-      `SELECT count() FROM (SELECT event_id FROM shadow_predictions FINAL WHERE set_version = '${v1}' GROUP BY event_id HAVING count() != 4)`,
+      `SELECT count() FROM (SELECT event_id FROM shadow_predictions FINAL WHERE set_version = '${v1}' GROUP BY event_id HAVING count() != ${SCORES_PER_EVENT})`,
     ),
     0,
-    'four shadow rows per event',
+    'one shadow row per event per score',
   );
   assert.ok(
     progress.length >= 4 && progress.at(-1) === events,

@@ -11,7 +11,13 @@ import { replayCsv } from '../../producers/replay.ts';
 import { MAX_EVENT_BYTES } from '../../scorers/decode.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
-import { eventually, eventuallyStored, isolatedPipeline, testKafka } from '../helpers/services.ts';
+import {
+  eventually,
+  eventuallyStored,
+  isolatedPipeline,
+  testKafka,
+  SCORES_PER_EVENT,
+} from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
 let models: LoadedModels;
@@ -31,7 +37,7 @@ after(async () => {
 
 const N = 300;
 
-test(`replaying ${N} sample rows gives exactly ${4 * N} distinct prediction rows and ${N} track rows`, async () => {
+test(`replaying ${N} sample rows gives exactly ${SCORES_PER_EVENT * N} distinct prediction rows and ${N} track rows`, async () => {
   const publisher = await createPublisher(p.cfg);
   const summary = await replayCsv(publisher, {
     path: 'data/spotify_tracks_sample.csv',
@@ -41,8 +47,8 @@ test(`replaying ${N} sample rows gives exactly ${4 * N} distinct prediction rows
   await publisher.close();
   assert.equal(summary.sent, N);
   const stored = await eventuallyStored((q) => p.count(q), N);
-  assert.deepEqual(stored, { predictions: 4 * N, tracks: N });
-  assert.equal(await p.count('SELECT uniqExact(event_id, model) FROM predictions'), 4 * N);
+  assert.deepEqual(stored, { predictions: SCORES_PER_EVENT * N, tracks: N });
+  assert.equal(await p.count('SELECT uniqExact(event_id, model) FROM predictions'), SCORES_PER_EVENT * N);
   assert.equal(await p.count('SELECT countIf(score < 0 OR score > 100) FROM predictions'), 0);
   assert.equal(await p.count('SELECT uniqExact(model) FROM predictions'), 4);
   assert.equal(

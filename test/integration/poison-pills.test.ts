@@ -13,7 +13,7 @@ import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { encodeRows } from '../../scorers/rows.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { BatchWriter, type RejectedRow } from '../../scorers/writer.ts';
-import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
+import { eventually, isolatedPipeline, testKafka, SCORES_PER_EVENT } from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
 let models: LoadedModels;
@@ -86,7 +86,7 @@ test('deep JSON, a lone surrogate and bytes that are not UTF-8 become dead lette
   assert.equal(stored, cases.length + 1, 'every valid event around the bad ones is stored');
   assert.equal(
     await p.count("SELECT count() FROM predictions FINAL WHERE track_id LIKE 'pp-good-%'"),
-    4 * stored,
+    SCORES_PER_EVENT * stored,
   );
   const rs = await p.client.query({
     query: 'SELECT message_key, error_code, field FROM dead_letters FINAL ORDER BY message_key',

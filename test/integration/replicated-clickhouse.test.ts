@@ -34,6 +34,7 @@ import {
   deleteOwnTopics,
   clusterTestConfig,
   countOf,
+  SCORES_PER_EVENT,
 } from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
@@ -122,15 +123,22 @@ test('the replica being written is SIGKILLed mid-replay and restarted: both repl
     const url = clickhouseUrlOf(r);
     assert.deepEqual(
       await eventuallyStored((q) => countOn(url, q), N, 120_000),
-      { predictions: 4 * N, tracks: N },
+      { predictions: SCORES_PER_EVENT * N, tracks: N },
       `${r.name}: every event stored once`,
     );
-    assert.equal(await countOn(url, 'SELECT uniqExact(event_id, model) FROM predictions'), 4 * N, r.name);
+    assert.equal(
+      await countOn(url, 'SELECT uniqExact(event_id, model) FROM predictions'),
+      SCORES_PER_EVENT * N,
+      r.name,
+    );
   }
   // The rollup's rows come from the materialized view on the replica that took the insert, and
   // reach the other by replication: the same total on both, not twice.
   const rolled = (url: string) => countOn(url, 'SELECT countMerge(predictions) FROM predictions_per_minute');
   const [a, b] = await Promise.all(replicas.map((r) => rolled(clickhouseUrlOf(r))));
   assert.equal(a, b, 'the per-minute rollup agrees on both replicas');
-  assert.ok(a! >= 4 * N, `rollup ${a} counts every stored prediction row (re-deliveries included)`);
+  assert.ok(
+    a! >= SCORES_PER_EVENT * N,
+    `rollup ${a} counts every stored prediction row (re-deliveries included)`,
+  );
 });

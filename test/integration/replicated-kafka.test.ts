@@ -40,6 +40,7 @@ import {
   testConfig,
   testKafka,
   uniqueName,
+  SCORES_PER_EVENT,
 } from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
@@ -262,8 +263,12 @@ test('SIGKILL of the broker that leads most partitions and coordinates the group
   const stored = await eventuallyStored(count, N, 120_000);
   if (stored.tracks !== N) process.stderr.write(`# ${await explainMissing()}\n`);
   assert.deepEqual(fatals, [], 'a broker loss ends no worker');
-  assert.deepEqual(stored, { predictions: 4 * N, tracks: N }, 'no row missing or doubled under FINAL');
-  assert.equal(await count('SELECT uniqExact(event_id, model) FROM predictions'), 4 * N);
+  assert.deepEqual(
+    stored,
+    { predictions: SCORES_PER_EVENT * N, tracks: N },
+    'no row missing or doubled under FINAL',
+  );
+  assert.equal(await count('SELECT uniqExact(event_id, model) FROM predictions'), SCORES_PER_EVENT * N);
   const after = await eventually(
     () => Promise.resolve([...fed.values()].filter((t) => t > killedAt).length),
     (n) => n > 0,
@@ -306,6 +311,10 @@ test('two brokers down: producers say "not enough in-sync replicas", retry, and 
   const stored = await eventuallyStored(count, total, 180_000);
   if (stored.tracks !== total) process.stderr.write(`# ${await explainMissing()}\n`);
   assert.deepEqual(fatals, [], 'two brokers down end no worker');
-  assert.deepEqual(stored, { predictions: 4 * total, tracks: total }, 'every event stored once');
+  assert.deepEqual(
+    stored,
+    { predictions: SCORES_PER_EVENT * total, tracks: total },
+    'every event stored once',
+  );
   for (const b of brokers) assert.ok(isAlive(runningPid(nodeProcess(cfg, b)) ?? -1), `${b.name} runs`);
 });

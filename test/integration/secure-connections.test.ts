@@ -14,7 +14,7 @@ import { type Config, configToEnv } from '../../lib/config.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import { stackPaths } from '../../infra/stack/paths.ts';
 import { ensureTlsMaterial, type TlsMaterial } from '../../infra/stack/tls-material.ts';
-import { eventually, isolatedPipeline } from '../helpers/services.ts';
+import { eventually, isolatedPipeline, SCORES_PER_EVENT } from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
 let tls: TlsMaterial;
@@ -89,10 +89,10 @@ test('a worker and a replay over SASL_SSL (SCRAM-SHA-512) Kafka and HTTPS ClickH
         });
         return Number((await rs.json<{ n: string }>())[0]?.n);
       },
-      (n) => n >= 4 * 300,
+      (n) => n >= SCORES_PER_EVENT * 300,
       90_000,
     );
-    assert.equal(stored, 4 * 300, 'four predictions per event, over HTTPS');
+    assert.equal(stored, SCORES_PER_EVENT * 300, 'four predictions per event, over HTTPS');
   } finally {
     await ch.close();
   }

@@ -37,6 +37,7 @@ import {
   deleteOwnTopics,
   clusterTestConfig,
   countOf,
+  SCORES_PER_EVENT,
 } from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
@@ -111,7 +112,10 @@ test('a replay through the Distributed tables: exact counts, rows on both shards
   await publisher.close();
   assert.equal(summary.sent, N);
   const count = (q: string) => countOf(sharded, q);
-  assert.deepEqual(await eventuallyStored(count, N, 90_000), { predictions: 4 * N, tracks: N });
+  assert.deepEqual(await eventuallyStored(count, N, 90_000), {
+    predictions: SCORES_PER_EVENT * N,
+    tracks: N,
+  });
 
   const perShard = [];
   for (const i of [0, 1]) {
@@ -127,7 +131,7 @@ test('a replay through the Distributed tables: exact counts, rows on both shards
 
   // The drift references, then a second copy of every row, on both setups (the single server
   // gets its first copy here): the rollups count both copies alike, FINAL must collapse them.
-  await writeDriftReferences(sharded, versionOf(models), models.manifests);
+  await writeDriftReferences(sharded, versionOf(models), models);
   const tables = baseTables();
   const rowsOf = new Map<string, Record<string, unknown>[]>();
   for (const table of tables)
@@ -141,9 +145,9 @@ test('a replay through the Distributed tables: exact counts, rows on both shards
       if (values.length) await client.insert({ table, values, format: 'JSONEachRow' });
     }
   assert.ok((await count('SELECT count() FROM predictions')) >= 8 * N - 1, 'two copies stored');
-  assert.equal(await count('SELECT count() FROM predictions FINAL'), 4 * N);
+  assert.equal(await count('SELECT count() FROM predictions FINAL'), SCORES_PER_EVENT * N);
   assert.equal(await count('SELECT count() FROM track_events FINAL'), N);
-  assert.equal(await count('SELECT uniqExact(event_id, model) FROM predictions'), 4 * N);
+  assert.equal(await count('SELECT uniqExact(event_id, model) FROM predictions'), SCORES_PER_EVENT * N);
 });
 
 test("the API's answers from two shards equal those from one server with the same rows", async () => {

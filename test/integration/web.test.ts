@@ -16,7 +16,7 @@ import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import { writeDriftReferences } from '../../models/registry/references.ts';
 import { versionOf } from '../../models/registry/serving.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
-import { eventually, isolatedPipeline, testKafka } from '../helpers/services.ts';
+import { eventually, isolatedPipeline, SCORES_PER_EVENT, testKafka } from '../helpers/services.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
@@ -33,7 +33,7 @@ before(async () => {
   s = await startScoringApp(p, { feed: true, listen: true });
   ({ publisher, base } = s);
   // The drift panels read the references of the version that scored each row.
-  await writeDriftReferences(p.client, versionOf(s.models), s.models.manifests);
+  await writeDriftReferences(p.client, versionOf(s.models), s.models);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -119,36 +119,46 @@ test('What-if page: moving a slider changes the predictions', { skip }, async ()
   await page.close();
 });
 
-test('Models page: all four models with metrics and importance charts', { skip }, async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
-  await page.goto(`${base}/models.html`);
-  await page.waitForSelector('[data-testid=model-row]');
-  assert.equal(await page.locator('[data-testid=model-row]').count(), 4);
-  assert.equal(await page.locator('#importance .card').count(), 4);
-  await page.screenshot({ path: shot('models'), fullPage: true });
-  // Each card's title above its chart at a phone's width, a laptop's and a wide screen's (a short
-  // title once sat at the bottom, on the chart's baseline, where the two fitted on one line).
-  for (const width of [390, 1280, 1600]) {
-    await page.setViewportSize({ width, height: 1200 });
-    const cards = await page.locator('#importance .card').evaluateAll((els) =>
-      els.map((c) => {
-        const title = c.firstElementChild!.getBoundingClientRect();
-        const chart = c.querySelector('svg')!.getBoundingClientRect();
-        return { name: c.firstElementChild!.textContent, above: title.bottom <= chart.top };
-      }),
+test(
+  'Models page: every model with metrics and importance charts, and the ensemble row when one ships',
+  { skip },
+  async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
+    await page.goto(`${base}/models.html`);
+    await page.waitForSelector('[data-testid=model-row]');
+    assert.equal(await page.locator('[data-testid=model-row]').count(), SCORES_PER_EVENT);
+    if (SCORES_PER_EVENT === 5)
+      assert.match(
+        await page.locator('[data-testid=model-row]').last().innerText(),
+        /Ensemble[\s\S]*× Random Forest/,
+      );
+    // Importance is the four models' own: the ensemble has none.
+    assert.equal(await page.locator('#importance .card').count(), 4);
+    await page.screenshot({ path: shot('models'), fullPage: true });
+    // Each card's title above its chart at a phone's width, a laptop's and a wide screen's (a short
+    // title once sat at the bottom, on the chart's baseline, where the two fitted on one line).
+    for (const width of [390, 1280, 1600]) {
+      await page.setViewportSize({ width, height: 1200 });
+      const cards = await page.locator('#importance .card').evaluateAll((els) =>
+        els.map((c) => {
+          const title = c.firstElementChild!.getBoundingClientRect();
+          const chart = c.querySelector('svg')!.getBoundingClientRect();
+          return { name: c.firstElementChild!.textContent, above: title.bottom <= chart.top };
+        }),
+      );
+      assert.equal(cards.length, 4);
+      assert.deepEqual(
+        cards.filter((c) => !c.above),
+        [],
+        `at ${width} px, titles not above their chart`,
+      );
+    }
+    await page.close();
+    process.stderr.write(
+      `screenshots: ${['live', 'track', 'whatif', 'models', 'dashboards', 'dashboards-drift'].map(shot).join(', ')}\n`,
     );
-    assert.equal(cards.length, 4);
-    assert.deepEqual(
-      cards.filter((c) => !c.above),
-      [],
-      `at ${width} px, titles not above their chart`,
-    );
-  }
-  await page.close();
-  process.stderr.write(
-    `screenshots: ${['live', 'track', 'whatif', 'models', 'dashboards', 'dashboards-drift'].map(shot).join(', ')}\n`,
-  );
-});
+  },
+);
 
 test(
   'Dashboards page: every panel of both dashboards drawn from the API with uPlot, a failing query shows its error',

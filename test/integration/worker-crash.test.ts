@@ -14,7 +14,13 @@ import { ARTIFACTS_DIR } from '../../models/model-set.ts';
 import { createLifecycle } from '../../models/registry/lifecycle.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
-import { eventually, eventuallyStored, isolatedPipeline, testKafka } from '../helpers/services.ts';
+import {
+  eventually,
+  eventuallyStored,
+  isolatedPipeline,
+  testKafka,
+  SCORES_PER_EVENT,
+} from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
 const children = new Set<ChildProcess>();
@@ -95,12 +101,16 @@ test('two workers split the partitions; a SIGKILLed worker, restarted, leaves ex
   assert.equal(summary.sent, N);
 
   const stored = await eventuallyStored((q) => p.count(q), N, 120_000);
-  assert.deepEqual(stored, { predictions: 4 * N, tracks: N }, 'no row missing or doubled under FINAL');
+  assert.deepEqual(
+    stored,
+    { predictions: SCORES_PER_EVENT * N, tracks: N },
+    'no row missing or doubled under FINAL',
+  );
   assert.equal(await p.count('SELECT uniqExact(event_id) FROM predictions'), N, 'every event scored');
-  assert.equal(await p.count('SELECT uniqExact(event_id, model) FROM predictions'), 4 * N);
+  assert.equal(await p.count('SELECT uniqExact(event_id, model) FROM predictions'), SCORES_PER_EVENT * N);
   const raw = await p.count('SELECT count() FROM predictions');
   process.stderr.write(
-    `crash test: ${raw - 4 * N} re-delivered prediction rows collapsed by ReplacingMergeTree\n`,
+    `crash test: ${raw - SCORES_PER_EVENT * N} re-delivered prediction rows collapsed by ReplacingMergeTree\n`,
   );
 
   a2.kill('SIGTERM');
@@ -153,13 +163,13 @@ test('a worker SIGKILLed while it swaps to a new version, then restarted: still 
     const total = before + N;
     const distinct = await eventually(
       () => p.count('SELECT count() FROM predictions FINAL'),
-      (n) => n >= 4 * total,
+      (n) => n >= SCORES_PER_EVENT * total,
       120_000,
     );
-    assert.equal(distinct, 4 * total, 'no prediction row missing or doubled under FINAL');
+    assert.equal(distinct, SCORES_PER_EVENT * total, 'no prediction row missing or doubled under FINAL');
     assert.equal(
       await p.count(
-        `SELECT count() FROM (SELECT event_id, uniqExact(model) AS m, uniqExact(${VERSION_OF_ROW}) AS v FROM predictions FINAL GROUP BY event_id) WHERE m != 4 OR v != 1`,
+        `SELECT count() FROM (SELECT event_id, uniqExact(model) AS m, uniqExact(${VERSION_OF_ROW}) AS v FROM predictions FINAL GROUP BY event_id) WHERE m != ${SCORES_PER_EVENT} OR v != 1`,
       ),
       0,
       'each event: four models, one version',

@@ -17,7 +17,14 @@ import { createClickhouse } from '../../lib/clickhouse.ts';
 import { type Config, configToEnv } from '../../lib/config.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
-import { eventually, eventuallyStored, freshTopics, testConfig, uniqueName } from '../helpers/services.ts';
+import {
+  eventually,
+  eventuallyStored,
+  freshTopics,
+  testConfig,
+  uniqueName,
+  SCORES_PER_EVENT,
+} from '../helpers/services.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'hitstream-stop-'));
 const id = uniqueName('stop');
@@ -127,7 +134,7 @@ test('SIGTERM while ClickHouse is down ends the worker within the timeout; the n
   const second = startWorker();
   assert.deepEqual(
     await eventuallyStored(count, 500, 90_000),
-    { predictions: 4 * 500, tracks: 500 },
+    { predictions: SCORES_PER_EVENT * 500, tracks: 500 },
     'every event stored once',
   );
   await publisher.close();

@@ -1,6 +1,6 @@
 /** Model code on the repo's sample: formats round-trip, predictors agree, a tiny train-predict works. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -242,7 +242,7 @@ test('sparsemax projects onto the simplex with exact zeros, and its gradient is 
   assert.deepEqual(Array.from(g.dataSync()), [-0.5, 0.5, 0, 0, -1.5, -0.5, 0.5, 1.5]);
 });
 
-test('tiny train on the sample, then loadModels/predictBatch and offline predict give four scores per row', async () => {
+test('tiny train on the sample, then loadModels/predictBatch and offline predict give four scores per row, five with a published ensemble', async () => {
   const root = mkdtempSync(join(tmpdir(), 'hs-train-'));
   const out = join(root, 'artifacts');
   const report = await train({
@@ -263,19 +263,36 @@ test('tiny train on the sample, then loadModels/predictBatch and offline predict
   assert.equal(Object.keys(manifest.drift.features).length, MODEL_FEATURES.length);
   assert.ok(readFileSync(join(root, 'REPORT.md'), 'utf8').includes('Leakage-free'));
 
+  // The issue's rule: ensemble.json is written exactly when the ensemble beats the best single model.
+  const section = report.protocols.grouped!;
+  const best = Math.min(...MODEL_NAMES.map((m) => section[m]!.metrics.rmse));
+  const published = section.ensemble!.metrics.rmse < best;
+  assert.equal(existsSync(join(out, 'ensemble.json')), published);
+
   const models = await loadModels(out);
+  const names = published ? [...MODEL_NAMES, 'ensemble'] : [...MODEL_NAMES];
+  assert.deepEqual(models.scoreNames, names);
   const empty = await models.predictBatch([]);
-  for (const m of MODEL_NAMES)
+  for (const m of empty.names)
     assert.equal(
-      empty.scores[m].length,
+      empty.scores[m]!.length,
       0,
       'a batch of only invalid events scores nothing, without throwing',
     );
   const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 10 });
   const p = await models.predictBatch(tracks);
-  for (const m of MODEL_NAMES) {
-    assert.equal(p.scores[m].length, 10);
-    for (const s of p.scores[m]) assert.ok(s >= 0 && s <= 100, `${m} score ${s}`);
+  assert.deepEqual(p.names, names);
+  for (const m of p.names) {
+    assert.equal(p.scores[m]!.length, 10);
+    for (const s of p.scores[m]!) assert.ok(s >= 0 && s <= 100, `${m} score ${s}`);
+  }
+  if (published) {
+    const weights = models.ensemble!.weights;
+    assert.equal(models.versions.ensemble, `ensemble-${models.versions.rf.replace(/^rf-/, '')}`);
+    for (let i = 0; i < 10; i++) {
+      const sum = Object.entries(weights).reduce((s, [m, w]) => s + w * p.scores[m as 'rf'][i]!, 0);
+      assert.ok(Math.abs(p.scores.ensemble![i]! - Math.min(100, Math.max(0, sum))) < 1e-3, `row ${i}`);
+    }
   }
   for (let i = 0; i < 10; i++) {
     const row = p.tabnetMasks
@@ -297,7 +314,7 @@ test('tiny train on the sample, then loadModels/predictBatch and offline predict
     r.badRows.map((b) => [b.row, b.column]),
     [[2, 'explicit']],
   );
-  assert.equal(csv.trim().split('\n')[0], 'track_id,rf,xgb,mlp,tabnet');
+  assert.equal(csv.trim().split('\n')[0], `track_id,${names.join(',')}`);
   assert.equal(csv.trim().split('\n').length, 3);
   assert.ok(r.metrics?.rf, 'labelled input gives metrics');
 });
