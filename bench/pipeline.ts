@@ -18,6 +18,7 @@ import { replayCsv } from '../producers/replay.ts';
 import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
 import { startLatencyProbe } from './latency-probe.ts';
 import { printResult, quantile } from './report.ts';
+import { scoreNamesOf } from '../models/model-set.ts';
 
 interface PipelineOptions {
   data: string;
@@ -119,7 +120,7 @@ async function pipelineRun(
       const fullSpeedCpu = cpuWindow(otherPids);
       const replay = await replayCsv(publisher, { path: opts.data });
       let rows = 0;
-      while ((rows = await count('SELECT count() FROM predictions')) < replay.sent * 4)
+      while ((rows = await count('SELECT count() FROM predictions')) < replay.sent * scoreNamesOf().length)
         await new Promise((r) => setTimeout(r, 200));
       const seconds = (performance.now() - t0) / 1000;
       const phase1 = {

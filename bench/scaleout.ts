@@ -10,6 +10,7 @@ import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { say, withIsolatedStack } from './isolated-stack.ts';
 import { printResult } from './report.ts';
+import { scoreNamesOf } from '../models/model-set.ts';
 
 interface Row {
   fetch_wait_ms: number;
@@ -102,7 +103,7 @@ async function runOnce(
       });
       for (;;) {
         const rs = await ch.query({ query: 'SELECT count() AS n FROM predictions', format: 'JSONEachRow' });
-        if (Number((await rs.json<{ n: string }>())[0]?.n) >= replay.sent * 4) break;
+        if (Number((await rs.json<{ n: string }>())[0]?.n) >= replay.sent * scoreNamesOf().length) break;
         await new Promise((r) => setTimeout(r, 200));
       }
       const stored = (performance.now() - t0) / 1000;

@@ -15,6 +15,7 @@ import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
 import { printResult } from './report.ts';
+import { scoreNamesOf } from '../models/model-set.ts';
 
 export async function benchShadow(
   base: Config,
@@ -54,7 +55,7 @@ export async function benchShadow(
         await new Promise((res) => setTimeout(res, 1500)); // the last batches scored and stored
         const figures = cpuFigures(window(r.sent));
         const added = (await shadowRows()) - rowsBefore;
-        if (label === 'on' && added < 4 * r.sent)
+        if (label === 'on' && added < scoreNamesOf().length * r.sent)
           say(
             `warning: the shadow phase stored ${added} shadow rows for ${r.sent} events (was the swap late?)`,
           );

@@ -167,7 +167,7 @@ export function registerPredictCommand(program: Command): void {
   program
     .command('predict')
     .description(
-      'Score a Kaggle-format CSV offline with all four models (CSV out; metrics when it has popularity)',
+      'Score a Kaggle-format CSV offline with all four models and the ensemble when one ships (CSV out; metrics when it has popularity)',
     )
     .requiredOption('--data <path>', 'CSV in the Kaggle Spotify Tracks format')
     .option('--out <file>', 'write the scores here (default: stdout)')

@@ -24,6 +24,7 @@ import { replayCsv } from '../producers/replay.ts';
 import { positive, positiveInteger } from './options.ts';
 import { forwardOutput, NAME_WIDTH } from './up-output.ts';
 import { startStatusLine } from './up-status.ts';
+import { scoreNamesOf } from '../models/model-set.ts';
 
 const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
 const SAMPLE = fileURLToPath(new URL('../data/spotify_tracks_sample.csv', import.meta.url));
@@ -202,7 +203,9 @@ export function registerUpCommand(program: Command): void {
             rate: opts.rate,
           });
           await publisher.close();
-          const want = before + summary.sent * 4;
+          // One row per event per score: four, five when the models ship an ensemble.
+          const scores = scoreNamesOf(cfg.modelsDir || undefined);
+          const want = before + summary.sent * scores.length;
           const t0 = Date.now();
           let have = before;
           while (have < want && Date.now() - t0 < 120_000) {
@@ -210,7 +213,7 @@ export function registerUpCommand(program: Command): void {
             have = await count();
           }
           say(
-            `${have - before} prediction rows for ${summary.sent} events (4 models each) in ClickHouse after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+            `${have - before} prediction rows for ${summary.sent} events (${scores.length} scores each: ${scores.join(', ')}) in ClickHouse after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
           );
           await ch.close();
         }

@@ -24,7 +24,7 @@ import { createPublisher, type Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
-import { eventually, freshDatabase, testConfig, uniqueName } from '../helpers/services.ts';
+import { eventually, freshDatabase, testConfig, uniqueName, SCORES_PER_EVENT } from '../helpers/services.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 const home = mkdtempSync(join(tmpdir(), 'hitstream-kafka-restart-'));
@@ -117,9 +117,9 @@ test('after a broker restart the worker, the publisher and the feed carry on, an
   assert.equal(
     await eventually(
       () => count('predictions'),
-      (n) => n >= 600,
+      (n) => n >= SCORES_PER_EVENT * 150,
     ),
-    600,
+    SCORES_PER_EVENT * 150,
   );
   // Past the feed's commit interval, so its position is on the broker before it goes down.
   await eventually(
@@ -138,14 +138,14 @@ test('after a broker restart the worker, the publisher and the feed carry on, an
   assert.equal(
     await eventually(
       () => count('predictions'),
-      (n) => n >= 1200,
+      (n) => n >= SCORES_PER_EVENT * 300,
       120_000,
     ),
-    1200,
+    SCORES_PER_EVENT * 300,
     'the events sent after the restart are scored',
   );
   await new Promise((r) => setTimeout(r, 3000));
-  assert.equal(await count('predictions'), 1200, 'no event scored twice into extra rows');
+  assert.equal(await count('predictions'), SCORES_PER_EVENT * 300, 'no event scored twice into extra rows');
   // The tables of one write are inserted concurrently: the track rows may land a moment later.
   assert.equal(
     await eventually(

@@ -201,7 +201,10 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
   await feed.stop();
   assert.ok(
     received.shadow.every(
-      (e) => e.version === v1 && e.shadow?.version === worse && Object.keys(e.shadow.scores).length === 4,
+      (e) =>
+        e.version === v1 &&
+        e.shadow?.version === worse &&
+        Object.keys(e.shadow.scores).length === SCORES_PER_EVENT,
     ),
     'the shadow subscriber gets both versions’ scores',
   );
@@ -285,9 +288,9 @@ test('shadow on: 4 live and 4 shadow rows per event; compare matches an independ
   await replayCsv(publisher, { path: 'data/spotify_tracks_sample.csv', limit: 100, quiet: true });
   await eventually(
     () => p.count('SELECT count() FROM predictions FINAL'),
-    (n) => n >= before + 1600,
+    (n) => n >= before + SCORES_PER_EVENT * 400,
   );
-  assert.equal(await p.count('SELECT count() FROM shadow_predictions FINAL'), 1200);
+  assert.equal(await p.count('SELECT count() FROM shadow_predictions FINAL'), SCORES_PER_EVENT * 300);
   const names = await seriesOf(panels.scorePsi);
   assert.ok(
     names.has(`mlp · ${worse}`),

@@ -92,7 +92,7 @@ test('a worker and a replay over SASL_SSL (SCRAM-SHA-512) Kafka and HTTPS ClickH
       (n) => n >= SCORES_PER_EVENT * 300,
       90_000,
     );
-    assert.equal(stored, SCORES_PER_EVENT * 300, 'four predictions per event, over HTTPS');
+    assert.equal(stored, SCORES_PER_EVENT * 300, 'a prediction per score of each event, over HTTPS');
   } finally {
     await ch.close();
   }

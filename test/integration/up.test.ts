@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isolatedPipeline } from '../helpers/services.ts';
+import { scoreNamesOf } from '../../models/model-set.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
 const servers: Server[] = [];
@@ -56,8 +57,14 @@ test('up replays a file through worker, API and ClickHouse, reports it, and stop
   const r = await up(['--data', data], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /up: 1 workers ready; API and live feed on /);
-  assert.match(r.stderr, /up: 160 prediction rows for 40 events \(4 models each\) in ClickHouse/);
-  assert.equal(await p.count('SELECT count() FROM predictions FINAL'), 160);
+  const scores = scoreNamesOf();
+  assert.ok(
+    r.stderr.includes(
+      `up: ${40 * scores.length} prediction rows for 40 events (${scores.length} scores each: ${scores.join(', ')}) in ClickHouse`,
+    ),
+    r.stderr,
+  );
+  assert.equal(await p.count('SELECT count() FROM predictions FINAL'), 40 * scores.length);
   // Not on a terminal: the services' log lines pass through as JSON, unprefixed.
   const serviceLines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
   assert.ok(serviceLines.length > 0, 'the services log');

@@ -91,7 +91,10 @@ test('Live page: rows and charts arrive during a replay', { skip }, async () => 
   // A track's name leads to its stored predictions, drawn.
   await page.click('[data-testid=feed-row] a');
   await page.waitForSelector('[data-testid=track-row]', { timeout: 15_000 });
-  assert.ok((await page.locator('[data-testid=track-row]').count()) >= 4, 'four models per event');
+  assert.ok(
+    (await page.locator('[data-testid=track-row]').count()) >= SCORES_PER_EVENT,
+    'a row per score of the event',
+  );
   assert.equal((await page.locator('#chart canvas').count()) > 0, true, 'its scores charted');
   await page.screenshot({ path: shot('track'), fullPage: true });
   await page.close();

@@ -172,7 +172,7 @@ test('a worker SIGKILLed while it swaps to a new version, then restarted: still 
         `SELECT count() FROM (SELECT event_id, uniqExact(model) AS m, uniqExact(${VERSION_OF_ROW}) AS v FROM predictions FINAL GROUP BY event_id) WHERE m != ${SCORES_PER_EVENT} OR v != 1`,
       ),
       0,
-      'each event: four models, one version',
+      'each event: every score, one version',
     );
     const rs = await p.client.query({
       query: `SELECT DISTINCT ${VERSION_OF_ROW} AS v FROM predictions FINAL WHERE event_time >= now() - 600`,

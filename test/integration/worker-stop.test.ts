@@ -112,9 +112,9 @@ test('SIGTERM while ClickHouse is down ends the worker within the timeout; the n
   assert.equal(
     await eventually(
       () => count('SELECT count() FROM predictions FINAL'),
-      (n) => n >= 800,
+      (n) => n >= SCORES_PER_EVENT * 200,
     ),
-    800,
+    SCORES_PER_EVENT * 200,
   );
 
   await stopProcess(clickhouseProcess(cfg));
