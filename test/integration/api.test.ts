@@ -142,8 +142,10 @@ test('bad requests get JSON errors naming the field', async () => {
   assert.equal(win.json<{ field: string }>().field, 'window');
 });
 
-test('POST /tracks answers per record, and accepted tracks get stored predictions and reach the WebSocket feed', async () => {
+test('POST /tracks answers per record, and accepted tracks get stored predictions and reach the WebSocket feed', async (t) => {
   const ws = new WebSocket(`${s.base.replace('http', 'ws')}/feed`);
+  // Closed even when an assertion fails: an open socket kept the file alive until the 15-min timeout.
+  t.after(() => ws.close());
   const received: { type: string; track_id?: string; scores?: Record<string, number> }[] = [];
   ws.on('message', (d) => received.push(JSON.parse((d as Buffer).toString()) as (typeof received)[number]));
   await new Promise((r) => ws.once('open', r));
