@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HitstreamError } from '../lib/errors.ts';
-import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
+import { MODEL_NAMES, type ModelName, type ScoreName } from '../schemas/prediction.ts';
 import type { BinnedReference } from './drift-reference.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -19,6 +19,13 @@ export type EnsembleWeights = Partial<Record<ModelName, number>>;
  * fifth score ('ensemble') in every channel. No file, four scores.
  */
 export const ENSEMBLE_FILE = 'ensemble.json';
+
+/** The ensemble's version for a training run id: it names its run like the models' (`rf-<id>`). */
+export const ensembleVersionFor = (runId: string) => `ensemble-${runId}`;
+
+/** The scores a model set publishes: the four, then `ensemble` when it ships one. */
+export const scoreNamesFor = (hasEnsemble: boolean): readonly ScoreName[] =>
+  hasEnsemble ? [...MODEL_NAMES, 'ensemble'] : MODEL_NAMES;
 
 export interface EnsembleManifest {
   name: 'ensemble';

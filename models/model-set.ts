@@ -10,7 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { HitstreamError } from '../lib/errors.ts';
 import { MODEL_NAMES, type ModelName, type ScoreName } from '../schemas/prediction.ts';
 import { FEATURE_NAMES } from '../schemas/track-features.ts';
-import { ENSEMBLE_FILE, type EnsembleManifest, ensembleScores, readEnsemble } from './ensemble.ts';
+import {
+  ENSEMBLE_FILE,
+  type EnsembleManifest,
+  ensembleScores,
+  ensembleVersionFor,
+  readEnsemble,
+  scoreNamesFor,
+} from './ensemble.ts';
 import { type FeatureRow, toMatrix } from './features.ts';
 import { kindFor } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
@@ -21,7 +28,7 @@ export const ARTIFACTS_DIR = fileURLToPath(new URL('./artifacts/', import.meta.u
 
 /** The scores a model folder publishes, without loading it: the four, and `ensemble` when it has one. */
 export const scoreNamesOf = (dir = ARTIFACTS_DIR): readonly ScoreName[] =>
-  existsSync(join(dir, ENSEMBLE_FILE)) ? [...MODEL_NAMES, 'ensemble'] : MODEL_NAMES;
+  scoreNamesFor(existsSync(join(dir, ENSEMBLE_FILE)));
 
 /** One value per score a set publishes: the four models', and the ensemble's when it has one. */
 export type PerScore<T> = Record<ModelName, T> & { ensemble?: T };
@@ -94,12 +101,12 @@ export async function loadModels(
   const ensemble = await readEnsemble(dir);
   // An ensemble's weights belong to the fits of its run: one left from another run is refused.
   const runId = manifests.rf.version.replace(/^rf-/, '');
-  if (ensemble && ensemble.version !== `ensemble-${runId}`)
+  if (ensemble && ensemble.version !== ensembleVersionFor(runId))
     throw new HitstreamError(
       'MODEL_MISMATCH',
       `${join(dir, ENSEMBLE_FILE)} is ${ensemble.version}, of another training run than the models (${runId}): train again, or delete it to score with the four`,
     );
-  const scoreNames: readonly ScoreName[] = ensemble ? [...MODEL_NAMES, 'ensemble'] : MODEL_NAMES;
+  const scoreNames = scoreNamesFor(ensemble !== undefined);
   const versions: PerScore<string> = {
     ...(Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].version])) as Record<ModelName, string>),
     ...(ensemble ? { ensemble: ensemble.version } : {}),

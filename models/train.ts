@@ -18,6 +18,7 @@ import {
   type EnsembleManifest,
   type EnsembleWeights,
   ensembleScores,
+  ensembleVersionFor,
   fitEnsembleWeights,
 } from './ensemble.ts';
 import { fitPreprocessing, type Preprocessing, toMatrix, trainingMatrix } from './features.ts';
@@ -435,7 +436,7 @@ async function writeEnsemble(
   }
   const manifest: EnsembleManifest = {
     name: 'ensemble',
-    version: `ensemble-${versionId(report, opts.seed)}`,
+    version: ensembleVersionFor(versionId(report, opts.seed)),
     created: report.created,
     weights: e.weights,
     metrics: { grouped: e.metrics },

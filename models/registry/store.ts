@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { HitstreamError } from '../../lib/errors.ts';
 import { sql } from '../../lib/sql.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
-import { ENSEMBLE_FILE, readEnsemble } from '../ensemble.ts';
+import { ENSEMBLE_FILE, ensembleVersionFor, readEnsemble } from '../ensemble.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { writeDriftReferences } from './references.ts';
 
@@ -72,7 +72,7 @@ export async function readVersionDir(dir: string) {
   const ensemble = await readEnsemble(dir).catch((err: unknown) => {
     throw new HitstreamError('version_incomplete', (err as Error).message, { cause: err, field: '--dir' });
   });
-  if (ensemble && ensemble.version !== `ensemble-${version}`)
+  if (ensemble && ensemble.version !== ensembleVersionFor(version))
     throw new HitstreamError(
       'version_mixed',
       `${dir}/${ENSEMBLE_FILE} is ${ensemble.version}, of another training run than the models (${version}): train again`,
