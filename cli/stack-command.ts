@@ -12,6 +12,7 @@ import {
   stackHasClickhouseCluster,
 } from '../infra/stack/clickhouse-native.ts';
 import { stackPaths } from '../infra/stack/paths.ts';
+import { alertmanagerUrlOf, prometheusUrlOf } from '../infra/stack/monitoring-native.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { stackDown, stackStatus, stackUp } from '../infra/stack/stack.ts';
 
@@ -33,10 +34,12 @@ function parseCount(option: string, text: string, max: number): number {
 export function registerStackCommand(program: Command): void {
   const stack = program
     .command('stack')
-    .description('Start, stop or inspect the native Kafka + ClickHouse stack');
+    .description('Start, stop or inspect the native stack: Kafka, ClickHouse, Prometheus, Alertmanager');
   stack
     .command('up')
-    .description('Start Kafka (KRaft) and ClickHouse on loopback; a no-op for what already runs')
+    .description(
+      'Start Kafka (KRaft), ClickHouse, Alertmanager and Prometheus on loopback; a no-op for what already runs',
+    )
     .option(
       '--brokers <n>',
       `Kafka brokers: 1 (one node) or up to ${MAX_STACK_BROKERS} (a replicated cluster with one controller); HITSTREAM_STACK_KAFKA_BROKERS`,
@@ -70,7 +73,13 @@ export function registerStackCommand(program: Command): void {
       const kafkaName = cfg.stackKafkaBrokers > 1 ? `kafka (${cfg.stackKafkaBrokers} brokers)` : 'kafka';
       for (const [name, s] of Object.entries(r))
         say(
-          `${name === 'kafka' ? kafkaName : name} ${s.action === 'started' ? `started in ${s.seconds.toFixed(1)} s` : 'already running (nothing to do)'}`,
+          `${name === 'kafka' ? kafkaName : name} ${
+            s.action === 'started'
+              ? `started in ${s.seconds.toFixed(1)} s`
+              : s.action === 'running'
+                ? 'already running (nothing to do)'
+                : `did not start: ${'reason' in s ? s.reason : ''} (scoring does not need it; alerts will not be sent)`
+          }`,
         );
       const replicas = clickhouseNodes(cfg);
       say(
@@ -78,6 +87,9 @@ export function registerStackCommand(program: Command): void {
           (stackHasClickhouseCluster(cfg)
             ? ` HITSTREAM_CLICKHOUSE_CLUSTER=${STACK_CLUSTER} (${cfg.stackClickhouseShards} shard(s) × ${cfg.stackClickhouseReplicas} replica(s): ${replicas.map(clickhouseUrlOf).join(', ')})`
             : ''),
+      );
+      say(
+        `Prometheus ${prometheusUrlOf(cfg)} (rules: alerts/generated/prometheus-rules.yml), Alertmanager ${alertmanagerUrlOf(cfg)} (routes to the API's POST /alerts/webhook)`,
       );
       const tls = relative(process.cwd(), stackPaths(cfg).tls) || '.';
       const secure = kafkaNodes(cfg).flatMap((n) => (n.ports ? [n.ports] : []));
@@ -95,6 +107,11 @@ export function registerStackCommand(program: Command): void {
       const r = await stackDown(loadConfig());
       say(r.kafka.length ? `${r.kafka.join(', ')} stopped` : 'kafka was not running');
       say(r.clickhouse.length ? `${r.clickhouse.join(', ')} stopped` : 'clickhouse was not running');
+      say(
+        r.monitoring.length
+          ? `${r.monitoring.join(', ')} stopped`
+          : 'prometheus and alertmanager were not running',
+      );
     });
   stack
     .command('status')

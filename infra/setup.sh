@@ -3,6 +3,8 @@
 # Runs before `npm start` and `npm test` (npm's pre-scripts), so those two commands work on a clean clone.
 #   - Java 17+ and Maven: the native Kafka broker comes from Maven Central jars.
 #   - clickhouse-server: Debian's 18.16 (the native stack's ClickHouse).
+#   - prometheus and prometheus-alertmanager: Debian's 2.42 and 0.25 (with promtool and amtool, which
+#     the tests run on the alert rules and the Alertmanager configs).
 #   - Python's chdb: a current ClickHouse engine in-process, for the SQL portability tests.
 #   - Python's schemathesis: the API contract test.
 #   - chromium (tests only): Debian's headless browser for the web page tests.
@@ -17,6 +19,8 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 { [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || command -v clickhouse >/dev/null; } || missing+=(clickhouse-server)
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
+{ { command -v alertmanager >/dev/null || command -v prometheus-alertmanager >/dev/null; } && command -v amtool >/dev/null; } || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "${HITSTREAM_ALLOW_APT:-true}" != false ]; then
     say "installing ${missing[*]} with apt-get"

@@ -426,6 +426,63 @@ export const SETTINGS = {
     default: 'info',
     meaning: 'pino log level: trace, debug, info, warn, error, fatal, silent.',
   },
+  prometheusPort: {
+    env: 'HITSTREAM_PROMETHEUS_PORT',
+    kind: 'int',
+    default: '9090',
+    min: 1,
+    max: 65535,
+    meaning:
+      "Native stack: Prometheus' port (it scrapes the workers and the API and evaluates hitstream's alert rules).",
+  },
+  alertmanagerPort: {
+    env: 'HITSTREAM_ALERTMANAGER_PORT',
+    kind: 'int',
+    default: '9097',
+    min: 1,
+    max: 65535,
+    meaning:
+      "Native stack: Alertmanager's port (it routes alerts to the API's receiver). Not Alertmanager's usual 9093: that is the Kafka controller's here; clustering is off.",
+  },
+  prometheusUrl: {
+    env: 'PROMETHEUS_URL',
+    kind: 'string',
+    default: '',
+    meaning:
+      "Prometheus for `/health`'s monitoring status and the Alerts page's links (default: the native stack's, http://127.0.0.1:HITSTREAM_PROMETHEUS_PORT).",
+  },
+  alertmanagerUrl: {
+    env: 'ALERTMANAGER_URL',
+    kind: 'string',
+    default: '',
+    meaning:
+      "Alertmanager for `/health`'s monitoring status and silences (default: the native stack's, http://127.0.0.1:HITSTREAM_ALERTMANAGER_PORT).",
+  },
+  scrapeIntervalSeconds: {
+    env: 'HITSTREAM_SCRAPE_INTERVAL_SECONDS',
+    kind: 'int',
+    default: '15',
+    min: 1,
+    max: 300,
+    meaning: 'Native stack: how often Prometheus scrapes the workers and the API, and evaluates the rules.',
+  },
+  qualityIntervalSeconds: {
+    env: 'HITSTREAM_QUALITY_INTERVAL_SECONDS',
+    kind: 'int',
+    default: '60',
+    min: 1,
+    max: 3600,
+    meaning:
+      'API: how often the model-quality metrics (PSI, error on labelled events, disagreement) are computed from ClickHouse; a scrape reads the last result.',
+  },
+  qualityWindowSeconds: {
+    env: 'HITSTREAM_QUALITY_WINDOW_SECONDS',
+    kind: 'int',
+    default: '900',
+    min: 10,
+    max: 604800,
+    meaning: 'API: the window the model-quality metrics cover (15 min by default).',
+  },
   logFormat: {
     env: 'HITSTREAM_LOG_FORMAT',
     kind: 'string',

@@ -1,4 +1,4 @@
-/** `hitstream stack up | down | status`: the native Kafka + ClickHouse pair on loopback. */
+/** `hitstream stack up | down | status`: the native Kafka, ClickHouse, Prometheus and Alertmanager on loopback. */
 import type { Config } from '../../lib/config.ts';
 import {
   clickhouseAnswers,
@@ -20,6 +20,14 @@ import {
   startKafka,
   stopKafka,
 } from './kafka-native.ts';
+import {
+  alertmanagerAnswers,
+  monitoringProcess,
+  prometheusAnswers,
+  startAlertmanager,
+  startPrometheus,
+  stopMonitoring,
+} from './monitoring-native.ts';
 import { portOpen, runningPid } from './processes.ts';
 
 export interface ServiceStatus {
@@ -40,14 +48,30 @@ export async function stackUp(cfg: Config, log: (msg: string) => void) {
   // Sequential on purpose: on 2 cores, starting the JVM and ClickHouse at once slows both.
   const clickhouse = await timed(() => startClickhouse(cfg, log));
   const kafka = await timed(() => startKafka(cfg, log));
-  return { kafka, clickhouse };
+  // Alertmanager first: Prometheus sends it alerts from its first evaluation on. Monitoring that
+  // cannot start is said, not fatal: scoring does not need it.
+  const alertmanager = await optional(() => timed(() => startAlertmanager(cfg, log)));
+  const prometheus = await optional(() => timed(() => startPrometheus(cfg, log)));
+  return { kafka, clickhouse, prometheus, alertmanager };
+}
+
+type Started = { action: 'started' | 'running'; seconds: number };
+async function optional(
+  start: () => Promise<Started>,
+): Promise<Started | { action: 'unavailable'; seconds: number; reason: string }> {
+  try {
+    return await start();
+  } catch (err) {
+    return { action: 'unavailable', seconds: 0, reason: (err as Error).message.split('\n')[0]! };
+  }
 }
 
 /** Stops exactly the processes the stack started (PID files), Kafka first so it can flush. */
 export async function stackDown(cfg: Config) {
+  const monitoring = await stopMonitoring(cfg);
   const kafka = await stopKafka(cfg);
   const clickhouse = await stopClickhouse(cfg);
-  return { kafka, clickhouse };
+  return { kafka, clickhouse, monitoring };
 }
 
 /**
@@ -93,5 +117,18 @@ export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
           },
         ]
       : [];
-  return [...kafka, ...zookeeper, ...clickhouse];
+  const monitoring = await Promise.all(
+    (
+      [
+        ['prometheus', cfg.prometheusPort, prometheusAnswers],
+        ['alertmanager', cfg.alertmanagerPort, alertmanagerAnswers],
+      ] as const
+    ).map(async ([name, port, answers]) => ({
+      name,
+      pid: runningPid(monitoringProcess(cfg, name)),
+      answering: await answers(cfg),
+      endpoint: `http://127.0.0.1:${port}`,
+    })),
+  );
+  return [...kafka, ...zookeeper, ...clickhouse, ...monitoring];
 }

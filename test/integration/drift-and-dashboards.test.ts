@@ -115,7 +115,7 @@ test('every dashboard panel query runs on the real ClickHouse with data and retu
   const from = new Date(Date.now() - 3600_000);
   const to = new Date(Date.now() + 60_000);
   const all: { title: string; sql: string; format: number }[] = [];
-  for (const name of ['generated/pipeline.json', 'generated/drift.json']) {
+  for (const name of ['dashboards/generated/pipeline.json', 'dashboards/generated/drift.json']) {
     const d = JSON.parse(generatedFiles()[name]!) as { panels: unknown[] };
     for (const q of panelQueries(d))
       all.push({ title: `${name}: ${q.title}`, sql: expandMacros(q.rawSql, from, to), format: q.format });

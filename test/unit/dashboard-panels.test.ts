@@ -9,8 +9,8 @@ test('the web page’s panels are the Grafana JSON’s: same titles, same SQL, s
   const files = generatedFiles();
   const views = dashboardViews();
   for (const [file, view] of [
-    ['generated/drift.json', views.find((v) => v.uid === 'hitstream-drift')!],
-    ['generated/pipeline.json', views.find((v) => v.uid === 'hitstream-pipeline')!],
+    ['dashboards/generated/drift.json', views.find((v) => v.uid === 'hitstream-drift')!],
+    ['dashboards/generated/pipeline.json', views.find((v) => v.uid === 'hitstream-pipeline')!],
   ] as const) {
     const grafana = panelQueries(JSON.parse(files[file]!) as { panels: unknown[] });
     assert.deepEqual(

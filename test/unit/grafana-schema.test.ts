@@ -14,7 +14,8 @@ import type { JSONSchema7 } from 'json-schema';
 import { createGenerator } from 'ts-json-schema-generator';
 import { parse } from 'yaml';
 import { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { driftAlerts } from '../../dashboards/alerts.ts';
+import { grafanaRuleGroup } from '../../alerts/grafana.ts';
+import { alertRules } from '../../alerts/rules.ts';
 import { generatedFiles } from '../../dashboards/generate.ts';
 
 const require = createRequire(import.meta.url);
@@ -87,7 +88,7 @@ interface PanelJson {
   fieldConfig?: { defaults?: { custom?: unknown } };
 }
 const files = generatedFiles();
-const dashboards = ['generated/pipeline.json', 'generated/drift.json'].map(
+const dashboards = ['dashboards/generated/pipeline.json', 'dashboards/generated/drift.json'].map(
   (name) => [name, JSON.parse(files[name]!) as { schemaVersion: number; panels: PanelJson[] }] as const,
 );
 
@@ -124,9 +125,9 @@ test("every panel's options and custom field config are valid for its panel plug
 });
 
 test("the alert rule group and each rule's queries are valid for the SDK's alerting schema", () => {
-  const group = driftAlerts().build();
+  const group = grafanaRuleGroup(alertRules()).build();
   assertValid(sdkType('alerting', 'RuleGroup'), JSON.parse(JSON.stringify(group)), 'rule group');
-  const file = parse(files['provisioning/alerting/hitstream-drift.yaml']!) as {
+  const file = parse(files['dashboards/provisioning/alerting/hitstream-alerts.yaml']!) as {
     groups: { rules: { data: unknown[] }[] }[];
   };
   for (const rule of file.groups.flatMap((g) => g.rules))
