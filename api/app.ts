@@ -36,6 +36,10 @@ import { predictRoutes } from './routes/predict.ts';
 import { trackRoutes } from './routes/tracks.ts';
 import { type StorageReader, storageReader } from './storage.ts';
 import { dashboardRoutes } from './routes/dashboards.ts';
+import { servingMetrics } from '../models/registry/serving-metrics.ts';
+import { startQualityExporter } from './quality/exporter.ts';
+import { monitoringProbe } from './quality/monitoring-probe.ts';
+import { Type } from '@sinclair/typebox';
 
 export interface AppDeps {
   cfg: Config;
@@ -48,6 +52,8 @@ export interface AppDeps {
   storage?: StorageReader;
   hub: FeedHub;
   feedReady: () => boolean;
+  /** Compute the model-quality series for /metrics from ClickHouse (the API process does; tests may). */
+  qualityMetrics?: boolean;
 }
 
 /**
@@ -106,6 +112,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(modelRoutes(serving));
   await app.register(driftRoutes({ storage, serving, access }));
   await app.register(dashboardRoutes({ storage, access }));
+  const recordServing = servingMetrics(metrics);
+  const quality =
+    !deps.qualityMetrics
+      ? undefined
+      : startQualityExporter({
+          storage,
+          serving,
+          registry: metrics,
+          intervalSeconds: cfg.qualityIntervalSeconds,
+          windowSeconds: cfg.qualityWindowSeconds,
+          log: app.log,
+        });
+  app.addHook('onClose', (_app, done) => (quality?.stop(), done()));
+  const monitoring = monitoringProbe(cfg);
 
   app.get(
     '/health',
@@ -116,22 +136,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
     async (_req, reply) => {
-      const clickhouse = await deps.clickhouse
-        .ping()
-        .then((p) => p.success)
-        .catch(() => false);
+      const [clickhouse, monitor] = await Promise.all([
+        deps.clickhouse
+          .ping()
+          .then((p) => p.success)
+          .catch(() => false),
+        monitoring(),
+      ]);
+      // Monitoring that is down is reported, and never makes the API unready: scoring goes on.
       const body = {
         ready: clickhouse && deps.feedReady(),
         kafka: deps.feedReady(),
         clickhouse,
         models: serving.status(),
         feed_clients: deps.hub.size,
+        monitoring: monitor,
       };
       return reply.status(body.ready ? 200 : 503).send(body);
     },
   );
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type(metrics.contentType).send(await metrics.metrics()),
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    recordServing(serving.status());
+    return reply.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.get(
+    '/live',
+    {
+      schema: {
+        summary: 'Alive while the event loop answers (the liveness probe); never asks Kafka or ClickHouse',
+        response: { 200: Type.Object({ alive: Type.Boolean() }) },
+      },
+    },
+    () => ({ alive: true }),
   );
 
   await app.register(fastifyStatic, { root: WEB_DIR, prefix: '/', schemaHide: true });

@@ -23,7 +23,15 @@ export async function runApi(cfg: Config): Promise<void> {
   const clickhouse = createClickhouse(cfg);
   const hub = new FeedHub();
   const source = await startPredictionsSource(cfg, log, (events) => hub.publish(events));
-  const app = await buildApp({ cfg, serving, publisher, clickhouse, hub, feedReady: source.ready });
+  const app = await buildApp({
+    cfg,
+    serving,
+    publisher,
+    clickhouse,
+    hub,
+    feedReady: source.ready,
+    qualityMetrics: true,
+  });
   await app.listen({ host: cfg.apiHost, port: cfg.apiPort });
   log.info({ url: `http://${cfg.apiHost}:${cfg.apiPort}`, docs: '/docs' }, 'API listening');
   // Each step bounded: with Kafka down, leaving the feed's group or closing the producer can hang.

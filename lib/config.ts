@@ -620,3 +620,9 @@ export function configToEnv(cfg: Config): Record<string, string> {
   }
   return env;
 }
+
+/** Where Prometheus answers: PROMETHEUS_URL, else the native stack's. */
+export const prometheusUrlOf = (cfg: Config) => cfg.prometheusUrl || `http://127.0.0.1:${cfg.prometheusPort}`;
+/** Where Alertmanager answers: ALERTMANAGER_URL, else the native stack's. */
+export const alertmanagerUrlOf = (cfg: Config) =>
+  cfg.alertmanagerUrl || `http://127.0.0.1:${cfg.alertmanagerPort}`;

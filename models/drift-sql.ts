@@ -198,3 +198,19 @@ FROM (
 GROUP BY time, version
 ORDER BY time`;
 }
+
+/**
+ * Events `version` scored in the last `windowSeconds` (live or shadow) and the mean spread of its
+ * four models' scores per event (max − min; not the ensemble, which is theirs).
+ */
+export function disagreementInWindowSql(windowSeconds: number, version: string): string {
+  const where =
+    sql`scored_at >= now() - ${Math.round(windowSeconds)} AND model != 'ensemble' AND ` +
+    `${VERSION_OF_ROW} = ${sqlLiteral(version)}`;
+  return `SELECT count() AS n, avg(spread) AS mean_spread
+FROM (
+  SELECT event_id, role, max(score) - min(score) AS spread
+  FROM (${scoredRowsSql(where)})
+  GROUP BY event_id, role
+)`;
+}

@@ -67,6 +67,9 @@ export const HealthResponse = Type.Object({
         Type.Null(),
       ]),
       error: Type.Union([Type.String(), Type.Null()]),
+      loadFailures: Type.Record(Type.String(), Type.Integer({ minimum: 1 }), {
+        description: 'failed loads per version since the process started',
+      }),
       swaps: Type.Integer(),
       lastSwapSeconds: Type.Union([Type.Number(), Type.Null()]),
     },
@@ -76,6 +79,17 @@ export const HealthResponse = Type.Object({
     },
   ),
   feed_clients: Type.Integer({ minimum: 0 }),
+  monitoring: Type.Object(
+    {
+      prometheus: Type.Boolean(),
+      alertmanager: Type.Boolean(),
+      degraded: Type.Boolean(),
+    },
+    {
+      description:
+        'Whether Prometheus and Alertmanager answer (PROMETHEUS_URL, ALERTMANAGER_URL); when they do not, alerts are not sent, and scoring goes on',
+    },
+  ),
 });
 
 /** What each error status means on every route that can answer it (the OpenAPI contract). */

@@ -80,7 +80,7 @@ function exitAfterStop(log: Logger, report: StopReport): never {
   process.exit(report.clean ? 0 : 1);
 }
 
-/** /health is 200 only while the worker consumes; /metrics is Prometheus'. */
+/** /health is 200 only while the worker consumes; /live while its event loop runs; /metrics is Prometheus'. */
 async function serveHealth(
   cfg: Config,
   metrics: WorkerMetrics,
@@ -91,8 +91,12 @@ async function serveHealth(
   const server = createServer((req, res) => {
     void (async () => {
       const { worker: w, serving } = current();
-      if (req.url === '/metrics') {
+      if (req.url === '/live') {
+        // Answered by the event loop alone: a blocked loop fails the liveness probe.
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"alive":true}');
+      } else if (req.url === '/metrics') {
         if (serving) recordServing(metrics, serving.status());
+        metrics.ready.set(w?.ready() ? 1 : 0);
         res.setHeader('content-type', metrics.registry.contentType);
         res.end(await metrics.registry.metrics());
       } else if (req.url === '/health') {
@@ -127,4 +131,5 @@ function recordServing(metrics: WorkerMetrics, s: ServingStatus): void {
   if (s.shadow) metrics.servedVersion.set({ role: 'shadow', version: s.shadow }, 1);
   metrics.swaps.set(s.swaps);
   if (s.lastSwapSeconds !== null) metrics.lastSwapSeconds.set(s.lastSwapSeconds);
+  metrics.recordServing(s);
 }

@@ -1,11 +1,13 @@
 /** Prometheus metrics of one scorer worker. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { servingMetrics } from '../models/registry/serving-metrics.ts';
 
 export function createWorkerMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hitstream_worker_' });
   return {
     registry,
+    recordServing: servingMetrics(registry),
     eventsIn: new Counter({
       name: 'hitstream_events_in_total',
       help: 'Messages consumed from the tracks topic',
@@ -67,6 +69,11 @@ export function createWorkerMetrics() {
     swaps: new Gauge({
       name: 'hitstream_model_swaps',
       help: 'Model set swaps since the process started',
+      registers: [registry],
+    }),
+    ready: new Gauge({
+      name: 'hitstream_worker_ready',
+      help: '1 while the worker consumes in the group (what /health answers 200 for), else 0',
       registers: [registry],
     }),
     lastSwapSeconds: new Gauge({

@@ -1,12 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { HitstreamError } from '../../lib/errors.ts';
-import { type BinnedReference, jensenShannon, psi, shares } from '../../models/drift-reference.ts';
 import type { Serving } from '../../models/registry/serving.ts';
-import type { ScoreName } from '../../schemas/index.ts';
-import { FEATURE_NAMES } from '../../schemas/track-features.ts';
-import { featureBinsSql, scoreBinsSql, versionErrorSql } from '../../models/drift-sql.ts';
-import { driftReferencesSql, parseDriftReferences, referencesOf } from '../../models/registry/references.ts';
+import { measureVersion } from '../quality/measure.ts';
 import type { StorageReader } from '../storage.ts';
 import { type Access, unauthorized } from '../access.ts';
 import { errorResponses } from '../../schemas/api.ts';
@@ -23,55 +19,6 @@ export function parseWindow(w: string): number {
       { field: 'window' },
     );
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-}
-
-export const PSI_ALERT = 0.2;
-
-interface BinRow {
-  key: string;
-  bin: number;
-  n: number;
-}
-
-function compare(rows: BinRow[], key: string, ref: BinnedReference) {
-  const counts = new Map(rows.filter((r) => r.key === key).map((r) => [Number(r.bin), Number(r.n)]));
-  const live = shares(counts, ref.proportions.length);
-  const n = [...counts.values()].reduce((a, b) => a + b, 0);
-  const p = n ? psi(ref.proportions, live) : null;
-  return {
-    n,
-    psi: p,
-    js: n ? jensenShannon(ref.proportions, live) : null,
-    drifted: p !== null && p >= PSI_ALERT,
-    live,
-    reference: ref.proportions,
-  };
-}
-
-interface ErrorRow {
-  model: string;
-  n: string | number;
-  rmse: number | null;
-  mae: number | null;
-  bias: number | null;
-}
-
-/** The references of `version`: from memory when it is served, else from drift_references. */
-async function referencesFor(storage: StorageReader, serving: Serving, version: string) {
-  const served = serving.byVersion(version);
-  if (served) return referencesOf(served.models);
-  const rows = await storage.rows<Record<string, unknown>>(
-    'read the drift references',
-    driftReferencesSql(version),
-  );
-  const refs = parseDriftReferences(rows);
-  if (!refs)
-    throw new HitstreamError(
-      'unknown_version',
-      `version ${version} has no drift references (served: ${serving.live().version}${serving.shadow() ? `, shadow ${serving.shadow()!.version}` : ''}; \`npx hitstream models list\` lists the registry)`,
-      { field: 'version', status: 404 },
-    );
-  return refs;
 }
 
 export const driftRoutes =
@@ -114,55 +61,10 @@ export const driftRoutes =
         const live = deps.serving.live().version;
         const shadow = deps.serving.shadow()?.version ?? null;
         const version = req.query.version ?? live;
-        // The version's own references: a promotion changes them with no dashboards run.
-        const ref = await referencesFor(deps.storage, deps.serving, version);
-        const featureEdges = Object.fromEntries(Object.entries(ref.features).map(([f, r]) => [f, r.edges]));
-        // The ensemble's too when the version has one.
-        const scoreNames = Object.keys(ref.scores) as ScoreName[];
-        const scoreEdges = Object.fromEntries(scoreNames.map((m) => [m, ref.scores[m]!.edges]));
-        const [fr, sr, er] = await Promise.all([
-          deps.storage.rows<{ feature: string; bin: number; n: string }>(
-            'read the feature drift',
-            featureBinsSql(featureEdges, seconds),
-          ),
-          deps.storage.rows<{ model: string; bin: number; n: string }>(
-            'read the score drift',
-            scoreBinsSql(scoreEdges, seconds, version),
-          ),
-          deps.storage.rows<ErrorRow>('read the error on labelled events', versionErrorSql(seconds, version)),
-        ]);
-        const featureRows = fr.map((r) => ({ key: r.feature, bin: Number(r.bin), n: Number(r.n) }));
-        const scoreRows = sr.map((r) => ({ key: r.model, bin: Number(r.bin), n: Number(r.n) }));
-        const errors = new Map(er.map((r) => [r.model, r]));
-        const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
+        const quality = await measureVersion(deps.storage, deps.serving, version, seconds);
         return {
-          version,
+          ...quality,
           role: version === live ? 'live' : version === shadow ? 'shadow' : null,
-          window_seconds: seconds,
-          psi_alert: PSI_ALERT,
-          features: Object.fromEntries(
-            Object.keys(featureEdges)
-              // The columns the models derive (genre, artist) are not stored on events.
-              .filter((f) => (FEATURE_NAMES as readonly string[]).includes(f))
-              .map((f) => [f, compare(featureRows, f, ref.features[f]!)]),
-          ),
-          models: Object.fromEntries(
-            scoreNames.map((m) => {
-              const e = errors.get(m);
-              return [
-                m,
-                {
-                  ...compare(scoreRows, m, ref.scores[m]!),
-                  labelled: {
-                    n: Number(e?.n ?? 0),
-                    rmse: num(e?.rmse),
-                    mae: num(e?.mae),
-                    bias: num(e?.bias),
-                  },
-                },
-              ];
-            }),
-          ),
         };
       },
     );

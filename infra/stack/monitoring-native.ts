@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Config } from '../../lib/config.ts';
+export { alertmanagerUrlOf, prometheusUrlOf } from '../../lib/config.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
 import {
@@ -36,9 +37,6 @@ const BINARIES: Record<Tool, string[]> = {
 };
 
 const dirOf = (cfg: Config, tool: Tool) => join(stackPaths(cfg).home, tool);
-export const prometheusUrlOf = (cfg: Config) => cfg.prometheusUrl || `http://127.0.0.1:${cfg.prometheusPort}`;
-export const alertmanagerUrlOf = (cfg: Config) =>
-  cfg.alertmanagerUrl || `http://127.0.0.1:${cfg.alertmanagerPort}`;
 
 export function monitoringProcess(cfg: Config, tool: Tool): ManagedProcess {
   return {

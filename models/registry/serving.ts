@@ -29,6 +29,8 @@ export interface ServingStatus {
   /** What the roles ask for, when it differs from what is served (loading, or failed). */
   wanted: { live: string; shadow: string | null } | null;
   error: string | null;
+  /** Failed loads per version since the process started. */
+  loadFailures: Record<string, number>;
   swaps: number;
   lastSwapSeconds: number | null;
 }
@@ -66,6 +68,8 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   let shadow: ServedSet | undefined;
   let wanted: RoleState | undefined;
   let error: string | null = null;
+  /** Failed loads per version since start: the `HitstreamVersionLoadFailed` alert counts them. */
+  const loadFailures: Record<string, number> = {};
   let swaps = 0;
   let lastSwapSeconds: number | null = null;
   let work = Promise.resolve();
@@ -98,8 +102,10 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
 
   async function apply(state: RoleState) {
     const t0 = performance.now();
+    let loading = state.live;
     try {
       const nextLive = await load(state.live);
+      loading = state.shadow ?? state.live;
       const nextShadow = state.shadow ? await load(state.shadow) : undefined;
       if (wanted !== state) return; // a newer state arrived meanwhile; it is applied next
       const changed = nextLive !== live || nextShadow !== shadow;
@@ -119,6 +125,7 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
       }
     } catch (err) {
       error = describeError(err);
+      loadFailures[loading] = (loadFailures[loading] ?? 0) + 1;
       log.error(
         { wanted: { live: state.live, shadow: state.shadow }, serving: live.version, err: error },
         `cannot load the versions the roles ask for; still serving ${live.version}, retrying in ${RETRY_MS / 1000} s`,
@@ -154,6 +161,7 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
           ? { live: wanted.live, shadow: wanted.shadow }
           : null,
       error,
+      loadFailures: { ...loadFailures },
       swaps,
       lastSwapSeconds,
     }),
@@ -187,6 +195,7 @@ export function servingOf(models: LoadedModels, version = versionOf(models)): Se
       shadow: null,
       wanted: null,
       error: null,
+      loadFailures: {},
       swaps: 0,
       lastSwapSeconds: null,
     }),
