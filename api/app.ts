@@ -36,6 +36,7 @@ import { predictRoutes } from './routes/predict.ts';
 import { trackRoutes } from './routes/tracks.ts';
 import { type StorageReader, storageReader } from './storage.ts';
 import { dashboardRoutes } from './routes/dashboards.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { servingMetrics } from '../models/registry/serving-metrics.ts';
 import { startQualityExporter } from './quality/exporter.ts';
 import { monitoringProbe } from './quality/monitoring-probe.ts';
@@ -112,18 +113,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(modelRoutes(serving));
   await app.register(driftRoutes({ storage, serving, access }));
   await app.register(dashboardRoutes({ storage, access }));
+  await app.register(
+    alertRoutes({ cfg, clickhouse: deps.clickhouse, storage, publisher: deps.publisher, access }),
+  );
   const recordServing = servingMetrics(metrics);
-  const quality =
-    !deps.qualityMetrics
-      ? undefined
-      : startQualityExporter({
-          storage,
-          serving,
-          registry: metrics,
-          intervalSeconds: cfg.qualityIntervalSeconds,
-          windowSeconds: cfg.qualityWindowSeconds,
-          log: app.log,
-        });
+  const quality = !deps.qualityMetrics
+    ? undefined
+    : startQualityExporter({
+        storage,
+        serving,
+        registry: metrics,
+        intervalSeconds: cfg.qualityIntervalSeconds,
+        windowSeconds: cfg.qualityWindowSeconds,
+        log: app.log,
+      });
   app.addHook('onClose', (_app, done) => (quality?.stop(), done()));
   const monitoring = monitoringProbe(cfg);
 
@@ -180,6 +183,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowedPath: (path) => path === '/uPlot.iife.min.js' || path === '/uPlot.min.css',
   });
   app.get('/', { schema: { hide: true } }, (_req, reply) => reply.redirect('/live.html'));
+  // Browsers ask for /favicon.ico on pages that name none (the API docs): a 404 there was a
+  // console error on every page.
+  app.get('/favicon.ico', { schema: { hide: true } }, (_req, reply) => reply.redirect('/favicon.svg'));
 
   attachFeed(app, deps.hub, { maxClients: cfg.feedMaxClients, keyOk: access.read });
   return app;

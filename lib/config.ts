@@ -257,6 +257,13 @@ export const SETTINGS = {
     default: 'hitstream.dead-letters',
     meaning: 'Topic for events that failed validation, with the reason.',
   },
+  topicAlerts: {
+    env: 'HITSTREAM_TOPIC_ALERTS',
+    kind: 'string',
+    default: 'hitstream.alerts',
+    meaning:
+      "Topic the API's Alertmanager receiver publishes each alert to, firing and resolved (one JSON message per alert, keyed by its fingerprint).",
+  },
   topicModels: {
     env: 'HITSTREAM_TOPIC_MODELS',
     kind: 'string',

@@ -20,6 +20,8 @@ export type PublishResult =
 export interface Publisher {
   /** Validates and sends; resolves when the broker acknowledged every accepted record. */
   publish(records: readonly unknown[]): Promise<PublishResult[]>;
+  /** Sends other messages (alerts) to `topic`, with the same retries; resolves when acknowledged. */
+  sendTo(topic: string, messages: { key: string; value: string }[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,15 @@ export async function createPublisher(
           (err) => classifyKafkaError(err, 'publish track events'),
         );
       return results;
+    },
+    async sendTo(topic, messages) {
+      if (!messages.length) return;
+      await withRetry(
+        `publish to ${topic}`,
+        () => producer.send({ topic, acks: -1, messages }),
+        retry,
+        (err) => classifyKafkaError(err, `publish to ${topic}`),
+      );
     },
     close: () => producer.disconnect(),
   };

@@ -61,6 +61,29 @@ export function histogramSvg(values, color, { bins = 10, width = 200, height = 8
 
 export function nav(active) {
   const link = (href, text) => `<a href="${href}" class="${active === href ? 'active' : ''}">${text}</a>`;
-  document.querySelector('nav').innerHTML =
-    `<strong>hitstream</strong> ${link('live.html', 'Live')} ${link('whatif.html', 'What-if')} ${link('models.html', 'Models')} ${link('dashboards.html', 'Dashboards')} <a href="/docs">API</a>`;
+  const bar = document.querySelector('nav');
+  bar.innerHTML = `<strong>hitstream</strong> ${link('live.html', 'Live')} ${link('whatif.html', 'What-if')} ${link('models.html', 'Models')} ${link('dashboards.html', 'Dashboards')} ${link('alerts.html', 'Alerts')} <a href="/docs">API</a>`;
+  const banner = document.createElement('div');
+  banner.id = 'alert-banner';
+  banner.hidden = true;
+  bar.after(banner);
+  void showAlerts(banner);
+  setInterval(() => void showAlerts(banner), 30_000);
+}
+
+/** The banner under the menu on every page: the alerts firing now, from GET /alerts. */
+async function showAlerts(banner) {
+  // No banner when the alerts cannot be read (an older API, ClickHouse down): /health says why.
+  const body = await getJson('/alerts?since=1h&limit=1').catch(() => null);
+  const active = body?.active ?? [];
+  banner.hidden = active.length === 0;
+  if (!active.length) return;
+  const critical = active.some((a) => a.severity === 'critical');
+  banner.className = critical ? 'critical' : 'warning';
+  const first = active[0];
+  banner.innerHTML =
+    `<strong>${active.length} alert${active.length === 1 ? '' : 's'} firing</strong> · ` +
+    `${esc(first.alertname)}: ${esc(first.summary)}` +
+    (active.length > 1 ? ` (and ${active.length - 1} more)` : '') +
+    ` · <a href="alerts.html">see all and how to silence</a>`;
 }

@@ -1,0 +1,52 @@
+/**
+ * Alerts: what Alertmanager's webhook receiver sends (its JSON, version 4), and an alert as
+ * hitstream stores and publishes it (the `alerts` table, the hitstream.alerts topic, GET /alerts).
+ */
+import { type Static, Type } from '@sinclair/typebox';
+
+const Labels = Type.Record(Type.String(), Type.String());
+const DateTimeText = Type.String({ minLength: 1, maxLength: 64, description: 'RFC 3339' });
+
+export const WebhookAlert = Type.Object({
+  status: Type.Union([Type.Literal('firing'), Type.Literal('resolved')]),
+  labels: Type.Intersect([Labels, Type.Object({ alertname: Type.String({ minLength: 1 }) })]),
+  annotations: Labels,
+  startsAt: DateTimeText,
+  endsAt: DateTimeText,
+  generatorURL: Type.Optional(Type.String()),
+  fingerprint: Type.String({ minLength: 1, maxLength: 128 }),
+});
+
+export const AlertmanagerWebhook = Type.Object(
+  {
+    version: Type.Literal('4'),
+    groupKey: Type.String(),
+    truncatedAlerts: Type.Optional(Type.Integer({ minimum: 0 })),
+    status: Type.Union([Type.Literal('firing'), Type.Literal('resolved')]),
+    receiver: Type.String(),
+    groupLabels: Labels,
+    commonLabels: Labels,
+    commonAnnotations: Labels,
+    externalURL: Type.String(),
+    alerts: Type.Array(WebhookAlert, { minItems: 1, maxItems: 1000 }),
+  },
+  { description: "Alertmanager's webhook payload (version 4)" },
+);
+export type AlertmanagerWebhook = Static<typeof AlertmanagerWebhook>;
+
+export const StoredAlert = Type.Object(
+  {
+    fingerprint: Type.String(),
+    alertname: Type.String(),
+    status: Type.Union([Type.Literal('firing'), Type.Literal('resolved')]),
+    severity: Type.String(),
+    summary: Type.String(),
+    runbook: Type.String(),
+    labels: Labels,
+    starts_at: Type.String({ format: 'date-time' }),
+    ends_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    received_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'StoredAlert' },
+);
+export type StoredAlert = Static<typeof StoredAlert>;
