@@ -37,7 +37,8 @@ export async function insertAlerts(client: ClickHouseClient, cfg: Config, alerts
 }
 
 /** Alerts by (fingerprint, starts_at), newest first: all that started in the window, or the active ones. */
-export const alertsSql = (opts: { activeOnly: boolean; sinceSeconds: number; limit: number }) => sql`
+export const alertsSql = (opts: { activeOnly: boolean; sinceSeconds: number; limit: number }) =>
+  sql`
 SELECT fingerprint, any(alertname) AS alertname, argMax(status, received_at) AS status,
   any(severity) AS severity, argMax(summary, received_at) AS summary, any(runbook) AS runbook,
   any(labels) AS labels, toUnixTimestamp(starts_at) AS starts, toUnixTimestamp(max(ends_at)) AS ends,
@@ -45,8 +46,9 @@ SELECT fingerprint, any(alertname) AS alertname, argMax(status, received_at) AS 
 FROM alerts FINAL
 WHERE starts_at >= now() - ${opts.sinceSeconds}
 GROUP BY fingerprint, starts_at
-${opts.activeOnly ? "HAVING status = 'firing'" : ''}
-ORDER BY starts DESC, alertname
+` +
+  (opts.activeOnly ? "HAVING status = 'firing'\n" : '') +
+  sql`ORDER BY starts DESC, alertname
 LIMIT ${opts.limit}`;
 
 interface AlertRow {

@@ -12,7 +12,9 @@ import type { Command } from 'commander';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { createLogger } from '../lib/logger.ts';
 import { onShutdownSignal } from '../lib/shutdown.ts';
-import { loadConfig } from '../lib/config.ts';
+import { alertmanagerUrlOf, loadConfig, prometheusUrlOf } from '../lib/config.ts';
+import { setLogDestination } from '../lib/logger.ts';
+import { writeWorkerTargets } from '../infra/stack/monitoring-native.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { migrate } from '../infra/migrate.ts';
@@ -22,7 +24,7 @@ import { stackDown, stackUp } from '../infra/stack/stack.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { positive, positiveInteger } from './options.ts';
-import { forwardOutput, NAME_WIDTH } from './up-output.ts';
+import { forwardOutput, NAME_WIDTH, prefixedStream } from './up-output.ts';
 import { startStatusLine } from './up-status.ts';
 import { scoreNamesOf } from '../models/model-set.ts';
 
@@ -54,6 +56,20 @@ async function waitHealthy(
   return 'timed out';
 }
 
+/** One line when Prometheus or Alertmanager does not answer (the API's /health knows). */
+async function sayMonitoring(healthUrl: string): Promise<void> {
+  const health = await fetch(healthUrl, { signal: AbortSignal.timeout(3000) })
+    .then((r) => r.json() as Promise<{ monitoring?: { prometheus: boolean; alertmanager: boolean } }>)
+    .catch(() => undefined);
+  const m = health?.monitoring;
+  if (!m || (m.prometheus && m.alertmanager)) return;
+  const down = [
+    !m.prometheus && 'Prometheus (PROMETHEUS_URL)',
+    !m.alertmanager && 'Alertmanager (ALERTMANAGER_URL)',
+  ].filter(Boolean);
+  say(`monitoring degraded: ${down.join(' and ')} not answering; scoring goes on, alerts are not sent`);
+}
+
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
@@ -69,6 +85,9 @@ export function registerUpCommand(program: Command): void {
       async (opts: { workers: number; data: string; rate?: number; replay: boolean; exit?: boolean }) => {
         const env = { ...process.env };
         let cfg = loadConfig();
+        const pretty = cfg.logFormat === 'pretty' || (cfg.logFormat === 'auto' && process.stderr.isTTY);
+        // Our own Kafka clients' lines read like the children's, behind `up |`.
+        if (pretty) setLogDestination(prefixedStream('up', { colorize: Boolean(process.stderr.isTTY) }));
         // Workers listen on the port and the ones after it, where `up` asks for their health.
         if (cfg.workerPort === 0)
           throw new HitstreamError(
@@ -88,8 +107,17 @@ export function registerUpCommand(program: Command): void {
           });
           cfg = loadConfig(env);
           say(
-            `Kafka ${r.kafka.action} (${r.kafka.seconds.toFixed(1)} s), ClickHouse ${r.clickhouse.action} (${r.clickhouse.seconds.toFixed(1)} s)`,
+            `Kafka ${r.kafka.action} (${r.kafka.seconds.toFixed(1)} s), ClickHouse ${r.clickhouse.action} (${r.clickhouse.seconds.toFixed(1)} s), ` +
+              `Alertmanager ${r.alertmanager.action}, Prometheus ${r.prometheus.action}`,
           );
+          for (const [name, m] of [
+            ['Alertmanager', r.alertmanager],
+            ['Prometheus', r.prometheus],
+          ] as const)
+            if (m.action === 'unavailable')
+              say(
+                `monitoring degraded: ${name} did not start (${m.reason}); scoring goes on, alerts are not sent`,
+              );
         }
         const applied = await migrate(cfg);
         say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database up to date');
@@ -105,7 +133,6 @@ export function registerUpCommand(program: Command): void {
             : `live models: ${reg.version}`,
         );
 
-        const pretty = cfg.logFormat === 'pretty' || (cfg.logFormat === 'auto' && process.stderr.isTTY);
         const children: ChildProcess[] = [];
         const nWorkers = opts.workers;
         const start = (name: string, command: string, childEnv: NodeJS.ProcessEnv) => {
@@ -122,6 +149,9 @@ export function registerUpCommand(program: Command): void {
         for (let i = 0; i < nWorkers; i++)
           start(`worker-${i + 1}`, 'worker', { ...env, HITSTREAM_WORKER_PORT: String(cfg.workerPort + i) });
         start('api', 'api', env);
+        const workerPorts = Array.from({ length: nWorkers }, (_, i) => cfg.workerPort + i);
+        // Prometheus scrapes the workers this command starts (and, after a clean stop, none).
+        if (!external) writeWorkerTargets(cfg, workerPorts);
         let stopping = false;
         const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
         const stopAll = async (code: number) => {
@@ -131,6 +161,8 @@ export function registerUpCommand(program: Command): void {
             `stopping workers and API (they store and commit the work in hand, up to ${cfg.shutdownTimeoutMs / 1000} s; a second Ctrl-C stops them at once)`,
           );
           await Promise.all(running().map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGTERM')))));
+          // Stopped on purpose: not a "service down" alert for a stack that keeps running.
+          if (!external) writeWorkerTargets(cfg, []);
           if (startedStack) {
             await stackDown(cfg);
             say('stack stopped');
@@ -177,10 +209,13 @@ export function registerUpCommand(program: Command): void {
           return;
         }
         say(`${nWorkers} workers ready; API and live feed on http://${cfg.apiHost}:${cfg.apiPort}`);
+        const base = `http://${local}:${cfg.apiPort}`;
+        await sayMonitoring(`${base}/health`);
         const stopStatus = pretty
           ? startStatusLine(
-              Array.from({ length: nWorkers }, (_, i) => `http://127.0.0.1:${cfg.workerPort + i}/metrics`),
+              workerPorts.map((port) => `http://127.0.0.1:${port}/metrics`),
               (line) => process.stderr.write(`${'status'.padEnd(NAME_WIDTH)}| ${line}\n`),
+              { alertsUrl: `${base}/alerts?since=1h&limit=20` },
             )
           : () => undefined;
         if (opts.replay) {
@@ -217,16 +252,18 @@ export function registerUpCommand(program: Command): void {
           );
           await ch.close();
         }
-        const base = `http://${local}:${cfg.apiPort}`;
         say(
           [
             'open:',
-            `  Live       ${base}/live.html`,
-            `  What-if    ${base}/whatif.html`,
-            `  Models     ${base}/models.html`,
-            `  Dashboards ${base}/dashboards.html`,
-            `  API docs   ${base}/docs`,
-            `  Metrics    ${base}/metrics, workers on :${cfg.workerPort}${nWorkers > 1 ? `-${cfg.workerPort + nWorkers - 1}` : ''}/metrics`,
+            `  Live         ${base}/live.html`,
+            `  What-if      ${base}/whatif.html`,
+            `  Models       ${base}/models.html`,
+            `  Dashboards   ${base}/dashboards.html`,
+            `  Alerts       ${base}/alerts.html`,
+            `  Prometheus   ${prometheusUrlOf(cfg)} (alert rules: ${prometheusUrlOf(cfg)}/alerts)`,
+            `  Alertmanager ${alertmanagerUrlOf(cfg)}`,
+            `  API docs     ${base}/docs`,
+            `  Metrics      ${base}/metrics, workers on :${cfg.workerPort}${nWorkers > 1 ? `-${cfg.workerPort + nWorkers - 1}` : ''}/metrics`,
           ].join('\n'),
         );
         if (opts.exit) {

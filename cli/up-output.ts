@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { prettyFactory } from 'pino-pretty';
 
 export const NAME_WIDTH = 9;
@@ -49,4 +49,19 @@ export function forwardOutput(
   };
   pipe(child.stdout, opts.out ?? process.stdout);
   pipe(child.stderr, opts.err ?? process.stderr);
+}
+
+/** A stream that writes each line given to it to `to`, prefixed and pretty-printed as `name`'s. */
+export function prefixedStream(name: string, opts: { colorize: boolean; to?: Writable }): Writable {
+  const format = prefixer(name, opts.colorize);
+  const to = opts.to ?? process.stderr;
+  let partial = '';
+  return new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) to.write(format(l));
+      done();
+    },
+  });
 }

@@ -1,7 +1,8 @@
 /**
- * `up`'s status line on a terminal, every few seconds, from the workers' own /metrics:
- * `status | 412 events/s · lag 0 · p99 ≤ 20 ms · 3 dead letters`. The p99 is over the last
- * interval, from the latency histogram's buckets (so it is the bucket's upper bound).
+ * `up`'s status line on a terminal, from the workers' own /metrics and the API's alerts:
+ * `status | 412 events/s · lag 0 · p99 ≤ 20 ms · 3 dead letters · 1 alert firing: HitstreamFeatureDrift`.
+ * The p99 is over the last interval, from the latency histogram's buckets (so it is the bucket's
+ * upper bound). Written when it changes, and once a minute when it does not.
  */
 export interface WorkerSample {
   eventsIn: number;
@@ -62,12 +63,31 @@ export function statusLine(before: WorkerSample[], after: WorkerSample[], second
   ].join(' · ');
 }
 
+/** ` · 2 alerts firing: A, B` for the alerts firing now; '' when none (or they cannot be read). */
+export function alertsPart(names: string[]): string {
+  if (!names.length) return '';
+  const unique = [...new Set(names)];
+  return ` · ${names.length} alert${names.length === 1 ? '' : 's'} firing: ${unique.slice(0, 3).join(', ')}${unique.length > 3 ? ', …' : ''}`;
+}
+
+/** Writes `line` when it differs from the last one written, or `quietMs` after it. */
+export function changesOnly(write: (line: string) => void, quietMs: number, now = () => Date.now()) {
+  let last: { line: string; at: number } | undefined;
+  return (line: string) => {
+    if (last && last.line === line && now() - last.at < quietMs) return;
+    last = { line, at: now() };
+    write(line);
+  };
+}
+
 /** Polls the workers every `everyMs` and writes a status line; returns a stop function. */
 export function startStatusLine(
   metricsUrls: string[],
   write: (line: string) => void,
-  everyMs = 5_000,
+  opts: { everyMs?: number; quietMs?: number; alertsUrl?: string } = {},
 ): () => void {
+  const everyMs = opts.everyMs ?? 5_000;
+  const say = changesOnly(write, opts.quietMs ?? 60_000);
   const read = () =>
     Promise.all(
       metricsUrls.map((u) =>
@@ -77,16 +97,24 @@ export function startStatusLine(
           .catch(() => undefined),
       ),
     );
+  const firing = async () =>
+    opts.alertsUrl
+      ? fetch(opts.alertsUrl, { signal: AbortSignal.timeout(2_000) })
+          .then((r) => r.json() as Promise<{ active?: { alertname: string }[] }>)
+          .then((b) => (b.active ?? []).map((a) => a.alertname))
+          .catch(() => [])
+      : [];
   let last: { at: number; samples: WorkerSample[] } | undefined;
   const tick = async () => {
-    const samples = await read();
+    const [samples, alerts] = await Promise.all([read(), firing()]);
     const ok = samples.filter((s): s is WorkerSample => s !== undefined);
     const missing = samples.length - ok.length;
     const at = Date.now();
     if (last && last.samples.length === ok.length)
-      write(
+      say(
         statusLine(last.samples, ok, (at - last.at) / 1000) +
-          (missing ? ` · ${missing} worker${missing === 1 ? '' : 's'} not answering` : ''),
+          (missing ? ` · ${missing} worker${missing === 1 ? '' : 's'} not answering` : '') +
+          alertsPart(alerts),
       );
     last = { at, samples: ok };
   };

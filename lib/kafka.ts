@@ -12,15 +12,21 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+export const ROUTINE_KAFKA_ERRORS =
+  /rebalanc|coordinator is not available|not the correct coordinator|coordinator is loading|not the leader for that topic-partition|leadership election|There is no leader for this topic-partition/i;
+
 /** kafkajs logs through pino, as structured lines like everything else. */
 const pinoLogCreator: logCreator = () => {
   const log = createLogger('kafkajs');
   return ({ level, log: entry }) => {
     const { message, ...fields } = entry;
-    // kafkajs logs the broker's answers during a normal group rebalance at ERROR; they are expected.
-    const routine = /rebalanc|coordinator is not available|not the correct coordinator/i.test(
-      String(fields.error ?? ''),
-    );
+    // kafkajs logs at ERROR the broker's answers it retries by itself: during a group rebalance,
+    // and on a fresh or restarted broker while the coordinator loads or a partition's leader is
+    // elected. They are expected, and a newcomer read them as failures; one that lasts ends in an
+    // error that is said where it is thrown.
+    const routine =
+      ROUTINE_KAFKA_ERRORS.test(`${message} ${String(fields.error ?? '')}`) ||
+      /^Restarting the consumer in/.test(String(message));
     log[routine ? 'debug' : (LEVELS[level] ?? 'info')](fields, message);
   };
 };

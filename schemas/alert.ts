@@ -47,6 +47,6 @@ export const StoredAlert = Type.Object(
     ends_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     received_at: Type.String({ format: 'date-time' }),
   },
-  { $id: 'StoredAlert' },
+  { description: 'An alert as stored in the alerts table and published to the alerts topic' },
 );
 export type StoredAlert = Static<typeof StoredAlert>;

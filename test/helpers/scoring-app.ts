@@ -27,7 +27,7 @@ export interface ScoringApp {
 
 export async function startScoringApp(
   p: Awaited<ReturnType<typeof isolatedPipeline>>,
-  opts: { feed?: boolean; listen?: boolean; cfg?: Partial<Config> } = {},
+  opts: { feed?: boolean; listen?: boolean; cfg?: Partial<Config>; qualityMetrics?: boolean } = {},
 ): Promise<ScoringApp> {
   const models = await loadModels(p.cfg.modelsDir || undefined);
   const worker = createWorker(p.cfg, {
@@ -48,6 +48,7 @@ export async function startScoringApp(
     clickhouse: p.client,
     hub,
     feedReady: source ? source.ready : () => true,
+    qualityMetrics: opts.qualityMetrics,
   });
   let base = '';
   if (opts.listen) {

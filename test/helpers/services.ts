@@ -133,6 +133,7 @@ export async function isolatedPipeline(partitions = 4) {
     topicTracks: `${id}.tracks`,
     topicPredictions: `${id}.predictions`,
     topicDeadLetters: `${id}.dead`,
+    topicAlerts: `${id}.alerts`,
     // Created when a child process ensures its topics (the roles of other tests' registries are
     // not this one's).
     topicModels: `${id}.models`,
@@ -144,6 +145,7 @@ export async function isolatedPipeline(partitions = 4) {
     { topic: cfg.topicTracks, numPartitions: partitions },
     { topic: cfg.topicPredictions, numPartitions: partitions },
     { topic: cfg.topicDeadLetters, numPartitions: 1 },
+    { topic: cfg.topicAlerts, numPartitions: 1 },
   ]);
   return {
     cfg,
