@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -110,4 +110,18 @@ test('amtool refuses a broken config (the check can fail)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'am-'));
   writeFileSync(join(dir, 'bad.yml'), 'route:\n  receiver: nobody\nreceivers: []\n');
   assert.notEqual(run('amtool', ['check-config', join(dir, 'bad.yml')]).code, 0);
+});
+
+test("docker-compose's Prometheus and Alertmanager configs pass promtool and amtool", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'compose-'));
+  // The container path of the rules, pointed at the generated file.
+  const config = readFileSync(join(REPO_DIR, 'infra/prometheus/prometheus.yml'), 'utf8').replace(
+    '/etc/prometheus/rules/hitstream.yml',
+    join(generated, 'prometheus-rules.yml'),
+  );
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  const prom = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+  assert.equal(prom.code, 0, prom.out);
+  const am = run('amtool', ['check-config', join(REPO_DIR, 'infra/alertmanager/alertmanager.yml')]);
+  assert.equal(am.code, 0, am.out);
 });

@@ -161,3 +161,43 @@ test('KEDA scales the worker Deployment on the lag of the workers’ group and t
     value('KAFKA_SECURITY_PROTOCOL').endsWith('SSL') ? 'enable' : 'disable',
   );
 });
+
+test('monitoring: the PodMonitors and the plain scrape config give the jobs the alert rules name, on the pods that serve /metrics', () => {
+  const docs = (path: string) =>
+    parseAllDocuments(readFileSync(path, 'utf8')).map(
+      (d) => d.toJS() as Doc & { spec: Record<string, unknown> },
+    );
+  const rules = readFileSync('alerts/generated/prometheus-rules.yml', 'utf8');
+  const pods = new Map(
+    ['worker.yaml', 'api.yaml'].map((f) => {
+      const d = docs(join(DIR, f))[0]! as unknown as {
+        spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+      };
+      return [d.spec.template.metadata.labels['app.kubernetes.io/name']!, d.spec.template] as const;
+    }),
+  );
+  const monitors = docs(join(DIR, 'monitoring/pod-monitors.yaml'));
+  assert.equal(monitors.length, 2);
+  for (const m of monitors) {
+    const spec = m.spec as {
+      jobLabel: string;
+      selector: { matchLabels: Record<string, string> };
+      podMetricsEndpoints: { port: string }[];
+    };
+    const pod = pods.get(spec.selector.matchLabels['app.kubernetes.io/name']!);
+    assert.ok(pod, `${m.metadata.name} selects no Deployment's pods`);
+    const job = pod.metadata.labels[spec.jobLabel];
+    assert.ok(job && rules.includes(job), `${m.metadata.name}: job ${job} is not a job the rules name`);
+    const ports = pod.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.name));
+    for (const e of spec.podMetricsEndpoints)
+      assert.ok(ports.includes(e.port), `${m.metadata.name}: port ${e.port}`);
+  }
+  const plain = docs(join(DIR, 'monitoring/plain/prometheus-scrape.yml'))[0] as unknown as {
+    scrape_configs: { job_name: string }[];
+  };
+  for (const j of plain.scrape_configs) assert.ok(rules.includes(j.job_name), j.job_name);
+  const kustomization = docs(join(DIR, 'monitoring/kustomization.yaml'))[0] as unknown as {
+    resources: string[];
+  };
+  for (const r of kustomization.resources) assert.ok(existsSync(join(DIR, 'monitoring', r)), r);
+});

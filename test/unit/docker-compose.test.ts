@@ -45,7 +45,7 @@ test('mounted host paths exist', () => {
 });
 
 test('long-running services have healthchecks and wait on healthy dependencies', () => {
-  for (const name of ['kafka', 'clickhouse', 'grafana', 'prometheus', 'worker', 'api'])
+  for (const name of ['kafka', 'clickhouse', 'grafana', 'prometheus', 'alertmanager', 'worker', 'api'])
     assert.ok(services[name]!.healthcheck, `${name} healthcheck`);
   for (const [name, s] of Object.entries(services))
     for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
