@@ -5,6 +5,7 @@ import { requireDataFile } from '../lib/kaggle-csv.ts';
 import { registerBenchCommand } from './bench-command.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerDashboardsCommand } from './dashboards-command.ts';
+import { registerDeadLettersCommand } from './dead-letters-command.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 import { registerPipelineCommands } from './pipeline-commands.ts';
@@ -30,6 +31,7 @@ registerPredictCommand(program);
 registerPipelineCommands(program);
 registerUpCommand(program);
 registerDashboardsCommand(program);
+registerDeadLettersCommand(program);
 registerModelsCommand(program);
 registerBenchCommand(program);
 

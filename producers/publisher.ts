@@ -21,7 +21,10 @@ export interface Publisher {
   /** Validates and sends; resolves when the broker acknowledged every accepted record. */
   publish(records: readonly unknown[]): Promise<PublishResult[]>;
   /** Sends other messages (alerts) to `topic`, with the same retries; resolves when acknowledged. */
-  sendTo(topic: string, messages: { key: string; value: string }[]): Promise<void>;
+  sendTo(
+    topic: string,
+    messages: { key?: string; value: string | Buffer; headers?: Record<string, string> }[],
+  ): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -7,7 +7,14 @@ import { test } from 'node:test';
 import { trackPredictionsSql } from '../../api/routes/tracks.ts';
 import { readManifests } from '../../dashboards/common.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
-import { featureBinsSql, scoreBinsSql, versionErrorSql } from '../../models/drift-sql.ts';
+import {
+  disagreementInWindowSql,
+  featureBinsSql,
+  scoreBinsSql,
+  versionErrorSql,
+} from '../../models/drift-sql.ts';
+import { alertsSql } from '../../api/alerts-store.ts';
+import { deadLettersSql } from '../../producers/redrive.ts';
 import { compareSql } from '../../models/registry/compare.ts';
 import { driftReferencesSql } from '../../models/registry/references.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
@@ -42,6 +49,11 @@ test('the API’s queries run on a current ClickHouse (chdb) too', () => {
     versionErrorSql(900, 'v1'),
     driftReferencesSql('v1'),
     compareSql('v1', 3600),
+    disagreementInWindowSql(900, 'v1'),
+    alertsSql({ activeOnly: true, sinceSeconds: 86400, limit: 10 }),
+    alertsSql({ activeOnly: false, sinceSeconds: 86400, limit: 10 }),
+    deadLettersSql({ sinceSeconds: 3600, code: 'missing_field', limit: 10 }),
+    deadLettersSql({ sinceSeconds: 3600, limit: 10 }),
   ];
   const setup = [MIGRATIONS_TABLE, ...loadMigrations().flatMap((m) => m.statements)];
   for (const r of runOnChdb(statements, setup))
