@@ -10,7 +10,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { classifyClickhouseError } from '../lib/clickhouse-errors.ts';
 import type { Config } from '../lib/config.ts';
 import { sql } from '../lib/sql.ts';
-import { decodeTrackMessage } from '../scorers/decode.ts';
+import { decodeTrackMessage } from '../schemas/track-message.ts';
 import type { Publisher } from './publisher.ts';
 import { EVENT_ID_HEADER } from '../schemas/index.ts';
 

@@ -39,7 +39,8 @@ const cli = (...args: string[]) => {
 test('a dead letter whose cause is fixed is redriven, scored and stored once; one that would fail again is left', async () => {
   const { tracks } = await loadKaggleCsv('data/spotify_tracks_sample.csv', { limit: 1 });
   const event = trackEventFromCsv(tracks[0]!, new Date().toISOString());
-  const { energy: _dropped, ...noEnergy } = event;
+  const noEnergy: Record<string, unknown> = { ...event };
+  delete noEnergy.energy;
   const producer = testKafka(p.cfg).producer();
   await producer.connect();
   await producer.send({
