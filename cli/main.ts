@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { describeError, HitstreamError } from '../lib/errors.ts';
 import { requireDataFile } from '../lib/kaggle-csv.ts';
+import { registerAlertsCommand } from './alerts-command.ts';
 import { registerBenchCommand } from './bench-command.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerDashboardsCommand } from './dashboards-command.ts';
@@ -31,6 +32,7 @@ registerPredictCommand(program);
 registerPipelineCommands(program);
 registerUpCommand(program);
 registerDashboardsCommand(program);
+registerAlertsCommand(program);
 registerDeadLettersCommand(program);
 registerModelsCommand(program);
 registerBenchCommand(program);

@@ -214,3 +214,61 @@ FROM (
   GROUP BY event_id, role
 )`;
 }
+
+// ---- Per minute over a history, for `alerts calibrate` (the exporter's quantities, minute by minute) ----
+
+const MINUTE_OF = (column: string) => `toUnixTimestamp(toStartOfMinute(${column}))`;
+
+/** One row per (minute, feature, bin): `minute` (epoch s), `feature`, `bin`, `n`, over the last `historySeconds`. */
+export function featureBinsPerMinuteSql(
+  edges: Record<string, readonly number[]>,
+  historySeconds: number,
+): string {
+  return FEATURE_NAMES.filter((f) => edges[f])
+    .map(
+      (
+        f,
+      ) => `SELECT ${MINUTE_OF('event_time')} AS minute, ${sqlLiteral(f)} AS feature, ${binExpr(f, edges[f]!)} AS bin, count() AS n
+FROM track_events FINAL
+WHERE event_time >= now() - ${sqlLiteral(Math.round(historySeconds))}
+GROUP BY minute, feature, bin`,
+    )
+    .join('\nUNION ALL\n');
+}
+
+/** One row per (minute, model, bin) of the scores `version` gave as live. */
+export function scoreBinsPerMinuteSql(
+  edges: Partial<Record<ScoreName, readonly number[]>>,
+  historySeconds: number,
+  version: string,
+): string {
+  return (Object.entries(edges) as [ScoreName, readonly number[]][])
+    .map(
+      ([m, e]) =>
+        `SELECT ${MINUTE_OF('scored_at')} AS minute, ${sqlLiteral(m)} AS model, ${binExpr('score', e)} AS bin, count() AS n
+FROM predictions FINAL
+WHERE model = ${sqlLiteral(m)} AND model_version = ${sqlLiteral(`${m}-${version}`)} AND scored_at >= now() - ${sqlLiteral(Math.round(historySeconds))}
+GROUP BY minute, model, bin`,
+    )
+    .join('\nUNION ALL\n');
+}
+
+/** Per minute: events `version` scored as live, and the sum of their four models' spreads. */
+export function disagreementPerMinuteSql(historySeconds: number, version: string): string {
+  return `SELECT minute, count() AS n, sum(spread) AS spread_sum
+FROM (
+  SELECT event_id, any(${MINUTE_OF('scored_at')}) AS minute, max(score) - min(score) AS spread
+  FROM predictions FINAL
+  WHERE scored_at >= now() - ${sqlLiteral(Math.round(historySeconds))} AND model != 'ensemble' AND ${VERSION_OF_ROW} = ${sqlLiteral(version)}
+  GROUP BY event_id
+)
+GROUP BY minute`;
+}
+
+/** Per minute and model: labelled events `version` scored as live, and their summed squared error. */
+export function errorPerMinuteOfVersionSql(historySeconds: number, version: string): string {
+  return `SELECT ${MINUTE_OF('scored_at')} AS minute, model, count() AS n, sum((score - popularity) * (score - popularity)) AS sse
+FROM predictions FINAL
+WHERE scored_at >= now() - ${sqlLiteral(Math.round(historySeconds))} AND isNotNull(popularity) AND ${VERSION_OF_ROW} = ${sqlLiteral(version)}
+GROUP BY minute, model`;
+}
