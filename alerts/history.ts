@@ -122,7 +122,7 @@ export async function ruleHistory(
     rows<{ minute: string; model: string; bin: number; n: string }>(
       client,
       scoreBinsPerMinuteSql(
-        Object.fromEntries(Object.entries(refs.scores).map(([m, r]) => [m, r!.edges])),
+        Object.fromEntries(Object.entries(refs.scores).map(([m, r]) => [m, r.edges])),
         historySeconds,
         version,
       ),
