@@ -20,8 +20,12 @@ import {
   ensembleScores,
   ensembleVersionFor,
   fitEnsembleWeights,
+  readEnsemble,
 } from './ensemble.ts';
 import { fitPreprocessing, type Preprocessing, toMatrix, trainingMatrix } from './features.ts';
+import { ERROR_ESTIMATE_FILE, writeErrorEstimate } from './error-estimate.ts';
+import { fitErrorEstimate } from './error-estimate-fit.ts';
+import { MODEL_NAMES } from '../schemas/index.ts';
 import { kindFor, type Protocol, usesContext } from './kinds.ts';
 import type { ModelManifest } from './manifest.ts';
 import { type Metrics, regressionMetrics } from './metrics.ts';
@@ -248,6 +252,8 @@ async function trainProtocol(
   /** The shipped fits' scores of their own training rows (the rows in one order for all). */
   const shippedScores: Partial<Record<ModelName, Float32Array>> = {};
   const validation: Partial<Record<ModelName, Validation>> = {};
+  /** The evaluation fits, to rescore other rows (the error estimator's shifted check). */
+  const evaluationFits: Partial<Record<ModelName, { pre: Preprocessing; scorer: Scorer }>> = {};
   for (const name of opts.models) {
     const { pre, Xtr, Xte } = variant(usesContext(name, protocol));
     const f = pre.features.length;
@@ -275,6 +281,7 @@ async function trainProtocol(
     const pred = (await trained.scorer.predict(Xte)).map((v) => Math.min(100, Math.max(0, v)));
     const metrics = regressionMetrics(yte, pred);
     testScores[name] = pred;
+    evaluationFits[name] = { pre, scorer: trained.scorer };
     if (protocol === 'grouped')
       validation[name] = trained.validation ?? (await probeValidation(name, protocol, data, log));
     const usPerRow = await timePerRow(trained.scorer, Xte, f);
@@ -357,8 +364,51 @@ async function trainProtocol(
       `  ${protocol}/ensemble: RMSE ${ensemble.metrics.rmse.toFixed(3)} (weights ${w.join(', ')}, fitted on ${ensemble.validationRows} validation rows: RMSE ${ensemble.validationRmse.toFixed(3)})`,
     );
   }
-  if (protocol === 'grouped') await writeEnsemble(section, shippedScores, report, opts, outDir);
+  if (protocol === 'grouped') {
+    await writeEnsemble(section, shippedScores, report, opts, outDir);
+    await writeErrorEstimator(te, testScores, evaluationFits, report, opts, outDir);
+  }
   return section;
+}
+
+/**
+ * Fits the error estimator on the test split (error-estimate.json beside the model folders), when
+ * this run trained all four models; otherwise removes a previous run's, which would judge other fits.
+ */
+async function writeErrorEstimator(
+  te: Row[],
+  testScores: Partial<Record<ModelName, Float32Array>>,
+  fits: Partial<Record<ModelName, { pre: Preprocessing; scorer: Scorer }>>,
+  report: TrainReport,
+  opts: TrainOptions,
+  outDir: string,
+): Promise<void> {
+  if (MODEL_NAMES.some((m) => !fits[m] || !testScores[m])) {
+    await rm(join(outDir, ERROR_ESTIMATE_FILE), { force: true });
+    opts.log('  grouped/error estimate: not fitted (it needs all four models in one run)');
+    return;
+  }
+  const ensemble = await readEnsemble(outDir);
+  const withEnsemble = (scores: Partial<Record<ModelName, Float32Array>>) =>
+    ensemble ? { ...scores, ensemble: ensembleScores(scores, ensemble.weights) } : scores;
+  const rescore = async (rows: Row[]) => {
+    const out: Partial<Record<ModelName, Float32Array>> = {};
+    for (const m of MODEL_NAMES)
+      out[m] = (await fits[m]!.scorer.predict(toMatrix(rows, fits[m]!.pre))).map((v) =>
+        Math.min(100, Math.max(0, v)),
+      );
+    return withEnsemble(out);
+  };
+  const file = await fitErrorEstimate({
+    version: `error-estimate-${versionId(report, opts.seed)}`,
+    rows: te,
+    scores: withEnsemble(testScores),
+    seed: opts.seed,
+    rescore,
+    log: opts.log,
+  });
+  await writeErrorEstimate(outDir, file);
+  opts.log(`  saved ${join(outDir, ERROR_ESTIMATE_FILE)}`);
 }
 
 /**

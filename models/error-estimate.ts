@@ -1,0 +1,124 @@
+/**
+ * The error before labels arrive (Direct Loss Estimation, as NannyML names it): for each score, a
+ * small XGBoost model learns the squared error of held-out predictions from the event's audio
+ * features and the score itself; on unlabelled events, the estimated RMSE of a window is the root
+ * of the mean predicted squared error. Trained by `train` on the test split of the evaluation fits
+ * (rows those fits never saw) and shipped in the version as error-estimate.json.
+ *
+ * What it assumes: that the error depends on the features and the score the same way as on the
+ * test split (no concept shift). It follows covariate shift (more events where the models erred
+ * more), and is blind where the world changed what a track's features mean for its popularity, or
+ * where events fall outside anything the test split held. The shipped models are refitted on
+ * every row after evaluation, so they err a little less than the fits it learned from: the estimate
+ * leans high on traffic like the training data.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ScoreName } from '../schemas/index.ts';
+import { FEATURE_NAMES } from '../schemas/track-features.ts';
+import { parseXgbModel, predictXgb, type XgbTrees } from './xgboost/binary-model.ts';
+
+export const ERROR_ESTIMATE_FILE = 'error-estimate.json';
+
+/**
+ * The estimator's inputs: the raw audio features as events carry them, the score, and how far
+ * apart the four models' scores of the event are (they disagree most where they err most).
+ */
+export const ESTIMATE_INPUTS = [...FEATURE_NAMES, 'score', 'spread'] as const;
+export const ESTIMATE_INPUT_COUNT = ESTIMATE_INPUTS.length;
+const F = ESTIMATE_INPUT_COUNT;
+
+export type RawFeatures = Record<(typeof FEATURE_NAMES)[number], number | boolean>;
+
+export interface ErrorEstimateFile {
+  version: string;
+  inputs: string[];
+  /** Base64 of each score's saved XGBoost model. */
+  models: Partial<Record<ScoreName, string>>;
+  /** Measured at training on test rows the estimator did not learn from. */
+  evaluation: Partial<Record<ScoreName, EstimateCheck>>;
+}
+
+export interface EstimateCheck {
+  rows: number;
+  realized: number;
+  estimated: number;
+  shifted?: { what: string; realized: number; estimated: number };
+  hardGenres?: { what: string; rows: number; realized: number; estimated: number };
+}
+
+/** Row-major matrix of the estimator's inputs. */
+export function estimateInputs(
+  events: readonly RawFeatures[],
+  scores: ArrayLike<number>,
+  spreads: ArrayLike<number>,
+): Float32Array {
+  const X = new Float32Array(events.length * F);
+  events.forEach((e, i) => {
+    FEATURE_NAMES.forEach((name, j) => (X[i * F + j] = Number(e[name])));
+    X[i * F + F - 2] = scores[i]!;
+    X[i * F + F - 1] = spreads[i]!;
+  });
+  return X;
+}
+
+/** Per event, max − min of the four models' scores. */
+export function spreadsOf(scores: Partial<Record<ScoreName, ArrayLike<number>>>): Float32Array {
+  const four = (['rf', 'xgb', 'mlp', 'tabnet'] as const).map((m) => scores[m]).filter((s) => s !== undefined);
+  const n = four[0]?.length ?? 0;
+  return Float32Array.from({ length: n }, (_, i) => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of four) {
+      lo = Math.min(lo, s[i]!);
+      hi = Math.max(hi, s[i]!);
+    }
+    return hi - lo;
+  });
+}
+
+export interface ErrorEstimator {
+  version: string;
+  scores: ScoreName[];
+  evaluation: ErrorEstimateFile['evaluation'];
+  /** Estimated RMSE of `score` over these events (undefined for a score it has no model of). */
+  estimateRmse(score: ScoreName, X: Float32Array): number | undefined;
+}
+
+export const rmseOfSquaredErrors = (predicted: Float32Array) =>
+  predicted.length
+    ? Math.sqrt(predicted.reduce((a, v) => a + Math.max(0, v), 0) / predicted.length)
+    : Number.NaN;
+
+export function estimatorOf(file: ErrorEstimateFile): ErrorEstimator {
+  const trees = new Map<ScoreName, XgbTrees>();
+  for (const [score, b64] of Object.entries(file.models) as [ScoreName, string][])
+    trees.set(score, parseXgbModel(Buffer.from(b64, 'base64')));
+  return {
+    version: file.version,
+    scores: [...trees.keys()],
+    evaluation: file.evaluation,
+    estimateRmse(score, X) {
+      const m = trees.get(score);
+      return m ? rmseOfSquaredErrors(predictXgb(m, X, F)) : undefined;
+    },
+  };
+}
+
+export async function readErrorEstimate(dir: string): Promise<ErrorEstimator | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, ERROR_ESTIMATE_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const file = JSON.parse(text) as ErrorEstimateFile;
+  if (file.inputs.join(',') !== ESTIMATE_INPUTS.join(','))
+    throw new Error(
+      `${join(dir, ERROR_ESTIMATE_FILE)} reads ${file.inputs.join(', ')}; this hitstream feeds it ${ESTIMATE_INPUTS.join(', ')}: train again`,
+    );
+  return estimatorOf(file);
+}
+
+export const writeErrorEstimate = (dir: string, file: ErrorEstimateFile) =>
+  writeFile(join(dir, ERROR_ESTIMATE_FILE), `${JSON.stringify(file)}\n`);
