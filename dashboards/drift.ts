@@ -11,6 +11,7 @@ import { PanelBuilder as TimeSeriesPanel } from '@grafana/grafana-foundation-sdk
 import {
   disagreementSql,
   errorPerMinuteSql,
+  estimatedAndRealizedSql,
   featurePsiSql,
   scoreDistributionSql,
   scorePsiSql,
@@ -36,6 +37,7 @@ export function driftSql(timeFilter = (col: string) => `$__timeFilter(${col})`) 
     ) as Partial<Record<ScoreName, string>>,
     disagreement: disagreementSql(timeFilter('scored_at')),
     error: errorPerMinuteSql(timeFilter('scored_at')),
+    estimated: estimatedAndRealizedSql(timeFilter),
   };
 }
 
@@ -109,6 +111,16 @@ export function driftDashboard() {
       .title('RMSE and MAE per model and version (live and shadow), per minute')
       .datasource(CLICKHOUSE_DATASOURCE)
       .withTarget(timeseries(q.error))
+      .span(24)
+      .height(8),
+  );
+  d.withPanel(
+    new TimeSeriesPanel()
+      .title(
+        'RMSE estimated before labels (over the last 15 min) beside the realized RMSE, per model and version',
+      )
+      .datasource(CLICKHOUSE_DATASOURCE)
+      .withTarget(timeseries(q.estimated))
       .span(24)
       .height(8),
   );

@@ -272,3 +272,40 @@ FROM predictions FINAL
 WHERE scored_at >= now() - ${sqlLiteral(Math.round(historySeconds))} AND isNotNull(popularity) AND ${VERSION_OF_ROW} = ${sqlLiteral(version)}
 GROUP BY minute, model`;
 }
+
+/**
+ * The events `version` scored in the window, each score with the event's audio features: what the
+ * error estimator reads. One event in `modulo` (by a hash of its id) keeps it cheap at any rate.
+ */
+export function estimateRowsSql(windowSeconds: number, version: string, modulo: number): string {
+  const w = Math.round(windowSeconds);
+  const where =
+    sql`scored_at >= now() - ${w} AND cityHash64(event_id) % ${Math.max(1, Math.round(modulo))} = 0 AND ` +
+    `${VERSION_OF_ROW} = ${sqlLiteral(version)}`;
+  const features = FEATURE_NAMES.map((f) => `toFloat64(${ident(f).name}) AS ${ident(f).name}`).join(', ');
+  return `SELECT event_id, model, score, ${FEATURE_NAMES.map((f) => ident(f).name).join(', ')}
+FROM (SELECT event_id, model, score FROM (${scoredRowsSql(where)})) AS scored
+ALL INNER JOIN (
+  SELECT event_id, ${features} FROM track_events FINAL
+  WHERE ingested_at >= now() - ${sqlLiteral(w + 600)} AND cityHash64(event_id) % ${Math.max(1, Math.round(modulo))} = 0
+) AS events USING event_id`;
+}
+
+/**
+ * RMSE per minute, model and version: realized on the labelled rows, and estimated before labels
+ * (table error_estimates, over the exporter's window ending that minute). Columns `time`, `name`
+ * (`rf · VERSION realized` / `… estimated`), `rmse`.
+ */
+export function estimatedAndRealizedSql(timeFilter: (column: string) => string): string {
+  return `SELECT time, name, rmse FROM (
+  SELECT toStartOfMinute(scored_at) AS time, concat(model, ' · ', ${VERSION_OF_ROW}, if(role = 'shadow', ' (shadow)', ''), ' realized') AS name,
+    sqrt(avg((score - popularity) * (score - popularity))) AS rmse
+  FROM (${scoredRowsSql(`${timeFilter('scored_at')} AND isNotNull(popularity)`)})
+  GROUP BY time, name
+  UNION ALL
+  SELECT minute AS time, concat(model, ' · ', version, if(role = 'shadow', ' (shadow)', ''), ' estimated') AS name, estimated_rmse AS rmse
+  FROM error_estimates FINAL
+  WHERE ${timeFilter('minute')}
+)
+ORDER BY time`;
+}

@@ -31,6 +31,7 @@ const PARAMS = {
   min_child_weight: 50,
   lambda: 1,
   seed: 42,
+  silent: 1,
 };
 const TREES = 200;
 
@@ -83,14 +84,12 @@ export async function fitErrorEstimate(opts: {
     const yB = Float32Array.from(pick(y, split.test));
     const learner = parseXgbModel(
       await fitSquaredError(
-        estimateInputs(pick(rows, split.train) as RawFeatures[], sA, pick(spread, split.train)),
+        estimateInputs(pick(rows, split.train), sA, pick(spread, split.train)),
         squaredErrors(yA, sA),
       ),
     );
     const estimate = (events: TrainingRow[], s2: Float32Array, spreads: ArrayLike<number>) =>
-      rmseOfSquaredErrors(
-        predictXgb(learner, estimateInputs(events as RawFeatures[], s2, spreads), ESTIMATE_INPUTS.length),
-      );
+      rmseOfSquaredErrors(predictXgb(learner, estimateInputs(events, s2, spreads), ESTIMATE_INPUTS.length));
     const result: EstimateCheck = {
       rows: check.length,
       realized: rmse(yB, sB),
@@ -123,10 +122,7 @@ export async function fitErrorEstimate(opts: {
           ? `; ${result.hardGenres.rows} rows of the hardest genres: ${result.hardGenres.realized.toFixed(2)} realized, ${result.hardGenres.estimated.toFixed(2)} estimated`
           : ''),
     );
-    const shipped = await fitSquaredError(
-      estimateInputs(rows as RawFeatures[], s, spread),
-      squaredErrors(y, s),
-    );
+    const shipped = await fitSquaredError(estimateInputs(rows, s, spread), squaredErrors(y, s));
     file.models[score] = Buffer.from(shipped).toString('base64');
   }
   return file;

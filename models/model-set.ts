@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ErrorEstimator, readErrorEstimate } from './error-estimate.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { MODEL_NAMES, type ModelName, type ScoreName } from '../schemas/prediction.ts';
 import { FEATURE_NAMES } from '../schemas/track-features.ts';
@@ -47,6 +48,8 @@ export interface LoadedModels {
   manifests: Record<ModelName, ModelManifest>;
   /** ensemble.json of the set, when training found it beats the best single model. */
   ensemble?: EnsembleManifest;
+  /** error-estimate.json of the set: each score's error before labels (models/error-estimate.ts). */
+  errorEstimator?: ErrorEstimator;
   /** The scores every prediction of this set holds: the four, then `ensemble` if it has one. */
   scoreNames: readonly ScoreName[];
   /** Each score's version (the manifests' and the ensemble's). */
@@ -106,6 +109,9 @@ export async function loadModels(
       'MODEL_MISMATCH',
       `${join(dir, ENSEMBLE_FILE)} is ${ensemble.version}, of another training run than the models (${runId}): train again, or delete it to score with the four`,
     );
+  // The estimator judges the fits of its own run; another run's is left out (there is no estimate then).
+  const estimator = await readErrorEstimate(dir).catch(() => undefined);
+  const errorEstimator = estimator?.version === `error-estimate-${runId}` ? estimator : undefined;
   const scoreNames = scoreNamesFor(ensemble !== undefined);
   const versions: PerScore<string> = {
     ...(Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].version])) as Record<ModelName, string>),
@@ -154,6 +160,7 @@ export async function loadModels(
   return {
     manifests,
     ...(ensemble ? { ensemble } : {}),
+    ...(errorEstimator ? { errorEstimator } : {}),
     scoreNames,
     versions,
     features: [...pre.features],

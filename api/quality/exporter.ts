@@ -59,6 +59,11 @@ function qualityGauges(registry: Registry) {
       'Mean of score − label on the labelled events scored in the window',
       [...v, 'model'],
     ),
+    estimated: gauge(
+      'hitstream_estimated_rmse',
+      'RMSE estimated before labels on the window’s events (direct loss estimation; the version’s error-estimate.json)',
+      [...v, 'model'],
+    ),
     labelled: gauge('hitstream_labelled_events', 'Labelled events scored in the window', [...v, 'model']),
     testRmse: gauge('hitstream_test_rmse', 'The version’s RMSE on its held-out test split at training', [
       'version',
@@ -104,6 +109,7 @@ function record(g: Gauges, serving: Serving, results: { role: string; quality: V
       if (c.labelled.rmse !== null) g.rmse.set(m, c.labelled.rmse);
       if (c.labelled.mae !== null) g.mae.set(m, c.labelled.mae);
       if (c.labelled.bias !== null) g.bias.set(m, c.labelled.bias);
+      if (c.estimated_rmse !== null) g.estimated.set(m, c.estimated_rmse);
     }
     g.disagreementEvents.set(v, q.disagreement.n);
     if (q.disagreement.mean_spread !== null) g.disagreement.set(v, q.disagreement.mean_spread);
@@ -117,6 +123,42 @@ function record(g: Gauges, serving: Serving, results: { role: string; quality: V
   }
 }
 
+export interface EstimateRow {
+  minute: number;
+  version: string;
+  role: string;
+  model: string;
+  estimated_rmse: number;
+  events: number;
+  window_seconds: number;
+  computed_at: number;
+}
+
+function estimateRows(
+  results: { role: string; quality: VersionQuality }[],
+  windowSeconds: number,
+): EstimateRow[] {
+  const now = Math.floor(Date.now() / 1000);
+  return results.flatMap(({ role, quality: q }) =>
+    Object.entries(q.models).flatMap(([model, c]) =>
+      c.estimated_rmse === null
+        ? []
+        : [
+            {
+              minute: now - (now % 60),
+              version: q.version,
+              role,
+              model,
+              estimated_rmse: c.estimated_rmse,
+              events: q.estimate.events_sampled,
+              window_seconds: windowSeconds,
+              computed_at: now,
+            },
+          ],
+    ),
+  );
+}
+
 export function startQualityExporter(deps: {
   storage: StorageReader;
   serving: Serving;
@@ -124,6 +166,8 @@ export function startQualityExporter(deps: {
   intervalSeconds: number;
   windowSeconds: number;
   log: Pick<Logger, 'warn' | 'info'>;
+  /** Stores each computation's estimates (table error_estimates), for the dashboards and calibration. */
+  storeEstimates?: (rows: EstimateRow[]) => Promise<void>;
 }): QualityExporter {
   const g = qualityGauges(deps.registry);
   let last: ReturnType<QualityExporter['last']>;
@@ -144,6 +188,7 @@ export function startQualityExporter(deps: {
         })),
       );
       record(g, deps.serving, results);
+      await deps.storeEstimates?.(estimateRows(results, deps.windowSeconds));
       last = { at: new Date(), results };
       g.lastRun.set(Date.now() / 1000);
       g.runSeconds.set((performance.now() - t0) / 1000);

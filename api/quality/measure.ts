@@ -16,6 +16,7 @@ import { driftReferencesSql, parseDriftReferences, referencesOf } from '../../mo
 import type { Serving } from '../../models/registry/serving.ts';
 import type { ScoreName } from '../../schemas/index.ts';
 import { FEATURE_NAMES } from '../../schemas/track-features.ts';
+import { estimateErrors } from './estimate.ts';
 import type { StorageReader } from '../storage.ts';
 
 /** What the drift pages colour as drift; the alert's threshold is alerts/thresholds.json's. */
@@ -109,6 +110,11 @@ export async function measureVersion(
   const featureRows = fr.map((r) => ({ key: r.feature, bin: Number(r.bin), n: Number(r.n) }));
   const scoreRows = sr.map((r) => ({ key: r.model, bin: Number(r.bin), n: Number(r.n) }));
   const errors = new Map(er.map((r) => [r.model, r]));
+  const inWindow = Number(dr[0]?.n ?? 0);
+  const estimator = serving.byVersion(version)?.models.errorEstimator;
+  const estimate = estimator
+    ? await estimateErrors(storage, estimator, version, seconds, inWindow)
+    : { events: 0, rmse: {} as Partial<Record<ScoreName, number>> };
   return {
     version,
     window_seconds: seconds,
@@ -127,14 +133,20 @@ export async function measureVersion(
           {
             ...compare(scoreRows, m, ref.scores[m]!),
             labelled: { n: Number(e?.n ?? 0), rmse: num(e?.rmse), mae: num(e?.mae), bias: num(e?.bias) },
+            // Before labels: the version's error estimator on the window's events.
+            estimated_rmse: estimate.rmse[m] ?? null,
           },
         ];
       }),
     ) as Record<
       ScoreName,
-      Comparison & { labelled: { n: number; rmse: number | null; mae: number | null; bias: number | null } }
+      Comparison & {
+        labelled: { n: number; rmse: number | null; mae: number | null; bias: number | null };
+        estimated_rmse: number | null;
+      }
     >,
-    disagreement: { n: Number(dr[0]?.n ?? 0), mean_spread: num(dr[0]?.mean_spread) },
+    disagreement: { n: inWindow, mean_spread: num(dr[0]?.mean_spread) },
+    estimate: { events_sampled: estimate.events, available: Boolean(estimator) },
   };
 }
 export type VersionQuality = Awaited<ReturnType<typeof measureVersion>>;

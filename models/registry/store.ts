@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { HitstreamError } from '../../lib/errors.ts';
 import { sql } from '../../lib/sql.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
+import { existsSync } from 'node:fs';
 import { ENSEMBLE_FILE, ensembleVersionFor, readEnsemble } from '../ensemble.ts';
+import { ERROR_ESTIMATE_FILE } from '../error-estimate.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { writeDriftReferences } from './references.ts';
 
@@ -127,6 +129,7 @@ export function createModelStore(client: ClickHouseClient) {
       const now = Math.floor(Date.now() / 1000);
       const paths = MODEL_NAMES.flatMap((m) => manifests[m].files.map((f) => `${m}/${f}`));
       if (ensemble) paths.push(ENSEMBLE_FILE);
+      if (existsSync(join(dir, ERROR_ESTIMATE_FILE))) paths.push(ERROR_ESTIMATE_FILE);
       const sources = new Map(paths.map((p) => [p, join(dir, p)]));
       if (opts.reportFile) {
         paths.push('report.json');
