@@ -10,7 +10,6 @@ import {
   type EstimateCheck,
   ESTIMATE_INPUTS,
   estimateInputs,
-  type RawFeatures,
   rmseOfSquaredErrors,
   spreadsOf,
 } from './error-estimate.ts';
