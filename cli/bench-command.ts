@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { benchAlerts } from '../bench/alerts.ts';
 import { benchScaleout } from '../bench/scaleout.ts';
 import { benchDashboards } from '../bench/dashboards.ts';
 import { benchFeed } from '../bench/feed.ts';
@@ -24,6 +25,17 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
       await benchModels({ ...o, modelsDir: loadConfig().modelsDir || undefined });
+    });
+  bench
+    .command('alerts')
+    .description(
+      'From the first drifted event to the notification through a real Prometheus and Alertmanager (default settings), and the error estimate’s check',
+    )
+    .option('--data <path>', 'CSV whose rows are shifted and published', SAMPLE)
+    .option('--rate <n>', 'drifted events per second', positiveInteger, 20)
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; rate: number; json?: boolean }) => {
+      await benchAlerts(loadConfig(), o);
     });
   bench
     .command('dashboards')

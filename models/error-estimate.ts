@@ -105,14 +105,18 @@ export function estimatorOf(file: ErrorEstimateFile): ErrorEstimator {
   };
 }
 
-export async function readErrorEstimate(dir: string): Promise<ErrorEstimator | undefined> {
-  let text: string;
+/** The file as written, or undefined when the set has none. */
+export async function readErrorEstimateFile(dir: string): Promise<ErrorEstimateFile | undefined> {
   try {
-    text = await readFile(join(dir, ERROR_ESTIMATE_FILE), 'utf8');
+    return JSON.parse(await readFile(join(dir, ERROR_ESTIMATE_FILE), 'utf8')) as ErrorEstimateFile;
   } catch {
     return undefined;
   }
-  const file = JSON.parse(text) as ErrorEstimateFile;
+}
+
+export async function readErrorEstimate(dir: string): Promise<ErrorEstimator | undefined> {
+  const file = await readErrorEstimateFile(dir);
+  if (!file) return undefined;
   if (file.inputs.join(',') !== ESTIMATE_INPUTS.join(','))
     throw new Error(
       `${join(dir, ERROR_ESTIMATE_FILE)} reads ${file.inputs.join(', ')}; this hitstream feeds it ${ESTIMATE_INPUTS.join(', ')}: train again`,
