@@ -91,7 +91,9 @@ function writePrometheusConfig(cfg: Config): string {
   mkdirSync(join(dir, 'data'), { recursive: true });
   mkdirSync(targetsDir(cfg), { recursive: true });
   const workers = join(targetsDir(cfg), 'workers.json');
-  if (!existsSync(workers)) writeWorkerTargets(cfg, [cfg.workerPort]);
+  // None until `up` starts some: a stack without workers is not a "service down" alert. A worker
+  // started by hand is scraped once its port is added to this file.
+  if (!existsSync(workers)) writeWorkerTargets(cfg, []);
   writeFileSync(
     join(targetsDir(cfg), 'api.json'),
     `${JSON.stringify([{ targets: [`127.0.0.1:${cfg.apiPort}`], labels: { service: 'api' } }])}\n`,

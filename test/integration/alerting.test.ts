@@ -84,7 +84,13 @@ before(async () => {
   s = await startScoringApp(p, {
     listen: true,
     qualityMetrics: true,
-    cfg: { qualityIntervalSeconds: 2, qualityWindowSeconds: WINDOW_SECONDS },
+    // /health asks the test's own Prometheus and Alertmanager.
+    cfg: {
+      qualityIntervalSeconds: 2,
+      qualityWindowSeconds: WINDOW_SECONDS,
+      prometheusPort: 19090,
+      alertmanagerPort: 19097,
+    },
   });
   monitoring = {
     ...p.cfg,
@@ -230,4 +236,19 @@ test('the receiver refuses a malformed payload with the field named, and stores 
   assert.equal((await post(payload)).status, 200);
   assert.equal((await post(payload)).status, 200, 'a repeat is stored once');
   assert.equal(await p.count("SELECT count() FROM alerts FINAL WHERE fingerprint = 'abc'"), 1);
+});
+
+test('with Prometheus and Alertmanager stopped, the API stays ready and says monitoring is degraded', async () => {
+  const before = (await (await fetch(`${s.base}/health`)).json()) as { monitoring: { degraded: boolean } };
+  assert.equal(before.monitoring.degraded, false);
+  await stopMonitoring(monitoring);
+  await new Promise((r) => setTimeout(r, 5_500)); // the probe's cache
+  const res = await fetch(`${s.base}/health`);
+  const body = (await res.json()) as {
+    ready: boolean;
+    monitoring: { prometheus: boolean; alertmanager: boolean; degraded: boolean };
+  };
+  assert.equal(res.status, 200);
+  assert.equal(body.ready, true);
+  assert.deepEqual(body.monitoring, { prometheus: false, alertmanager: false, degraded: true });
 });

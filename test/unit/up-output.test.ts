@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prefixer } from '../../cli/up-output.ts';
-import { p99Between, parseWorkerMetrics, statusLine } from '../../cli/up-status.ts';
+import { alertsPart, changesOnly, p99Between, parseWorkerMetrics, statusLine } from '../../cli/up-status.ts';
 
 test('a child’s JSON log line is pretty-printed on one line behind its service name; other lines are prefixed as they are', () => {
   const format = prefixer('worker-1', false);
@@ -51,4 +51,30 @@ test('the status line: events/s, lag, p99 over the interval (its bucket), dead l
   assert.equal(p99Between(before[0]!.latency, after[0]!.latency), 100);
   assert.equal(statusLine(before, after, 5), '100 events/s · lag 5 · p99 ≤ 100 ms · 2 dead letters');
   assert.equal(statusLine(after, after, 5), '0 events/s · lag 5 · p99 – · 2 dead letters');
+});
+
+test('the status line is written when it changes, and once a minute when it does not', () => {
+  let now = 0;
+  const written: string[] = [];
+  const say = changesOnly(
+    (l) => written.push(l),
+    60_000,
+    () => now,
+  );
+  say('0 events/s');
+  now = 5_000;
+  say('0 events/s');
+  now = 10_000;
+  say('12 events/s');
+  now = 15_000;
+  say('12 events/s');
+  now = 75_000;
+  say('12 events/s');
+  assert.deepEqual(written, ['0 events/s', '12 events/s', '12 events/s']);
+});
+
+test('the status line names the firing alerts', () => {
+  assert.equal(alertsPart([]), '');
+  assert.equal(alertsPart(['HitstreamFeatureDrift']), ' · 1 alert firing: HitstreamFeatureDrift');
+  assert.equal(alertsPart(['A', 'A', 'B', 'C', 'D']), ' · 5 alerts firing: A, B, C, …');
 });
