@@ -1,6 +1,7 @@
 /** models/report.json, models/REPORT.md and SVG charts (model comparison, feature importance). */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type ErrorEstimateFile, readErrorEstimateFile } from './error-estimate.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 import type { Protocol } from './kinds.ts';
 import type { TrainReport } from './train.ts';
@@ -137,7 +138,11 @@ async function referenceTable(report: TrainReport, modelsDir: string): Promise<s
   ];
 }
 
-export async function writeReport(report: TrainReport, modelsDir: string): Promise<void> {
+export async function writeReport(
+  report: TrainReport,
+  modelsDir: string,
+  artifactsDir = join(modelsDir, 'artifacts'),
+): Promise<void> {
   const charts = join(modelsDir, 'charts');
   await mkdir(charts, { recursive: true });
   const json = {
@@ -177,6 +182,7 @@ export async function writeReport(report: TrainReport, modelsDir: string): Promi
     ...table(report, 'grouped'),
     ...(await referenceTable(report, modelsDir)),
     '',
+    ...errorEstimateTable(await readErrorEstimateFile(artifactsDir)),
     '![model comparison](charts/model-comparison.svg)',
     '',
     ...MODEL_NAMES.filter((m) => report.protocols.grouped?.[m]?.importance).map(
@@ -218,4 +224,26 @@ export async function writeReport(report: TrainReport, modelsDir: string): Promi
       barChartSvg(`${LABEL[m]}: feature importance (%)`, bars, '%'),
     );
   }
+}
+
+/** The error estimator's check at training: estimated against realized RMSE on rows it did not learn from. */
+function errorEstimateTable(file: ErrorEstimateFile | undefined): string[] {
+  if (!file) return [];
+  const cell = (c: { realized: number; estimated: number } | undefined) =>
+    c
+      ? `${c.realized.toFixed(2)} / ${c.estimated.toFixed(2)} (${c.estimated >= c.realized ? '+' : ''}${((100 * (c.estimated - c.realized)) / c.realized).toFixed(1)}%)`
+      : '–';
+  const rows = Object.entries(file.evaluation).map(
+    ([score, c]) => `| ${score} | ${c.rows} | ${cell(c)} | ${cell(c.shifted)} | ${cell(c.hardGenres)} |`,
+  );
+  return [
+    '## Error before labels (error-estimate.json)',
+    '',
+    "Each score's squared error learned from half of the test tracks (audio features, the score, the four models' spread), checked on the other half: realized / estimated RMSE. The hardest genres are those where the scores erred most on the learning half; the estimator does not see the genre, so it follows that shift only in part.",
+    '',
+    '| score | check rows | as they are | energy +0.25 | hardest quarter of genres |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+  ];
 }

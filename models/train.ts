@@ -205,7 +205,7 @@ export async function train(opts: TrainOptions): Promise<TrainReport> {
     await addSeedMetricsToManifests(report, opts.models, outDir);
   }
   const merged = await mergeWithPrevious(report, join(outDir, '..', 'report.json'));
-  await writeReport(merged, join(outDir, '..'));
+  await writeReport(merged, join(outDir, '..'), outDir);
   return merged;
 }
 
