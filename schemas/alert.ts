@@ -5,7 +5,8 @@
 import { type Static, Type } from '@sinclair/typebox';
 
 const Labels = Type.Record(Type.String(), Type.String());
-const DateTimeText = Type.String({ minLength: 1, maxLength: 64, description: 'RFC 3339' });
+/** Alertmanager sends a firing alert's end as 0001-01-01T00:00:00Z. */
+const DateTimeText = Type.String({ format: 'date-time', maxLength: 64, description: 'RFC 3339' });
 
 export const WebhookAlert = Type.Object({
   status: Type.Union([Type.Literal('firing'), Type.Literal('resolved')]),

@@ -232,7 +232,7 @@ test('the receiver refuses a malformed payload with the field named, and stores 
   assert.match(`${body.field} ${body.message}`, /fingerprint/);
   const badTime = await post({ ...payload, alerts: [{ ...alert, startsAt: 'yesterday' }] });
   assert.equal(badTime.status, 400);
-  assert.equal(((await badTime.json()) as { field: string }).field, 'alerts/0/startsAt');
+  assert.equal(((await badTime.json()) as { field: string }).field, 'alerts.0.startsAt');
   assert.equal((await post(payload)).status, 200);
   assert.equal((await post(payload)).status, 200, 'a repeat is stored once');
   assert.equal(await p.count("SELECT count() FROM alerts FINAL WHERE fingerprint = 'abc'"), 1);
