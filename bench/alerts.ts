@@ -1,7 +1,7 @@
 /**
  * `bench alerts`: how long from the first drifted event to the notification, with the default
  * settings (quality series every 60 s over 15 min, scrapes and rule evaluation every 15 s, the
- * drift rule's `for: 1m`, Alertmanager's group_wait 10 s), through a real Prometheus and
+ * drift rule as shipped, Alertmanager's group_wait 10 s), through a real Prometheus and
  * Alertmanager started by the stack's own code. A worker and an API on an isolated stack;
  * events with energy shifted by +0.25 at `rate` a second from the start, until the API's receiver
  * holds HitstreamFeatureDrift. Also prints the error estimate's check from the shipped version's

@@ -3,7 +3,7 @@
  * series from ClickHouse, a real Prometheus (started by the stack's own code, with the generated
  * rules) scrapes and evaluates them, a real Alertmanager routes the alert to the API's receiver,
  * which stores it in the `alerts` table, publishes it, and shows it on the Alerts page (Chromium).
- * Short intervals and a 30-second window; the rules are the shipped ones (feature drift: `for: 1m`).
+ * Short intervals and a 30-second window; the rules are the shipped ones.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -149,7 +149,7 @@ test('a clean replay fires nothing; energy shifted by 0.25 reaches the receiver,
   const seconds = (Date.now() - t0) / 1000;
   const drift = stored.active.filter((a) => a.alertname === 'HitstreamFeatureDrift');
   process.stderr.write(
-    `alerting test: ${shifted.sent()} shifted events (40/s); HitstreamFeatureDrift reached the receiver after ${seconds.toFixed(0)} s (rule for: 1m, scrape 1 s, quality every 2 s, group_wait 10 s): ${drift.map((a) => a.summary).join(' | ')}\n`,
+    `alerting test: ${shifted.sent()} shifted events (40/s); HitstreamFeatureDrift reached the receiver after ${seconds.toFixed(0)} s (scrape 1 s, quality every 2 s, group_wait 10 s): ${drift.map((a) => a.summary).join(' | ')}\n`,
   );
   assert.deepEqual(
     drift.map((a) => a.labels.feature),
