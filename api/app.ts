@@ -126,6 +126,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         intervalSeconds: cfg.qualityIntervalSeconds,
         windowSeconds: cfg.qualityWindowSeconds,
         log: app.log,
+        // The estimates' history: the drift dashboard's panel and `alerts calibrate` read it.
+        storeEstimates: async (values) => {
+          if (values.length)
+            await deps.clickhouse.insert({ table: 'error_estimates', values, format: 'JSONEachRow' });
+        },
       });
   app.addHook('onClose', (_app, done) => (quality?.stop(), done()));
   const monitoring = monitoringProbe(cfg);

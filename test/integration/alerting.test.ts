@@ -163,6 +163,17 @@ test('a clean replay fires nothing; energy shifted by 0.25 reaches the receiver,
     1,
   );
 
+  // The error estimate before labels rode along: in /drift, and stored per minute for the dashboard.
+  const quality = (await (await fetch(`${s.base}/drift?window=30s`)).json()) as {
+    models: Record<string, { estimated_rmse: number | null; labelled: { rmse: number | null } }>;
+  };
+  for (const [m, x] of Object.entries(quality.models))
+    assert.ok(
+      x.estimated_rmse !== null && x.estimated_rmse > 5 && x.estimated_rmse < 40,
+      `${m}: ${x.estimated_rmse}`,
+    );
+  assert.ok((await p.count('SELECT count() FROM error_estimates FINAL')) > 0, 'estimates are stored');
+
   // Published to the alerts topic as well.
   const consumer = testKafka(p.cfg).consumer({ groupId: `${p.cfg.consumerGroup}-alerts-reader` });
   await consumer.connect();
