@@ -12,6 +12,7 @@ import {
   featureBinsPerMinuteSql,
   LIVE_VERSION_SQL,
   scoreBinsPerMinuteSql,
+  storedEstimatesSql,
 } from '../models/drift-sql.ts';
 import { driftReferencesSql, parseDriftReferences } from '../models/registry/references.ts';
 import { sql } from '../lib/sql.ts';
@@ -89,7 +90,11 @@ export interface RuleHistory {
   /** Minutes from the first to the last stored minute. */
   minutes: number;
   windows: Record<
-    'HitstreamFeatureDrift' | 'HitstreamScoreDrift' | 'HitstreamModelsDisagree' | 'HitstreamErrorAboveTest',
+    | 'HitstreamFeatureDrift'
+    | 'HitstreamScoreDrift'
+    | 'HitstreamModelsDisagree'
+    | 'HitstreamErrorAboveTest'
+    | 'HitstreamEstimatedErrorRising',
     WindowValue[]
   >;
 }
@@ -111,7 +116,7 @@ export async function ruleHistory(
   const features = Object.fromEntries(
     Object.entries(refs.features).filter(([f]) => (FEATURE_NAMES as readonly string[]).includes(f)),
   );
-  const [fr, sr, dr, er, metrics] = await Promise.all([
+  const [fr, sr, dr, er, metrics, estimates] = await Promise.all([
     rows<{ minute: string; feature: string; bin: number; n: string }>(
       client,
       featureBinsPerMinuteSql(
@@ -138,6 +143,11 @@ export async function ruleHistory(
     rows<{ metrics: string }>(
       client,
       sql`SELECT metrics FROM model_versions FINAL WHERE version = ${version}`,
+    ),
+    // The estimates the API stored, each over the window that ended that minute already.
+    rows<{ minute: string; model: string; estimated_rmse: number; events: string }>(
+      client,
+      storedEstimatesSql(historySeconds, version),
     ),
   ]);
   const binned = (list: { minute: string; key: string; bin: number; n: string }[], bins: number) => {
@@ -179,6 +189,20 @@ export async function ruleHistory(
       // The rule's own quantity: how far RMSE is above the version's test RMSE (0.15 = 15%).
       HitstreamErrorAboveTest: slidingWindows(errors, windowMinutes, (m, [n = 0, sse = 0]) =>
         n && testRmse[m] ? { value: Math.sqrt(sse / n) / testRmse[m] - 1, n } : undefined,
+      ),
+      // The rule's quantity again: how far the estimate is above the test RMSE. `n` is the events
+      // the estimate read (a sample of at most 5,000).
+      HitstreamEstimatedErrorRising: estimates.flatMap((r) =>
+        testRmse[r.model]
+          ? [
+              {
+                key: r.model,
+                end: Number(r.minute),
+                value: Number(r.estimated_rmse) / testRmse[r.model]! - 1,
+                n: Number(r.events),
+              },
+            ]
+          : [],
       ),
     },
   };

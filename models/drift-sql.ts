@@ -309,3 +309,9 @@ export function estimatedAndRealizedSql(timeFilter: (column: string) => string):
 )
 ORDER BY time`;
 }
+
+/** The live role's stored error estimates of `version` (table error_estimates), per minute and model. */
+export const storedEstimatesSql = (historySeconds: number, version: string) =>
+  sql`SELECT toUnixTimestamp(minute) AS minute, model, estimated_rmse, events FROM error_estimates FINAL
+WHERE version = ${version} AND role = 'live' AND minute >= now() - ${Math.round(historySeconds)}
+ORDER BY minute`;

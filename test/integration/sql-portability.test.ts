@@ -9,6 +9,12 @@ import { readManifests } from '../../dashboards/common.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
 import {
   disagreementInWindowSql,
+  disagreementPerMinuteSql,
+  errorPerMinuteOfVersionSql,
+  estimateRowsSql,
+  featureBinsPerMinuteSql,
+  scoreBinsPerMinuteSql,
+  storedEstimatesSql,
   featureBinsSql,
   scoreBinsSql,
   versionErrorSql,
@@ -54,6 +60,12 @@ test('the API’s queries run on a current ClickHouse (chdb) too', () => {
     alertsSql({ activeOnly: false, sinceSeconds: 86400, limit: 10 }),
     deadLettersSql({ sinceSeconds: 3600, code: 'missing_field', limit: 10 }),
     deadLettersSql({ sinceSeconds: 3600, limit: 10 }),
+    featureBinsPerMinuteSql(featureEdges, 86400),
+    scoreBinsPerMinuteSql(scoreEdges, 86400, 'v1'),
+    disagreementPerMinuteSql(86400, 'v1'),
+    errorPerMinuteOfVersionSql(86400, 'v1'),
+    storedEstimatesSql(86400, 'v1'),
+    estimateRowsSql(900, 'v1', 3),
   ];
   const setup = [MIGRATIONS_TABLE, ...loadMigrations().flatMap((m) => m.statements)];
   for (const r of runOnChdb(statements, setup))
