@@ -283,10 +283,10 @@ export function estimateRowsSql(windowSeconds: number, version: string, modulo: 
     sql`scored_at >= now() - ${w} AND cityHash64(event_id) % ${Math.max(1, Math.round(modulo))} = 0 AND ` +
     `${VERSION_OF_ROW} = ${sqlLiteral(version)}`;
   const features = FEATURE_NAMES.map((f) => `toFloat64(${ident(f).name}) AS ${ident(f).name}`).join(', ');
-  return `SELECT event_id, model, score, ${FEATURE_NAMES.map((f) => ident(f).name).join(', ')}
+  return `SELECT event_id, model, score, track_genre, ${FEATURE_NAMES.map((f) => ident(f).name).join(', ')}
 FROM (SELECT event_id, model, score FROM (${scoredRowsSql(where)})) AS scored
 ALL INNER JOIN (
-  SELECT event_id, ${features} FROM track_events FINAL
+  SELECT event_id, track_genre, ${features} FROM track_events FINAL
   WHERE ingested_at >= now() - ${sqlLiteral(w + 600)} AND cityHash64(event_id) % ${Math.max(1, Math.round(modulo))} = 0
 ) AS events USING event_id`;
 }

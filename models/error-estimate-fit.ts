@@ -10,6 +10,8 @@ import {
   type EstimateCheck,
   ESTIMATE_INPUTS,
   estimateInputs,
+  genreErrorFor,
+  genreErrorsOf,
   rmseOfSquaredErrors,
   spreadsOf,
 } from './error-estimate.ts';
@@ -75,31 +77,58 @@ export async function fitErrorEstimate(opts: {
     inputs: [...ESTIMATE_INPUTS],
     models: {},
     evaluation: {},
+    genreErrors: {},
   };
+  const genresOf = (idx: readonly number[]) => idx.map((i) => rows[i]!.track_genre);
+  const all = rows.map((_, i) => i);
   for (const [score, s] of Object.entries(scores) as [ScoreName, Float32Array][]) {
     const sA = Float32Array.from(pick(s, split.train));
     const sB = Float32Array.from(pick(s, split.test));
     const yA = Float32Array.from(pick(y, split.train));
     const yB = Float32Array.from(pick(y, split.test));
+    const se = squaredErrors(y, s);
     const learner = parseXgbModel(
       await fitSquaredError(
-        estimateInputs(pick(rows, split.train), sA, pick(spread, split.train)),
+        estimateInputs(
+          pick(rows, split.train),
+          sA,
+          pick(spread, split.train),
+          outOfFoldGenreErrors(rows, split.train, se, opts.seed),
+        ),
         squaredErrors(yA, sA),
       ),
     );
-    const estimate = (events: TrainingRow[], s2: Float32Array, spreads: ArrayLike<number>) =>
-      rmseOfSquaredErrors(predictXgb(learner, estimateInputs(events, s2, spreads), ESTIMATE_INPUTS.length));
+    // The check half reads the learning half's genre errors, as served events read the test split's.
+    const learnedGenres = genreErrorsOf(genresOf(split.train), pick(se, split.train));
+    const estimate = (
+      idx: readonly number[],
+      events: TrainingRow[],
+      s2: Float32Array,
+      spreads: ArrayLike<number>,
+    ) =>
+      rmseOfSquaredErrors(
+        predictXgb(
+          learner,
+          estimateInputs(
+            events,
+            s2,
+            spreads,
+            genresOf(idx).map((g) => genreErrorFor(learnedGenres, g)),
+          ),
+          ESTIMATE_INPUTS.length,
+        ),
+      );
     const result: EstimateCheck = {
       rows: check.length,
       realized: rmse(yB, sB),
-      estimated: estimate(check, sB, pick(spread, split.test)),
+      estimated: estimate(split.test, check, sB, pick(spread, split.test)),
     };
     const sShift = shiftedScores[score];
     if (sShift)
       result.shifted = {
         what: `${SHIFT.feature} +${SHIFT.by}`,
         realized: rmse(yB, sShift),
-        estimated: estimate(check.map(shifted), sShift, spreadShifted),
+        estimated: estimate(split.test, check.map(shifted), sShift, spreadShifted),
       };
     if (hard.length) {
       const sH = Float32Array.from(pick(s, hard));
@@ -108,7 +137,7 @@ export async function fitErrorEstimate(opts: {
         what: 'the genres in the top quarter by error on the other half',
         rows: hard.length,
         realized: rmse(yH, sH),
-        estimated: estimate(pick(rows, hard), sH, pick(spread, hard)),
+        estimated: estimate(hard, pick(rows, hard), sH, pick(spread, hard)),
       };
     }
     file.evaluation[score] = result;
@@ -121,8 +150,12 @@ export async function fitErrorEstimate(opts: {
           ? `; ${result.hardGenres.rows} rows of the hardest genres: ${result.hardGenres.realized.toFixed(2)} realized, ${result.hardGenres.estimated.toFixed(2)} estimated`
           : ''),
     );
-    const shipped = await fitSquaredError(estimateInputs(rows, s, spread), squaredErrors(y, s));
+    const shipped = await fitSquaredError(
+      estimateInputs(rows, s, spread, outOfFoldGenreErrors(rows, all, se, opts.seed)),
+      se,
+    );
     file.models[score] = Buffer.from(shipped).toString('base64');
+    file.genreErrors[score] = genreErrorsOf(genresOf(all), se);
   }
   return file;
 }
@@ -148,4 +181,33 @@ function hardGenreRows(
   const ranked = [...byGenre].filter(([, g]) => g.n >= 5).sort((a, b) => b[1].se / b[1].n - a[1].se / a[1].n);
   const hard = new Set(ranked.slice(0, Math.ceil(ranked.length / 4)).map(([genre]) => genre));
   return check.filter((i) => hard.has(rows[i]!.track_genre));
+}
+
+/**
+ * The genre-error input of the rows an estimator learns from, out of fold (two halves by track,
+ * each reading the other's table): a row's own error in its genre's mean would teach the estimator
+ * to trust the input more than it deserves on events it never saw.
+ */
+function outOfFoldGenreErrors(
+  rows: TrainingRow[],
+  idx: readonly number[],
+  squaredError: ArrayLike<number>,
+  seed: number,
+): Float32Array {
+  const folds = groupedSplit(
+    idx.map((i) => rows[i]!.track_id),
+    seed + 3,
+    0.5,
+  );
+  const tableOf = (positions: number[]) =>
+    genreErrorsOf(
+      positions.map((p) => rows[idx[p]!]!.track_genre),
+      positions.map((p) => squaredError[idx[p]!]!),
+    );
+  const a = tableOf(folds.train);
+  const b = tableOf(folds.test);
+  const out = new Float32Array(idx.length);
+  for (const p of folds.train) out[p] = genreErrorFor(b, rows[idx[p]!]!.track_genre);
+  for (const p of folds.test) out[p] = genreErrorFor(a, rows[idx[p]!]!.track_genre);
+  return out;
 }

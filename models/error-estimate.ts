@@ -5,10 +5,11 @@
  * of the mean predicted squared error. Trained by `train` on the test split of the evaluation fits
  * (rows those fits never saw) and shipped in the version as error-estimate.json.
  *
- * What it assumes: that the error depends on the features and the score the same way as on the
- * test split (no concept shift). It follows covariate shift (more events where the models erred
- * more), and is blind where the world changed what a track's features mean for its popularity, or
- * where events fall outside anything the test split held. The shipped models are refitted on
+ * What it assumes: that the error depends on the features, the score and the genre the same way as
+ * on the test split (no concept shift). It follows covariate shift (more events where the models
+ * erred more), and is blind where the world changed what a track's features mean for its
+ * popularity, or where events fall outside anything the test split held (a genre it never saw reads
+ * the global error). The shipped models are refitted on
  * every row after evaluation, so they err a little less than the fits it learned from: the estimate
  * leans high on traffic like the training data.
  */
@@ -22,9 +23,11 @@ export const ERROR_ESTIMATE_FILE = 'error-estimate.json';
 
 /**
  * The estimator's inputs: the raw audio features as events carry them, the score, and how far
- * apart the four models' scores of the event are (they disagree most where they err most).
+ * apart the four models' scores of the event are (they disagree most where they err most), and the
+ * squared error the score had on the event's genre in the test split (`genre_error`: the genre is
+ * context the models see and the raw features do not say).
  */
-export const ESTIMATE_INPUTS = [...FEATURE_NAMES, 'score', 'spread'] as const;
+export const ESTIMATE_INPUTS = [...FEATURE_NAMES, 'score', 'spread', 'genre_error'] as const;
 export const ESTIMATE_INPUT_COUNT = ESTIMATE_INPUTS.length;
 const F = ESTIMATE_INPUT_COUNT;
 
@@ -37,7 +40,40 @@ export interface ErrorEstimateFile {
   models: Partial<Record<ScoreName, string>>;
   /** Measured at training on test rows the estimator did not learn from. */
   evaluation: Partial<Record<ScoreName, EstimateCheck>>;
+  /** Each score's mean squared error per genre on the test split (smoothed toward `global`). */
+  genreErrors: Partial<Record<ScoreName, GenreErrors>>;
 }
+
+export interface GenreErrors {
+  global: number;
+  byGenre: Record<string, number>;
+}
+
+/** Pulls a genre with few rows toward the global mean, as if it had this many more at the mean. */
+const SMOOTHING_ROWS = 20;
+
+export function genreErrorsOf(genres: readonly string[], squaredErrors: ArrayLike<number>): GenreErrors {
+  let total = 0;
+  const by = new Map<string, { sum: number; n: number }>();
+  genres.forEach((g, i) => {
+    const se = squaredErrors[i]!;
+    total += se;
+    const x = by.get(g) ?? { sum: 0, n: 0 };
+    x.sum += se;
+    x.n++;
+    by.set(g, x);
+  });
+  const global = genres.length ? total / genres.length : 0;
+  return {
+    global,
+    byGenre: Object.fromEntries(
+      [...by].map(([g, x]) => [g, (x.sum + SMOOTHING_ROWS * global) / (x.n + SMOOTHING_ROWS)]),
+    ),
+  };
+}
+
+export const genreErrorFor = (t: GenreErrors, genre: string | undefined) =>
+  (genre !== undefined ? t.byGenre[genre] : undefined) ?? t.global;
 
 export interface EstimateCheck {
   rows: number;
@@ -52,12 +88,14 @@ export function estimateInputs(
   events: readonly RawFeatures[],
   scores: ArrayLike<number>,
   spreads: ArrayLike<number>,
+  genreErrors: ArrayLike<number>,
 ): Float32Array {
   const X = new Float32Array(events.length * F);
   events.forEach((e, i) => {
     FEATURE_NAMES.forEach((name, j) => (X[i * F + j] = Number(e[name])));
-    X[i * F + F - 2] = scores[i]!;
-    X[i * F + F - 1] = spreads[i]!;
+    X[i * F + F - 3] = scores[i]!;
+    X[i * F + F - 2] = spreads[i]!;
+    X[i * F + F - 1] = genreErrors[i]!;
   });
   return X;
 }
@@ -82,7 +120,13 @@ export interface ErrorEstimator {
   scores: ScoreName[];
   evaluation: ErrorEstimateFile['evaluation'];
   /** Estimated RMSE of `score` over these events (undefined for a score it has no model of). */
-  estimateRmse(score: ScoreName, X: Float32Array): number | undefined;
+  estimateRmse(
+    score: ScoreName,
+    events: readonly RawFeatures[],
+    genres: readonly (string | undefined)[],
+    scores: ArrayLike<number>,
+    spreads: ArrayLike<number>,
+  ): number | undefined;
 }
 
 export const rmseOfSquaredErrors = (predicted: Float32Array) =>
@@ -98,9 +142,12 @@ export function estimatorOf(file: ErrorEstimateFile): ErrorEstimator {
     version: file.version,
     scores: [...trees.keys()],
     evaluation: file.evaluation,
-    estimateRmse(score, X) {
+    estimateRmse(score, events, genres, scores, spreads) {
       const m = trees.get(score);
-      return m ? rmseOfSquaredErrors(predictXgb(m, X, F)) : undefined;
+      const table = file.genreErrors[score];
+      if (!m || !table) return undefined;
+      const ge = Float32Array.from(genres, (g) => genreErrorFor(table, g));
+      return rmseOfSquaredErrors(predictXgb(m, estimateInputs(events, scores, spreads, ge), F));
     },
   };
 }

@@ -239,7 +239,7 @@ function errorEstimateTable(file: ErrorEstimateFile | undefined): string[] {
   return [
     '## Error before labels (error-estimate.json)',
     '',
-    "Each score's squared error learned from half of the test tracks (audio features, the score, the four models' spread), checked on the other half: realized / estimated RMSE. The hardest genres are those where the scores erred most on the learning half; the estimator does not see the genre, so it follows that shift only in part.",
+    "Each score's squared error learned from half of the test tracks (audio features, the score, the four models' spread, the score's mean squared error in the event's genre), checked on the other half: realized / estimated RMSE. The hardest genres are those where the scores erred most on the learning half.",
     '',
     '| score | check rows | as they are | energy +0.25 | hardest quarter of genres |',
     '|---|---|---|---|---|',

@@ -3,12 +3,7 @@
  * window's events (features and scores) from ClickHouse through the version's error estimator
  * (models/error-estimate.ts). Undefined when the version ships none.
  */
-import {
-  estimateInputs,
-  type ErrorEstimator,
-  type RawFeatures,
-  spreadsOf,
-} from '../../models/error-estimate.ts';
+import { type ErrorEstimator, type RawFeatures, spreadsOf } from '../../models/error-estimate.ts';
 import { estimateRowsSql } from '../../models/drift-sql.ts';
 import type { ScoreName } from '../../schemas/index.ts';
 import { FEATURE_NAMES } from '../../schemas/track-features.ts';
@@ -32,12 +27,16 @@ export async function estimateErrors(
     'read the events for the error estimate',
     estimateRowsSql(windowSeconds, version, modulo),
   );
-  const events = new Map<string, { features: RawFeatures; scores: Partial<Record<ScoreName, number>> }>();
+  const events = new Map<
+    string,
+    { features: RawFeatures; genre: string | undefined; scores: Partial<Record<ScoreName, number>> }
+  >();
   for (const r of rows) {
     let e = events.get(r.event_id);
     if (!e) {
       e = {
         features: Object.fromEntries(FEATURE_NAMES.map((f) => [f, Number(r[f])])) as RawFeatures,
+        genre: typeof r.track_genre === 'string' && r.track_genre ? r.track_genre : undefined,
         scores: {},
       };
       events.set(r.event_id, e);
@@ -51,12 +50,13 @@ export async function estimateErrors(
     if (!scored.length) continue;
     const per = (m: ScoreName) => Float32Array.from(scored, (e) => e.scores[m] ?? Number.NaN);
     const spreads = spreadsOf({ rf: per('rf'), xgb: per('xgb'), mlp: per('mlp'), tabnet: per('tabnet') });
-    const X = estimateInputs(
+    const value = estimator.estimateRmse(
+      score,
       scored.map((e) => e.features),
+      scored.map((e) => e.genre),
       per(score),
       spreads,
     );
-    const value = estimator.estimateRmse(score, X);
     if (value !== undefined && Number.isFinite(value)) rmse[score] = value;
   }
   return { events: all.length, rmse };

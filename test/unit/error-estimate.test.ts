@@ -6,13 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fitErrorEstimate } from '../../models/error-estimate-fit.ts';
-import {
-  estimateInputs,
-  estimatorOf,
-  type RawFeatures,
-  readErrorEstimate,
-  spreadsOf,
-} from '../../models/error-estimate.ts';
+import { estimatorOf, type RawFeatures, readErrorEstimate, spreadsOf } from '../../models/error-estimate.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,12 +67,13 @@ test('the estimate follows the realized RMSE, and rises with it when loud tracks
   const estimator = estimatorOf(file);
   const estimate = (xs: { row: TrainingRow; score: number }[]) => {
     const s = Float32Array.from(xs, (x) => x.score);
-    const X = estimateInputs(
+    return estimator.estimateRmse(
+      'rf',
       xs.map((x) => x.row as unknown as RawFeatures),
+      xs.map((x) => x.row.track_genre),
       s,
       spreadsOf({ rf: s, xgb: s, mlp: s, tabnet: s }),
-    );
-    return estimator.estimateRmse('rf', X)!;
+    )!;
   };
   const usual = rows(3000, 2, 0.2);
   const shifted = rows(3000, 3, 0.6);
