@@ -7,8 +7,9 @@
  *
  * It runs in the API because the API already holds what it needs (the served versions and their
  * references, a ClickHouse reader, a /metrics) and is one process per deployment on one box; with
- * several API replicas each computes the same values (a few small queries a minute each) and the
- * rules take the max over instances.
+ * several API replicas each computes the same values (a few small queries a minute each); their
+ * alerts differ only by `instance`, and Alertmanager groups them (by rule, version, feature,
+ * model) into one notification.
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
