@@ -22,23 +22,8 @@ import {
 } from '../infra/stack/monitoring-native.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { trackEventFromCsv } from '../producers/track-event.ts';
-import { freePort, say, withIsolatedStack } from './isolated-stack.ts';
+import { freePort, say, waitFor, withIsolatedStack } from './isolated-stack.ts';
 import { printResult } from './report.ts';
-
-async function waitFor(url: string, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${url} did not answer in ${timeoutMs / 1000} s`);
-}
 
 export async function benchAlerts(base: Config, opts: { data: string; rate: number; json?: boolean }) {
   const estimate = await readErrorEstimateFile(base.modelsDir || ARTIFACTS_DIR);
@@ -46,7 +31,7 @@ export async function benchAlerts(base: Config, opts: { data: string; rate: numb
     const apiPort = await freePort();
     stack.spawn('api', { apiPort });
     const api = `http://127.0.0.1:${apiPort}`;
-    await waitFor(`${api}/health`);
+    await waitFor(`${api}/health`, 90_000);
     const monitoring: Config = {
       ...stack.cfg,
       home: mkdtempSync(join(tmpdir(), 'hitstream-bench-alerts-')),

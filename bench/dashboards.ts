@@ -10,25 +10,10 @@ import type { Config } from '../lib/config.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { dashboardViews } from '../dashboards/panels.ts';
-import { freePort, say, withIsolatedStack } from './isolated-stack.ts';
+import { freePort, say, waitFor, withIsolatedStack } from './isolated-stack.ts';
 import { printResult, quantile } from './report.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-
-async function waitFor(url: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${url} did not answer in ${timeoutMs / 1000} s`);
-}
 
 export async function benchDashboards(base: Config, opts: { data: string; rounds: number; json?: boolean }) {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is not installed (apt-get install chromium)`);

@@ -18,6 +18,22 @@ import { migrate } from '../infra/migrate.ts';
 export const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
 export const say = (m: string) => process.stderr.write(`bench: ${m}\n`);
 
+/** Polls `url` until it answers 2xx; fails naming it after `timeoutMs`. */
+export async function waitFor(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${url} did not answer in ${timeoutMs / 1000} s`);
+}
+
 /** A loopback port that is free now (for a child API the bench starts). */
 export async function freePort(): Promise<number> {
   const server = createServer();

@@ -4,13 +4,12 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { calibrateRule, type RuleCalibration } from '../alerts/calibrate.ts';
 import { ruleHistory } from '../alerts/history.ts';
 import { alertRules, readThresholds, THRESHOLDS_FILE, type Thresholds } from '../alerts/rules.ts';
-import { parseWindow } from '../api/routes/drift.ts';
 import { writeGenerated } from '../dashboards/generate.ts';
 import { reloadPrometheus } from '../infra/stack/monitoring-native.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { loadConfig } from '../lib/config.ts';
 import { HitstreamError } from '../lib/errors.ts';
-import { positiveInteger } from './options.ts';
+import { duration, positiveInteger } from './options.ts';
 
 const say = (m: string) => process.stderr.write(`alerts: ${m}\n`);
 const LABELS: Record<string, string | undefined> = {
@@ -19,14 +18,6 @@ const LABELS: Record<string, string | undefined> = {
   HitstreamErrorAboveTest: 'model',
   HitstreamEstimatedErrorRising: 'model',
 };
-
-function window(value: string): number {
-  try {
-    return parseWindow(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
 
 function nonNegative(value: string): number {
   const n = Number(value);
@@ -57,7 +48,7 @@ export function registerAlertsCommand(program: Command): void {
     .description(
       'Replay each tunable rule over the stored history, window by window; pick thresholds that meet the false-alarm budget; write them into alerts/thresholds.json and regenerate the Prometheus and Grafana rules',
     )
-    .option('--history <window>', 'how much history to read (e.g. 7d, 36h)', window, 7 * 86400)
+    .option('--history <window>', 'how much history to read (e.g. 7d, 36h)', duration, 7 * 86400)
     .option('--false-alarms-per-week <n>', 'alarms each rule may raise per week of history', nonNegative, 1)
     .option(
       '--headroom <fraction>',

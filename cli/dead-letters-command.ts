@@ -1,6 +1,5 @@
 /** `hitstream dead-letters list | redrive`: the dead letters the workers stored, and a way back. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseWindow } from '../api/routes/drift.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ensureTopics } from '../lib/kafka.ts';
@@ -8,17 +7,9 @@ import { ProgressReporter } from '../lib/progress.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { readDeadLetters, redriveDeadLetters } from '../producers/redrive.ts';
 import { DEAD_LETTER_CODES } from '../schemas/dead-letter.ts';
-import { positiveInteger } from './options.ts';
+import { duration, positiveInteger } from './options.ts';
 
 const say = (m: string) => process.stderr.write(`dead-letters: ${m}\n`);
-
-function window(value: string): number {
-  try {
-    return parseWindow(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
 
 function code(value: string): string {
   if (!(DEAD_LETTER_CODES as readonly string[]).includes(value))
@@ -34,7 +25,7 @@ interface FilterOptions {
 
 const withFilters = (c: Command) =>
   c
-    .option('--since <window>', 'how far back (90s, 15m, 2h, 7d)', window, 7 * 86400)
+    .option('--since <window>', 'how far back (90s, 15m, 2h, 7d)', duration, 7 * 86400)
     .option('--code <code>', `only this error code (${DEAD_LETTER_CODES.join(', ')})`, code)
     .option('--limit <n>', 'at most this many, newest first', positiveInteger, 100_000);
 

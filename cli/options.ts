@@ -3,6 +3,7 @@
  * `--rate abc` → "option '--rate <n>' argument 'abc' is invalid. must be a positive number."
  */
 import { InvalidArgumentError } from 'commander';
+import { parseWindow } from '../api/routes/drift.ts';
 
 export function positive(value: string): number {
   const n = Number(value);
@@ -14,4 +15,13 @@ export function positiveInteger(value: string): number {
   const n = positive(value);
   if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number.');
   return n;
+}
+
+/** `90s`, `15m`, `2h`, `7d` → seconds. */
+export function duration(value: string): number {
+  try {
+    return parseWindow(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
