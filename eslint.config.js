@@ -1,19 +1,8 @@
 // Typed lint rules for the whole project. Folder boundaries are enforced here, not by convention:
-// each runnable part talks to the others only through Kafka, ClickHouse or the shared folders
-// (schemas/, lib/, models/).
+// eslint.boundaries.js lists what each folder may import; the runnable parts (producers/,
+// scorers/, api/) talk to each other only through Kafka and ClickHouse.
 import tseslint from 'typescript-eslint';
-
-const onlyShared = (from, forbidden) => ({
-  files: [`${from}/**/*.ts`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        patterns: forbidden.map((f) => ({ group: [`**/${f}/*`], message: `${from}/ must not import ${f}/` })),
-      },
-    ],
-  },
-});
+import { boundaryRules } from './eslint.boundaries.js';
 
 export default tseslint.config(
   {
@@ -24,6 +13,7 @@ export default tseslint.config(
       'dashboards/generated/',
       'bin/*.js',
       'eslint.config.js',
+      'eslint.boundaries.js',
       'api/web/',
     ],
   },
@@ -44,9 +34,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
-  onlyShared('producers', ['scorers', 'api', 'cli']),
-  onlyShared('scorers', ['producers', 'api', 'cli']),
-  onlyShared('api', ['scorers', 'cli']),
-  onlyShared('schemas', ['producers', 'scorers', 'api', 'cli', 'infra']),
-  onlyShared('lib', ['producers', 'scorers', 'api', 'cli']),
+  ...boundaryRules(),
 );

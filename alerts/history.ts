@@ -13,8 +13,8 @@ import {
   LIVE_VERSION_SQL,
   scoreBinsPerMinuteSql,
   storedEstimatesSql,
-} from '../models/drift-sql.ts';
-import { driftReferencesSql, parseDriftReferences } from '../models/registry/references.ts';
+} from '../warehouse/drift-sql.ts';
+import { driftReferencesSql, parseDriftReferences } from '../registry/references.ts';
 import { sql } from '../lib/sql.ts';
 import { FEATURE_NAMES } from '../schemas/track-features.ts';
 

@@ -4,7 +4,7 @@ import { createClickhouse } from '../lib/clickhouse.ts';
 import { ensureTopics, SERVICE_KAFKA_WAIT } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
 import { onShutdownSignal } from '../lib/shutdown.ts';
-import { startServing } from '../models/registry/serving.ts';
+import { startServing } from '../registry/serving.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { buildApp } from './app.ts';
 import { FeedHub } from './feed/hub.ts';

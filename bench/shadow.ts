@@ -10,7 +10,7 @@ import type { Config } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { ARTIFACTS_DIR } from '../models/model-set.ts';
 import { copyAsVersion } from './swap.ts';
-import { createLifecycle } from '../models/registry/lifecycle.ts';
+import { createLifecycle } from '../registry/lifecycle.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';

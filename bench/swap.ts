@@ -11,7 +11,7 @@ import type { Config } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { ENSEMBLE_FILE } from '../models/ensemble.ts';
 import { ARTIFACTS_DIR } from '../models/model-set.ts';
-import { createLifecycle } from '../models/registry/lifecycle.ts';
+import { createLifecycle } from '../registry/lifecycle.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { MODEL_NAMES } from '../schemas/index.ts';

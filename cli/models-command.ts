@@ -9,9 +9,9 @@ import { ensureTopics } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
 import { ARTIFACTS_DIR } from '../models/model-set.ts';
 import { HitstreamError } from '../lib/errors.ts';
-import { backfill } from '../models/registry/backfill.ts';
-import { createLifecycle } from '../models/registry/lifecycle.ts';
-import type { RoleState } from '../models/registry/roles.ts';
+import { backfill } from '../registry/backfill.ts';
+import { createLifecycle } from '../registry/lifecycle.ts';
+import type { RoleState } from '../registry/roles.ts';
 
 const say = (m: string) => process.stderr.write(`models: ${m}\n`);
 const rolesLine = (s: RoleState) =>

@@ -2,16 +2,16 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { HitstreamError } from '../lib/errors.ts';
-import type { Protocol } from '../models/kinds.ts';
+import type { Protocol } from '../training/results.ts';
 import { predictCsv } from '../models/predict-csv.ts';
 import { ARTIFACTS_DIR, loadModels } from '../models/model-set.ts';
-import { createLifecycle } from '../models/registry/lifecycle.ts';
+import { createLifecycle } from '../registry/lifecycle.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
-import { train } from '../models/train.ts';
-import { parseSince, type TrainingSource } from '../models/training-source.ts';
+import { train } from '../training/train.ts';
+import { parseSince, type TrainingSource } from '../training/source.ts';
 import { loadConfig } from '../lib/config.ts';
-import { bestSingleModel } from '../models/report.ts';
+import { bestSingleModel } from '../training/report.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 
 function parseList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {

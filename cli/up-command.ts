@@ -19,7 +19,7 @@ import { ensureTopics } from '../lib/kafka.ts';
 import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { migrate } from '../infra/migrate.ts';
 import { ARTIFACTS_DIR } from '../models/model-set.ts';
-import { createLifecycle } from '../models/registry/lifecycle.ts';
+import { createLifecycle } from '../registry/lifecycle.ts';
 import { stackDown, stackUp } from '../infra/stack/stack.ts';
 import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';

@@ -15,7 +15,7 @@ import {
   featurePsiSql,
   scoreDistributionSql,
   scorePsiSql,
-} from '../models/drift-sql.ts';
+} from '../warehouse/drift-sql.ts';
 import type { ScoreName } from '../schemas/index.ts';
 import { scoreNamesOf } from '../models/model-set.ts';
 import { CLICKHOUSE_DATASOURCE, table, timeseries } from './common.ts';

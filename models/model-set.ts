@@ -4,7 +4,6 @@
  * feature mask, and per-model timings.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorEstimator, readErrorEstimate } from './error-estimate.ts';
@@ -20,8 +19,9 @@ import {
   scoreNamesFor,
 } from './ensemble.ts';
 import { type FeatureRow, toMatrix } from './features.ts';
-import { kindFor } from './kinds.ts';
-import type { ModelManifest } from './manifest.ts';
+import { LOADERS } from './kinds.ts';
+import { contextReader } from './context.ts';
+import { type ModelManifest, readManifest } from './manifest.ts';
 import type { LoadOptions, Scorer } from './model.ts';
 import type { TabNetScorer } from './tabnet/index.ts';
 
@@ -80,20 +80,12 @@ export async function loadModels(
   const t0 = performance.now();
   const manifests = {} as Record<ModelName, ModelManifest>;
   const scorers = {} as Record<ModelName, Scorer>;
+  const context = contextReader(dir);
   const loadOne = async (name: ModelName) => {
     const mdir = join(dir, name);
-    let manifest: ModelManifest;
-    try {
-      manifest = JSON.parse(await readFile(join(mdir, 'manifest.json'), 'utf8')) as ModelManifest;
-    } catch (err) {
-      throw new HitstreamError(
-        'MODEL_MISSING',
-        `no trained ${name} model in ${mdir}: run \`npx hitstream train --data PATH\``,
-        { cause: err },
-      );
-    }
+    const manifest = await readManifest(dir, name, context);
     manifests[name] = manifest;
-    scorers[name] = await kindFor(name, 'grouped').load(mdir, manifest.preprocessing, options);
+    scorers[name] = await LOADERS[name].load(mdir, manifest.preprocessing, options);
   };
   if (options.oneAtATime)
     for (const name of MODEL_NAMES) {

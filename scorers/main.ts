@@ -12,7 +12,7 @@ import { ensureTopics, SERVICE_KAFKA_WAIT } from '../lib/kafka.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { onShutdownSignal } from '../lib/shutdown.ts';
 import { requireSchema } from '../infra/migrate.ts';
-import { type Serving, type ServingStatus, startServing } from '../models/registry/serving.ts';
+import { type Serving, type ServingStatus, startServing } from '../registry/serving.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { createWorker, type StopReport, type Worker } from './worker.ts';
 

@@ -1,6 +1,6 @@
 /** Prometheus metrics of one scorer worker. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { servingMetrics } from '../models/registry/serving-metrics.ts';
+import { servingMetrics } from '../registry/serving-metrics.ts';
 
 export function createWorkerMetrics() {
   const registry = new Registry();

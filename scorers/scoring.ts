@@ -7,11 +7,11 @@ import type { Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
 import type { BatchPrediction } from '../models/model-set.ts';
-import type { ServedSet, Serving } from '../models/registry/serving.ts';
+import type { ServedSet, Serving } from '../registry/serving.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { Coalescer } from './coalescer.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { type Scored, type ScoreVersions, scoredEvents } from './rows.ts';
+import { type Scored, type ScoreVersions, scoredEvents } from '../warehouse/rows.ts';
 import { type RetryOptions, withRetry } from '../lib/retry.ts';
 
 /**

@@ -27,7 +27,7 @@ import { classifyKafkaError } from '../lib/kafka-errors.ts';
 import { createKafka, PRODUCER_RETRY, restartUnless } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { LoadedModels } from '../models/model-set.ts';
-import { type Serving, servingOf } from '../models/registry/serving.ts';
+import { type Serving, servingOf } from '../registry/serving.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { deadLetterFor, decodeTrackMessage, eventIdOf, rejectedRowDeadLetter } from './decode.ts';
 import { withRetry } from '../lib/retry.ts';
@@ -41,7 +41,7 @@ import {
   type Scored,
   shadowPredictionRows,
   trackRow,
-} from './rows.ts';
+} from '../warehouse/rows.ts';
 import { createScoringStage } from './scoring.ts';
 import { BatchWriter, type RejectedRow, type Unstored } from './writer.ts';
 

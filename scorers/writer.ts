@@ -16,9 +16,9 @@
  * and the offsets are committed as usual. One bad row no longer holds up every write.
  */
 import { HitstreamError } from '../lib/errors.ts';
-import type { EncodedRows, RowOrigin } from './rows.ts';
+import type { EncodedRows, RowOrigin } from '../warehouse/rows.ts';
 import type { RetryOptions } from '../lib/retry.ts';
-import { insertRows, type StorageTarget } from './sink.ts';
+import { insertRows, type StorageTarget } from '../warehouse/sink.ts';
 
 export interface PendingBatch {
   topic: string;

@@ -4,7 +4,7 @@
  * (models/error-estimate.ts). Undefined when the version ships none.
  */
 import { type ErrorEstimator, type RawFeatures, spreadsOf } from '../../models/error-estimate.ts';
-import { estimateRowsSql } from '../../models/drift-sql.ts';
+import { estimateRowsSql } from '../../warehouse/drift-sql.ts';
 import type { ScoreName } from '../../schemas/index.ts';
 import { FEATURE_NAMES } from '../../schemas/track-features.ts';
 import type { StorageReader } from '../storage.ts';

@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { describeError } from '../../lib/errors.ts';
-import type { Serving } from '../../models/registry/serving.ts';
+import type { Serving } from '../../registry/serving.ts';
 import type { StorageReader } from '../storage.ts';
 import { measureVersion, type VersionQuality } from './measure.ts';
 

@@ -11,9 +11,9 @@ import {
   featureBinsSql,
   scoreBinsSql,
   versionErrorSql,
-} from '../../models/drift-sql.ts';
-import { driftReferencesSql, parseDriftReferences, referencesOf } from '../../models/registry/references.ts';
-import type { Serving } from '../../models/registry/serving.ts';
+} from '../../warehouse/drift-sql.ts';
+import { driftReferencesSql, parseDriftReferences, referencesOf } from '../../registry/references.ts';
+import type { Serving } from '../../registry/serving.ts';
 import type { ScoreName } from '../../schemas/index.ts';
 import { FEATURE_NAMES } from '../../schemas/track-features.ts';
 import { estimateErrors } from './estimate.ts';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { HitstreamError } from '../../lib/errors.ts';
-import type { Serving } from '../../models/registry/serving.ts';
+import type { Serving } from '../../registry/serving.ts';
 import { measureVersion } from '../quality/measure.ts';
 import type { StorageReader } from '../storage.ts';
 import { type Access, unauthorized } from '../access.ts';

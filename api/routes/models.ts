@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Serving } from '../../models/registry/serving.ts';
+import type { Serving } from '../../registry/serving.ts';
 import { MODEL_NAMES } from '../../schemas/index.ts';
 
 /**

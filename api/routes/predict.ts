@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../../lib/config.ts';
 import { Type } from '@sinclair/typebox';
 import { HitstreamError } from '../../lib/errors.ts';
-import type { Serving } from '../../models/registry/serving.ts';
+import type { Serving } from '../../registry/serving.ts';
 import { errorResponses, PredictResponse } from '../../schemas/api.ts';
 import { strictBody } from '../errors.ts';
 import { rateLimited } from '../protection.ts';

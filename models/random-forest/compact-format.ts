@@ -5,7 +5,7 @@
  */
 import { promisify } from 'node:util';
 import { gunzip, gzipSync } from 'node:zlib';
-import type { CompactTree } from './histogram-trainer.ts';
+import type { CompactTree } from './tree.ts';
 
 export function encodeForest(trees: readonly CompactTree[]): Buffer {
   const total = trees.reduce((n, t) => n + t.feature.length, 0);

@@ -9,7 +9,7 @@
  * against 54-126 µs/row (batches of 256 and 25, real rows). `HITSTREAM_RF_PREDICTOR=ml-random-forest`
  * scores through ml-random-forest instead.
  */
-import type { CompactTree } from './histogram-trainer.ts';
+import type { CompactTree } from './tree.ts';
 
 export function predictCompactForest(
   trees: readonly CompactTree[],

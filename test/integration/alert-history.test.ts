@@ -11,8 +11,8 @@ import { calibrateRule, firings, windowsToFire } from '../../alerts/calibrate.ts
 import { ruleHistory, type WindowValue } from '../../alerts/history.ts';
 import { alertRules, readThresholds } from '../../alerts/rules.ts';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import { writeDriftReferences } from '../../models/registry/references.ts';
-import { versionOf } from '../../models/registry/serving.ts';
+import { writeDriftReferences } from '../../registry/references.ts';
+import { versionOf } from '../../registry/serving.ts';
 import { trackEventFromCsv } from '../../producers/track-event.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { eventually, isolatedPipeline } from '../helpers/services.ts';

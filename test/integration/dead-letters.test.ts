@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import { trackEventFromCsv } from '../../producers/track-event.ts';
-import { deadLetterRow } from '../../scorers/rows.ts';
+import { deadLetterRow } from '../../warehouse/rows.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { eventually, isolatedPipeline, SCORES_PER_EVENT, testKafka } from '../helpers/services.ts';
 

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { createLogger } from '../../lib/logger.ts';
 import { loadModels, type LoadedModels } from '../../models/model-set.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
-import { encodeRows } from '../../scorers/rows.ts';
+import { encodeRows } from '../../warehouse/rows.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { BatchWriter, type RejectedRow } from '../../scorers/writer.ts';
 import { eventually, isolatedPipeline, testKafka, SCORES_PER_EVENT } from '../helpers/services.ts';

@@ -18,11 +18,11 @@ import {
   featureBinsSql,
   scoreBinsSql,
   versionErrorSql,
-} from '../../models/drift-sql.ts';
+} from '../../warehouse/drift-sql.ts';
 import { alertsSql } from '../../api/alerts-store.ts';
 import { deadLettersSql } from '../../producers/redrive.ts';
-import { compareSql } from '../../models/registry/compare.ts';
-import { driftReferencesSql } from '../../models/registry/references.ts';
+import { compareSql } from '../../registry/compare.ts';
+import { driftReferencesSql } from '../../registry/references.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 import { sql } from '../../lib/sql.ts';
 import { runOnChdb } from '../sql/chdb.ts';

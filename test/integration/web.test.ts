@@ -13,8 +13,8 @@ import type { Publisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import { trackEventFromCsv } from '../../producers/track-event.ts';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import { writeDriftReferences } from '../../models/registry/references.ts';
-import { versionOf } from '../../models/registry/serving.ts';
+import { writeDriftReferences } from '../../registry/references.ts';
+import { versionOf } from '../../registry/serving.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { eventually, isolatedPipeline, SCORES_PER_EVENT, testKafka } from '../helpers/services.ts';
 

@@ -9,9 +9,9 @@ import { after, before, test } from 'node:test';
 import { copyAsVersion } from '../../bench/swap.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { VERSION_OF_ROW } from '../../models/drift-sql.ts';
+import { VERSION_OF_ROW } from '../../warehouse/drift-sql.ts';
 import { ARTIFACTS_DIR } from '../../models/model-set.ts';
-import { createLifecycle } from '../../models/registry/lifecycle.ts';
+import { createLifecycle } from '../../registry/lifecycle.ts';
 import { createPublisher } from '../../producers/publisher.ts';
 import { replayCsv } from '../../producers/replay.ts';
 import {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binExpr, featureBinsSql } from '../../models/drift-sql.ts';
+import { binExpr, featureBinsSql } from '../../warehouse/drift-sql.ts';
 import { parseWindow } from '../../api/routes/drift.ts';
 import { binOf, decileReference, jensenShannon, psi, shares } from '../../models/drift-reference.ts';
-import { rng } from '../../models/split.ts';
+import { rng } from '../../training/split.ts';
 
 test('decile reference: ~10% per bin on continuous data, bins agree with binOf', () => {
   const r = rng(1);

@@ -4,11 +4,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ENSEMBLE_FILE, ensembleScores, fitEnsembleWeights, readEnsemble } from '../../models/ensemble.ts';
+import { ENSEMBLE_FILE, ensembleScores, readEnsemble } from '../../models/ensemble.ts';
+import { fitEnsembleWeights } from '../../training/ensemble-fit.ts';
 import type { BatchPrediction } from '../../models/model-set.ts';
-import { rng } from '../../models/split.ts';
+import { rng } from '../../training/split.ts';
 import { MODEL_NAMES, type TrackFeatures } from '../../schemas/index.ts';
-import { predictionOrigins, predictionRows, type ScoreVersions, scoredEvents } from '../../scorers/rows.ts';
+import { predictionOrigins, predictionRows, type ScoreVersions, scoredEvents } from '../../warehouse/rows.ts';
 
 test('weights recover a known mix, leave out a model that only hurts, and are never negative', () => {
   const random = rng(7);

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitErrorEstimate } from '../../models/error-estimate-fit.ts';
+import { fitErrorEstimate } from '../../training/error-estimate-fit.ts';
 import { estimatorOf, type RawFeatures, readErrorEstimate, spreadsOf } from '../../models/error-estimate.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TrainingRow } from '../../models/training-rows.ts';
+import type { TrainingRow } from '../../training/rows.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0;

@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   ARTIST_FEATURES,
-  fitPreprocessing,
   GENRE_FEATURES,
   MODEL_FEATURES,
   type Preprocessing,
   toMatrix,
-  trainingMatrix,
 } from '../../models/features.ts';
+import { fitPreprocessing, trainingMatrix } from '../../training/context-fit.ts';
 import { FEATURE_NAMES } from '../../schemas/track-features.ts';
 
 const audio = Object.fromEntries(FEATURE_NAMES.map((f) => [f, f === 'explicit' ? false : 1])) as Record<
@@ -103,7 +102,7 @@ test('a manifest from before the context columns (the 14 and genre_popularity) s
 });
 
 test('a version id names the run to the second, the data and the seed: two runs on one day are two versions', async () => {
-  const { versionId } = await import('../../models/train.ts');
+  const { versionId } = await import('../../training/results.ts');
   const at = (created: string) =>
     versionId({ created, data: { sha256: '932f111e39625e94' } } as Parameters<typeof versionId>[0], 42);
   assert.equal(at('2026-12-02T18:07:21.123Z'), '20261202-180721-932f111e-s42');

@@ -19,7 +19,7 @@ import { validateRecords } from '../../producers/publisher.ts';
 import { DEAD_LETTER_CODES } from '../../schemas/dead-letter.ts';
 import { findInvalidText } from '../../schemas/json-text.ts';
 import { deadLetterFor, decodeTrackMessage } from '../../scorers/decode.ts';
-import { encodeRows, trackRow } from '../../scorers/rows.ts';
+import { encodeRows, trackRow } from '../../warehouse/rows.ts';
 
 const SETTINGS = { seed: 20261201, numRuns: 300 };
 const CODES = new Set<string>(DEAD_LETTER_CODES);

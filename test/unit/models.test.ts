@@ -2,36 +2,35 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { before, test } from 'node:test';
 import { createRequire } from 'node:module';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import {
-  fitPreprocessing,
-  MODEL_FEATURES,
-  type Preprocessing,
-  standardize,
-  toMatrix,
-} from '../../models/features.ts';
+import { fitPreprocessing } from '../../training/context-fit.ts';
+import { MODEL_FEATURES, type Preprocessing, standardize, toMatrix } from '../../models/features.ts';
 import { predictCsv } from '../../models/predict-csv.ts';
 import { decodeForest, encodeForest } from '../../models/random-forest/compact-format.ts';
 import { predictCompactForest } from '../../models/random-forest/compact-scorer.ts';
-import { trainForest } from '../../models/random-forest/histogram-trainer.ts';
-import { randomForestKind } from '../../models/random-forest/index.ts';
+import { trainForest } from '../../training/random-forest/histogram-trainer.ts';
+import { randomForestLoader } from '../../models/random-forest/index.ts';
+import { randomForestTrainer } from '../../training/random-forest/index.ts';
 import { loadModels } from '../../models/model-set.ts';
+import { contextReader } from '../../models/context.ts';
+import { readManifest } from '../../models/manifest.ts';
 import { loadMlp } from '../../models/mlp/index.ts';
 import { buildMlpScoringGraph } from '../../models/mlp/scoring-graph.ts';
-import { loadTabNet, TABNET_DEFAULTS } from '../../models/tabnet/index.ts';
+import { loadTabNet } from '../../models/tabnet/index.ts';
+import { TABNET_DEFAULTS } from '../../training/tabnet.ts';
 import { TabNet } from '../../models/tabnet/network.ts';
 import { buildTabNetScoringGraph } from '../../models/tabnet/scoring-graph.ts';
 import { sparsemax } from '../../models/tabnet/sparsemax.ts';
 import { tf, tfReady } from '../../models/tf-backend.ts';
-import { train } from '../../models/train.ts';
+import { train } from '../../training/train.ts';
 import { parseXgbModel, predictXgb, rmseByTreeCount } from '../../models/xgboost/binary-model.ts';
-import { xgboostKind } from '../../models/xgboost/index.ts';
-import { trainXgboostBinary } from '../../models/xgboost/wasm-trainer.ts';
-import { MODEL_NAMES } from '../../schemas/index.ts';
+import { xgboostTrainer } from '../../training/xgboost/index.ts';
+import { trainXgboostBinary } from '../../training/xgboost/wasm-trainer.ts';
+import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 let X: Float32Array;
@@ -73,8 +72,11 @@ test("random forest: compact storage round-trips; the compact scorer gives exact
   });
   const decoded = await decodeForest(encodeForest(forest.trees));
   for (let t = 0; t < forest.trees.length; t++) assert.deepEqual(decoded[t], forest.trees[t]);
-  const kind = randomForestKind({ nTrees: 5, minSamplesLeaf: 3 });
-  const trained = await kind.train({ X, y, f, preprocessing: pre, seed: 3 }, () => undefined);
+  const trained = await randomForestTrainer({ nTrees: 5, minSamplesLeaf: 3 }).train(
+    { X, y, f, preprocessing: pre, seed: 3 },
+    () => undefined,
+  );
+  const kind = randomForestLoader;
   const dir = mkdtempSync(join(tmpdir(), 'hs-rf-'));
   await trained.save(dir);
   const viaMl = await (await kind.load(dir, pre, { rfPredictor: 'ml-random-forest' })).predict(X);
@@ -89,12 +91,10 @@ test("random forest: compact storage round-trips; the compact scorer gives exact
 
 test('random forest: the deployed forest scores the sample identically through both predictors', async () => {
   const rfDir = 'models/artifacts/rf';
-  const manifest = JSON.parse(readFileSync(join(rfDir, 'manifest.json'), 'utf8')) as {
-    preprocessing: Preprocessing;
-  };
+  const manifest = await readManifest('models/artifacts', 'rf', contextReader('models/artifacts'));
   const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
   const rows = toMatrix(tracks, manifest.preprocessing);
-  const kind = randomForestKind();
+  const kind = randomForestLoader;
   const viaMl = await (
     await kind.load(rfDir, manifest.preprocessing, { rfPredictor: 'ml-random-forest' })
   ).predict(rows);
@@ -113,9 +113,8 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 
 /** A deployed model's manifest and 500 sample rows standardized as that model expects them. */
 async function standardizedSample(dir: string) {
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
-    preprocessing: Preprocessing;
-  };
+  const name = basename(dir) as ModelName;
+  const manifest = await readManifest(join(dir, '..'), name, contextReader(join(dir, '..')));
   const { tracks } = await loadKaggleCsv(SAMPLE, { limit: 500 });
   return { manifest, Z: standardize(toMatrix(tracks, manifest.preprocessing), manifest.preprocessing) };
 }
@@ -349,7 +348,7 @@ test('train --jobs 2 runs the seed protocol in a child process with the same res
 
 test('xgboost: with a validation slice it keeps the best prefix of trees, chosen on held-out tracks, and refits with that count', async () => {
   const groups = Array.from({ length: y.length }, (_, i) => `track-${i % 97}`);
-  const kind = xgboostKind({
+  const kind = xgboostTrainer({
     iterations: 60,
     tree_method: 'hist',
     max_depth: 4,

@@ -1,7 +1,7 @@
 /** Role transitions (pure): one live, at most one shadow, rollback to the previous live, clear refusals. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyRoleChange, type RoleChange, roleOf, type RoleState } from '../../models/registry/roles.ts';
+import { applyRoleChange, type RoleChange, roleOf, type RoleState } from '../../registry/roles.ts';
 
 const ctx = { known: new Set(['v1', 'v2', 'v3']), by: 'ana@host', now: new Date('2026-12-01T12:00:00Z') };
 const run = (changes: RoleChange[], from?: RoleState) =>

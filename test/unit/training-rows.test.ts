@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
-import { train } from '../../models/train.ts';
-import { trainingRows } from '../../models/training-rows.ts';
-import { parseSince } from '../../models/training-source.ts';
+import { train } from '../../training/train.ts';
+import { trainingRows } from '../../training/rows.ts';
+import { parseSince } from '../../training/source.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Readable } from 'node:stream';
-import { encodeRows } from '../../scorers/rows.ts';
+import { encodeRows } from '../../warehouse/rows.ts';
 import { BatchWriter, type PendingBatch } from '../../scorers/writer.ts';
 
 /**

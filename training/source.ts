@@ -12,7 +12,7 @@ import { classifyClickhouseError } from '../lib/clickhouse-errors.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { type KaggleTrack, loadKaggleCsv } from '../lib/kaggle-csv.ts';
 import { sql } from '../lib/sql.ts';
-import { type TrainingRow, trainingRows } from './training-rows.ts';
+import { type TrainingRow, trainingRows } from './rows.ts';
 
 export type TrainingSource =
   | { kind: 'csv'; path: string }

@@ -5,7 +5,7 @@
  * The whole state is one value on the compacted topic (`role-topic.ts`), so a change is atomic:
  * no process ever sees two live versions or none.
  */
-import { HitstreamError } from '../../lib/errors.ts';
+import { HitstreamError } from '../lib/errors.ts';
 
 export interface RoleState {
   /** Increases with every change; a process applies only states newer than the one it has. */

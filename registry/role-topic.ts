@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Partitioners } from 'kafkajs';
-import type { Config } from '../../lib/config.ts';
-import { createKafka, whileTopicSettles } from '../../lib/kafka.ts';
-import type { Logger } from '../../lib/logger.ts';
+import type { Config } from '../lib/config.ts';
+import { createKafka, whileTopicSettles } from '../lib/kafka.ts';
+import type { Logger } from '../lib/logger.ts';
 import type { RoleState } from './roles.ts';
 
 const KEY = 'roles';

@@ -6,10 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { createClickhouse } from '../../lib/clickhouse.ts';
-import type { Config } from '../../lib/config.ts';
-import { HitstreamError } from '../../lib/errors.ts';
-import type { Logger } from '../../lib/logger.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import type { Config } from '../lib/config.ts';
+import { HitstreamError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
 import { type ComparisonRow, compareSql, comparisonTable, parseComparison, worseModels } from './compare.ts';
 import { publishRoles, readRoles } from './role-topic.ts';
 import { applyRoleChange, type RoleChange, roleOf, type RoleState } from './roles.ts';

@@ -3,7 +3,7 @@
  * events): per model, on exactly the events both scored in the window, n, RMSE, MAE, bias,
  * mean disagreement and p99 inference time. What `models compare` prints and `promote` gates on.
  */
-import { sql } from '../../lib/sql.ts';
+import { sql } from '../lib/sql.ts';
 
 export interface ComparisonRow {
   model: string;

@@ -6,12 +6,12 @@
  * has them too); the dashboards' drift SQL joins every row with its version's.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { MODEL_NAMES, type ModelName, type ScoreName } from '../../schemas/prediction.ts';
-import { sql } from '../../lib/sql.ts';
-import type { BinnedReference } from '../drift-reference.ts';
-import { NO_EDGE, REFERENCE_BINS, referenceColumns } from '../drift-sql.ts';
-import type { EnsembleManifest } from '../ensemble.ts';
-import type { ModelManifest } from '../manifest.ts';
+import { MODEL_NAMES, type ModelName, type ScoreName } from '../schemas/prediction.ts';
+import { sql } from '../lib/sql.ts';
+import type { BinnedReference } from '../models/drift-reference.ts';
+import { NO_EDGE, REFERENCE_BINS, referenceColumns } from '../warehouse/drift-sql.ts';
+import type { EnsembleManifest } from '../models/ensemble.ts';
+import type { ModelManifest } from '../models/manifest.ts';
 
 /** What a version's references come from: its manifests and its ensemble (`LoadedModels` is one). */
 export interface ReferenceSource {

@@ -14,10 +14,10 @@ import {
   genreErrorsOf,
   rmseOfSquaredErrors,
   spreadsOf,
-} from './error-estimate.ts';
+} from '../models/error-estimate.ts';
 import { groupedSplit } from './split.ts';
-import type { TrainingRow } from './training-rows.ts';
-import { parseXgbModel, predictXgb } from './xgboost/binary-model.ts';
+import type { TrainingRow } from './rows.ts';
+import { parseXgbModel, predictXgb } from '../models/xgboost/binary-model.ts';
 import { trainXgboostBinary } from './xgboost/wasm-trainer.ts';
 
 type Scores = Partial<Record<ScoreName, Float32Array>>;

@@ -1,6 +1,6 @@
 /**
- * The registry's files in ClickHouse: a version is the four model folders of one training run (and
- * its ensemble.json when training published one), pushed as chunks (`model_files`) and then committed by one row in `model_versions` holding every
+ * The registry's files in ClickHouse: a version is the four model folders of one training run (with
+ * their context.json, and the ensemble.json when training published one), pushed as chunks (`model_files`) and then committed by one row in `model_versions` holding every
  * file's SHA-256 and the set's. A download checks every file against it, so a corrupt or
  * incomplete upload is refused (and the process keeps what it has).
  */
@@ -8,13 +8,19 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HitstreamError } from '../../lib/errors.ts';
-import { sql } from '../../lib/sql.ts';
-import { MODEL_NAMES, type ModelName } from '../../schemas/prediction.ts';
+import { HitstreamError } from '../lib/errors.ts';
+import { sql } from '../lib/sql.ts';
+import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 import { existsSync } from 'node:fs';
-import { ENSEMBLE_FILE, ensembleVersionFor, readEnsemble } from '../ensemble.ts';
-import { ERROR_ESTIMATE_FILE } from '../error-estimate.ts';
-import type { ModelManifest } from '../manifest.ts';
+import { ENSEMBLE_FILE, ensembleVersionFor, readEnsemble } from '../models/ensemble.ts';
+import { ERROR_ESTIMATE_FILE } from '../models/error-estimate.ts';
+import { contextReader } from '../models/context.ts';
+import {
+  MANIFEST_FILE,
+  type ModelManifest,
+  readStoredManifest,
+  type StoredManifest,
+} from '../models/manifest.ts';
 import { writeDriftReferences } from './references.ts';
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -43,30 +49,39 @@ const setChecksum = (files: VersionFile[]) => sha256(files.map((f) => `${f.path}
 
 /** The version id of a model folder: what the four manifests' versions share after `<model>-`. */
 export async function readVersionDir(dir: string) {
-  const manifests = {} as Record<string, ModelManifest>;
-  for (const m of MODEL_NAMES) {
-    const text = await readFile(join(dir, m, 'manifest.json'), 'utf8').catch((err: unknown) => {
+  const stored = {} as Record<ModelName, StoredManifest>;
+  for (const m of MODEL_NAMES)
+    stored[m] = await readStoredManifest(dir, m).catch((err: unknown) => {
       throw new HitstreamError(
         'version_incomplete',
-        `${dir} has no ${m}/manifest.json: a version is all four models`,
-        {
-          cause: err,
-          field: '--dir',
-        },
+        `${dir} has no ${m}/${MANIFEST_FILE}: a version is all four models`,
+        { cause: err, field: '--dir' },
       );
     });
-    manifests[m] = JSON.parse(text) as ModelManifest;
-  }
-  const ids = new Set(MODEL_NAMES.map((m) => manifests[m]!.version.replace(new RegExp(`^${m}-`), '')));
+  // The set's context file (one for the four; none in sets from before it), read and checked.
+  const context = contextReader(dir);
+  const contextFiles = context.files(MODEL_NAMES.map((m) => stored[m].preprocessing));
+  const manifests = {} as Record<ModelName, ModelManifest>;
+  for (const m of MODEL_NAMES)
+    manifests[m] = {
+      ...stored[m],
+      preprocessing: await context.resolve(stored[m].preprocessing).catch((err: unknown) => {
+        throw new HitstreamError('version_incomplete', (err as Error).message, {
+          cause: err,
+          field: '--dir',
+        });
+      }),
+    };
+  const ids = new Set(MODEL_NAMES.map((m) => manifests[m].version.replace(new RegExp(`^${m}-`), '')));
   if (ids.size !== 1)
     throw new HitstreamError(
       'version_mixed',
       `${dir} holds models of different training runs (${[...ids].join(', ')}): train all four together`,
       { field: '--dir' },
     );
-  const features = manifests.rf!.features;
+  const features = manifests.rf.features;
   for (const m of MODEL_NAMES)
-    if (JSON.stringify(manifests[m]!.features) !== JSON.stringify(features))
+    if (JSON.stringify(manifests[m].features) !== JSON.stringify(features))
       throw new HitstreamError('version_mixed', `${m} was trained on other features than rf`, {
         field: '--dir',
       });
@@ -80,7 +95,7 @@ export async function readVersionDir(dir: string) {
       `${dir}/${ENSEMBLE_FILE} is ${ensemble.version}, of another training run than the models (${version}): train again`,
       { field: '--dir' },
     );
-  return { version, manifests: manifests as Record<ModelName, ModelManifest>, ensemble, features };
+  return { version, manifests, ensemble, features, contextFiles };
 }
 
 export function createModelStore(client: ClickHouseClient) {
@@ -124,10 +139,11 @@ export function createModelStore(client: ClickHouseClient) {
       onProgress?: (done: number, total: number) => void,
       opts: { reportFile?: string } = {},
     ) {
-      const { version, manifests, ensemble, features } = await readVersionDir(dir);
+      const { version, manifests, ensemble, features, contextFiles } = await readVersionDir(dir);
       const files: VersionFile[] = [];
       const now = Math.floor(Date.now() / 1000);
       const paths = MODEL_NAMES.flatMap((m) => manifests[m].files.map((f) => `${m}/${f}`));
+      paths.push(...contextFiles);
       if (ensemble) paths.push(ENSEMBLE_FILE);
       if (existsSync(join(dir, ERROR_ESTIMATE_FILE))) paths.push(ERROR_ESTIMATE_FILE);
       const sources = new Map(paths.map((p) => [p, join(dir, p)]));

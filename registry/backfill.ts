@@ -11,14 +11,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClickhouse } from '../../lib/clickhouse.ts';
-import type { Config } from '../../lib/config.ts';
-import { sql } from '../../lib/sql.ts';
-import { FEATURE_NAMES, type TrackFeatures } from '../../schemas/index.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { encodeRows, shadowPredictionRows } from '../../scorers/rows.ts';
-import { insertRows } from '../../scorers/sink.ts';
-import { loadModels } from '../model-set.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import type { Config } from '../lib/config.ts';
+import { sql } from '../lib/sql.ts';
+import { FEATURE_NAMES, type TrackFeatures } from '../schemas/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import { encodeRows, shadowPredictionRows } from '../warehouse/rows.ts';
+import { insertRows } from '../warehouse/sink.ts';
+import { loadModels } from '../models/model-set.ts';
 import { createModelStore } from './store.ts';
 
 export interface BackfillProgress {

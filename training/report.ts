@@ -1,10 +1,9 @@
 /** models/report.json, models/REPORT.md and SVG charts (model comparison, feature importance). */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ErrorEstimateFile, readErrorEstimateFile } from './error-estimate.ts';
+import { type ErrorEstimateFile, readErrorEstimateFile } from '../models/error-estimate.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
-import type { Protocol } from './kinds.ts';
-import type { TrainReport } from './train.ts';
+import type { Protocol, TrainReport } from './results.ts';
 
 /** What the original project reported (its README), for comparison. */
 export const ORIGINAL_RMSE: Record<ModelName, number> = {
@@ -170,7 +169,7 @@ export async function writeReport(
     '',
     "## (a) The original's protocol: random 80/20 row split",
     '',
-    "Copies of one track (the same track under several genres) fall on both sides of a random row split, so this protocol rewards memorising them; it is here to compare with the original project. The original's models got its 14 numeric features; all four here also get the context columns (genre distribution and artist, models/features.ts; see models/kinds.ts for why the trees now do too). The trees keep the original's settings (deep, memorising).",
+    "Copies of one track (the same track under several genres) fall on both sides of a random row split, so this protocol rewards memorising them; it is here to compare with the original project. The original's models got its 14 numeric features; all four here also get the context columns (genre distribution and artist, models/features.ts; see training/kinds.ts for why the trees now do too). The trees keep the original's settings (deep, memorising).",
     '',
     ...table(report, 'seed'),
     '',

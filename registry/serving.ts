@@ -8,11 +8,11 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createClickhouse } from '../../lib/clickhouse.ts';
-import type { Config } from '../../lib/config.ts';
-import { describeError } from '../../lib/errors.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { ARTIFACTS_DIR, type LoadedModels, loadModels } from '../model-set.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import type { Config } from '../lib/config.ts';
+import { describeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import { ARTIFACTS_DIR, type LoadedModels, loadModels } from '../models/model-set.ts';
 import { watchRoles } from './role-topic.ts';
 import type { RoleState } from './roles.ts';
 import { writeDriftReferences } from './references.ts';

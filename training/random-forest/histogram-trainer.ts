@@ -8,28 +8,9 @@
  * depth). Split rule and leaf values are the same as ml-cart's (`x < threshold` goes left; a leaf
  * predicts the mean), so ml-random-forest's predictor scores the result unchanged.
  */
-import { binOf } from '../drift-reference.ts';
+import { binOf } from '../../models/drift-reference.ts';
 import { rng } from '../split.ts';
-
-export interface ForestOptions {
-  nTrees: number;
-  /** A split must leave at least this many (bootstrap) rows on each side. */
-  minSamplesLeaf: number;
-  /** Fraction of features tried at each node (1 = all, as the original's max_features). */
-  maxFeatures: number;
-  maxDepth: number;
-  maxBins: number;
-  seed: number;
-}
-
-/** One tree in preorder: node i's left child is i + 1, its right child is `right[i]`. */
-export interface CompactTree {
-  /** Split feature, or -1 for a leaf. */
-  feature: Int16Array;
-  /** Split threshold (x < threshold goes left), or the leaf's prediction. */
-  value: Float32Array;
-  right: Int32Array;
-}
+import type { CompactTree, ForestOptions } from '../../models/random-forest/tree.ts';
 
 export interface Binned {
   bins: Uint8Array; // row-major n × f
