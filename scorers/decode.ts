@@ -1,10 +1,12 @@
 /**
- * What a worker makes of a message it cannot score: its dead letter, and the id an event is
- * stored under. Decoding itself is schemas/track-message.ts' (the redrive uses it too).
+ * The worker's decode stage: a batch's messages become events to score, or dead letters with
+ * the reason, and each event gets the id it is stored under. Decoding one message is
+ * schemas/track-message.ts' (the redrive uses it too).
  */
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { EVENT_ID_HEADER } from '../schemas/index.ts';
-import type { Decoded } from '../schemas/track-message.ts';
+import { decodeTrackMessage, type Decoded } from '../schemas/track-message.ts';
+import type { Scored } from '../warehouse/rows.ts';
 
 export { decodeTrackMessage, type Decoded, MAX_EVENT_BYTES } from '../schemas/track-message.ts';
 
@@ -79,4 +81,41 @@ export function rejectedRowDeadLetter(
     ...(r.origin.key !== undefined ? { key: r.origin.key } : {}),
     time: now.toISOString(),
   };
+}
+
+/** A fetched partition batch as the decode stage reads it (kafkajs' `Batch`, narrowed). */
+export interface FetchedBatch {
+  topic: string;
+  partition: number;
+  messages: readonly {
+    value: Buffer | null;
+    key: Buffer | null;
+    offset: string;
+    headers?: Record<string, unknown>;
+  }[];
+}
+
+/**
+ * The decode stage: every message of a batch becomes a scorable event (with the id its rows are
+ * stored under and its Kafka position) or a dead letter with the reason. Never throws.
+ */
+export function decodeBatch(batch: FetchedBatch, now: Date): { valid: Scored[]; dead: DeadLetter[] } {
+  const valid: Scored[] = [];
+  const dead: DeadLetter[] = [];
+  for (const m of batch.messages) {
+    const d = decodeTrackMessage(m.value);
+    if (d.ok)
+      valid.push({
+        eventId: eventIdOf(batch.topic, batch.partition, m),
+        event: d.event,
+        origin: {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          ...(m.key ? { key: m.key.toString('utf8') } : {}),
+        },
+      });
+    else dead.push(deadLetterFor(d, m, batch.topic, batch.partition, now));
+  }
+  return { valid, dead };
 }

@@ -1,42 +1,16 @@
 /**
- * The worker's scoring stage: the valid events of every partition batch in hand are scored
- * together (one call per model) and their predictions, with the dead letters, published in one
- * produce request (chunked), before each batch goes on to be stored and committed on its own.
+ * The worker's score stage: the valid events of every partition batch in hand are scored
+ * together (one call per model, live and shadow) and their predictions, with the dead letters,
+ * published in one run of the publish stage, before each batch goes on to be stored and
+ * committed on its own.
  */
-import type { Producer } from 'kafkajs';
-import type { Config } from '../lib/config.ts';
-import { classifyKafkaError } from '../lib/kafka-errors.ts';
 import type { BatchPrediction } from '../models/model-set.ts';
 import type { ServedSet, Serving } from '../registry/serving.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { Coalescer } from './coalescer.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { type Scored, type ScoreVersions, scoredEvents } from '../warehouse/rows.ts';
-import { type RetryOptions, withRetry } from '../lib/retry.ts';
-
-/**
- * A consumed batch can be a few MB of predictions; the broker refuses a record batch over
- * `message.max.bytes` (1 MB by default) with a non-retriable error, so sends are chunked.
- */
-const MAX_REQUEST_BYTES = 512 * 1024;
-
-export function chunkBySize<T extends { value: string }>(items: readonly T[], maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = Buffer.byteLength(item.value) + 64;
-    if (current.length && bytes + size > maxBytes) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length) chunks.push(current);
-  return chunks;
-}
+import type { PublishStage } from './publish.ts';
 
 /** Rows `start..end` of a batch prediction (views, no copies). */
 export function slicePrediction(
@@ -77,13 +51,11 @@ export interface ScoreResult {
 }
 
 export function createScoringStage(deps: {
-  cfg: Config;
   serving: Serving;
   metrics: WorkerMetrics;
-  producer: Producer;
-  retry: Omit<RetryOptions, 'onWait'>;
+  publish: PublishStage;
 }): (request: ScoreRequest) => Promise<ScoreResult> {
-  const { cfg, serving, metrics, producer } = deps;
+  const { serving, metrics } = deps;
   const coalescer = new Coalescer<ScoreRequest, ScoreResult>(async (requests) => {
     const valid = requests.flatMap((r) => r.valid);
     const dead = requests.flatMap((r) => r.dead);
@@ -112,27 +84,7 @@ export function createScoringStage(deps: {
       scoredAt,
       shadow && { version: shadow.set.version, pred: shadow.pred },
     );
-    const outgoing = [
-      ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
-      ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),
-    ];
-    const retry = { ...deps.retry, onWait: () => requests[0]!.heartbeat() };
-    for (const chunk of chunkBySize(outgoing, MAX_REQUEST_BYTES))
-      await withRetry(
-        'publish predictions',
-        () =>
-          producer.sendBatch({
-            acks: -1,
-            topicMessages: [cfg.topicPredictions, cfg.topicDeadLetters]
-              .map((topic) => ({
-                topic,
-                messages: chunk.filter((m) => m.topic === topic).map(({ key, value }) => ({ key, value })),
-              }))
-              .filter((t) => t.messages.length),
-          }),
-        retry,
-        (err) => classifyKafkaError(err, 'publish predictions'),
-      );
+    await deps.publish.run(feed, dead, () => requests[0]!.heartbeat());
     const publishedAt = Date.now();
     for (const e of feed) metrics.latencyMs.observe(Math.max(0, publishedAt - Date.parse(e.event_time)));
     const run = {

@@ -1,0 +1,88 @@
+/**
+ * The worker's publish stage: predictions and dead letters go to Kafka with `acks: -1`, chunked
+ * under the broker's request limit, retried through outages (offsets stay uncommitted meanwhile).
+ */
+import type { Producer } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import { classifyKafkaError } from '../lib/kafka-errors.ts';
+import { type RetryOptions, withRetry } from '../lib/retry.ts';
+import type { DeadLetter } from '../schemas/dead-letter.ts';
+import type { ScoredEvent } from '../schemas/index.ts';
+
+/**
+ * A consumed batch can be a few MB of predictions; the broker refuses a record batch over
+ * `message.max.bytes` (1 MB by default) with a non-retriable error, so sends are chunked.
+ */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+export function chunkBySize<T extends { value: string }>(items: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.value) + 64;
+    if (current.length && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
+export function createPublishStage(deps: {
+  cfg: Config;
+  producer: Producer;
+  retry: Omit<RetryOptions, 'onWait'>;
+}) {
+  const { cfg, producer } = deps;
+  return {
+    /**
+     * A scoring run's predictions and dead letters, in as few produce requests as fit; returns
+     * when the broker acknowledged them all (`heartbeat` keeps the session alive while retrying).
+     */
+    async run(feed: readonly ScoredEvent[], dead: readonly DeadLetter[], heartbeat: () => Promise<void>) {
+      const outgoing = [
+        ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
+        ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),
+      ];
+      const retry = { ...deps.retry, onWait: heartbeat };
+      for (const chunk of chunkBySize(outgoing, MAX_REQUEST_BYTES))
+        await withRetry(
+          'publish predictions',
+          () =>
+            producer.sendBatch({
+              acks: -1,
+              topicMessages: [cfg.topicPredictions, cfg.topicDeadLetters]
+                .map((topic) => ({
+                  topic,
+                  messages: chunk.filter((m) => m.topic === topic).map(({ key, value }) => ({ key, value })),
+                }))
+                .filter((t) => t.messages.length),
+            }),
+          retry,
+          (err) => classifyKafkaError(err, 'publish predictions'),
+        );
+    },
+
+    /** Dead letters found after scoring (rows ClickHouse refused). */
+    async deadLetters(dead: readonly DeadLetter[]) {
+      await withRetry(
+        'publish dead letters',
+        () =>
+          producer.send({
+            topic: cfg.topicDeadLetters,
+            acks: -1,
+            messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
+          }),
+        deps.retry,
+        (err) => classifyKafkaError(err, 'publish dead letters'),
+      );
+    },
+  };
+}
+
+export type PublishStage = ReturnType<typeof createPublishStage>;
