@@ -48,6 +48,47 @@ export interface Serving {
 
 const RETRY_MS = 30_000;
 
+/**
+ * A registry version loaded for serving (or the one in memory already): downloaded into a folder
+ * of its own, loaded, checked to use the live set's features, and warmed up briefly.
+ */
+async function loadVersion(
+  version: string,
+  ctx: {
+    store: ReturnType<typeof createModelStore>;
+    cache: string;
+    loaded: Map<string, ServedSet>;
+    cfg: Config;
+    features: string[];
+    liveVersion: string;
+  },
+): Promise<ServedSet> {
+  const have = ctx.loaded.get(version);
+  if (have) return have;
+  // A folder of this load's own: two workers on one machine download at once, and the files
+  // are not needed once the models are in memory.
+  await mkdir(ctx.cache, { recursive: true });
+  const parent = await mkdtemp(join(ctx.cache, 'load-'));
+  let set: ServedSet;
+  try {
+    set = {
+      version,
+      models: await loadModels(await ctx.store.download(version, parent), {
+        rfPredictor: ctx.cfg.rfPredictor,
+      }),
+    };
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
+  if (JSON.stringify(set.models.features) !== JSON.stringify(ctx.features))
+    throw new Error(`version ${version} uses other features than ${ctx.liveVersion}`);
+  // A few batches, yielding between them: the scoring code is hot already (same kinds), and a
+  // second of warm-up scoring delayed live batches by up to a second (bench swap p99).
+  await set.models.warmUp({ seconds: 0 });
+  ctx.loaded.set(version, set);
+  return set;
+}
+
 export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   const localDir = cfg.modelsDir || ARTIFACTS_DIR;
   const local: ServedSet = {
@@ -75,30 +116,15 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   let work = Promise.resolve();
   let retry: NodeJS.Timeout | undefined;
 
-  async function load(version: string): Promise<ServedSet> {
-    const have = loaded.get(version);
-    if (have) return have;
-    // A folder of this load's own: two workers on one machine download at once, and the files
-    // are not needed once the models are in memory.
-    await mkdir(cache, { recursive: true });
-    const parent = await mkdtemp(join(cache, 'load-'));
-    let set: ServedSet;
-    try {
-      set = {
-        version,
-        models: await loadModels(await store.download(version, parent), { rfPredictor: cfg.rfPredictor }),
-      };
-    } finally {
-      await rm(parent, { recursive: true, force: true });
-    }
-    if (JSON.stringify(set.models.features) !== JSON.stringify(live.models.features))
-      throw new Error(`version ${version} uses other features than ${live.version}`);
-    // A few batches, yielding between them: the scoring code is hot already (same kinds), and a
-    // second of warm-up scoring delayed live batches by up to a second (bench swap p99).
-    await set.models.warmUp({ seconds: 0 });
-    loaded.set(version, set);
-    return set;
-  }
+  const load = (version: string) =>
+    loadVersion(version, {
+      store,
+      cache,
+      loaded,
+      cfg,
+      features: live.models.features,
+      liveVersion: live.version,
+    });
 
   async function apply(state: RoleState) {
     const t0 = performance.now();

@@ -12,7 +12,12 @@ import { HitstreamError } from '../lib/errors.ts';
 import { sql } from '../lib/sql.ts';
 import { MODEL_NAMES, type ModelName } from '../schemas/prediction.ts';
 import { existsSync } from 'node:fs';
-import { ENSEMBLE_FILE, ensembleVersionFor, readEnsemble } from '../models/ensemble.ts';
+import {
+  ENSEMBLE_FILE,
+  type EnsembleManifest,
+  ensembleVersionFor,
+  readEnsemble,
+} from '../models/ensemble.ts';
 import { ERROR_ESTIMATE_FILE } from '../models/error-estimate.ts';
 import { contextReader } from '../models/context.ts';
 import {
@@ -98,6 +103,98 @@ export async function readVersionDir(dir: string) {
   return { version, manifests, ensemble, features, contextFiles };
 }
 
+/** Every file of a set (and the report, when given), read and summed: what a push uploads. */
+async function readSetFiles(
+  dir: string,
+  set: Pick<Awaited<ReturnType<typeof readVersionDir>>, 'manifests' | 'ensemble' | 'contextFiles'>,
+  opts: { reportFile?: string },
+) {
+  const paths = MODEL_NAMES.flatMap((m) => set.manifests[m].files.map((f) => `${m}/${f}`));
+  paths.push(...set.contextFiles);
+  if (set.ensemble) paths.push(ENSEMBLE_FILE);
+  if (existsSync(join(dir, ERROR_ESTIMATE_FILE))) paths.push(ERROR_ESTIMATE_FILE);
+  const sources = new Map(paths.map((p) => [p, join(dir, p)]));
+  if (opts.reportFile) {
+    paths.push('report.json');
+    sources.set('report.json', opts.reportFile);
+  }
+  // Every file read and summed first: a version name already in the registry must name the same files.
+  const contents: Buffer[] = [];
+  for (const path of paths)
+    contents.push(
+      await readFile(sources.get(path)!).catch((err: unknown) => {
+        throw new HitstreamError(
+          'version_incomplete',
+          `${dir}/${path} is listed in its manifest but missing`,
+          {
+            cause: err,
+            field: '--dir',
+          },
+        );
+      }),
+    );
+  const files: VersionFile[] = paths.map((path, i) => ({
+    path,
+    sha256: sha256(contents[i]!),
+    bytes: contents[i]!.length,
+    chunks: Math.max(1, Math.ceil(contents[i]!.length / CHUNK_BYTES)),
+  }));
+  return { paths, contents, files };
+}
+
+/** Writes each file as base64 chunks of `model_files`. */
+async function uploadFiles(
+  client: ClickHouseClient,
+  version: string,
+  paths: readonly string[],
+  contents: readonly Buffer[],
+  now: number,
+  onProgress?: (done: number, total: number) => void,
+) {
+  for (const [i, path] of paths.entries()) {
+    const bytes = contents[i]!;
+    await client.insert({
+      table: 'model_files',
+      format: 'JSONEachRow',
+      values: Array.from({ length: Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES)) }, (_, c) => ({
+        version,
+        path,
+        chunk: c,
+        data: bytes.subarray(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES).toString('base64'),
+        pushed_at: now,
+      })),
+    });
+    onProgress?.(i + 1, paths.length);
+  }
+}
+
+/** The `model_versions` row that commits a pushed version. */
+function versionRow(v: {
+  version: string;
+  features: string[];
+  files: VersionFile[];
+  manifests: Record<ModelName, ModelManifest>;
+  ensemble: EnsembleManifest | undefined;
+  by: string;
+  now: number;
+}) {
+  return {
+    version: v.version,
+    features: JSON.stringify(v.features),
+    files: JSON.stringify(v.files),
+    set_sha256: setChecksum(v.files),
+    metrics: JSON.stringify(
+      Object.fromEntries([
+        ...MODEL_NAMES.map((m) => [m, v.manifests[m].metrics.grouped.rmse]),
+        ...(v.ensemble ? [['ensemble', v.ensemble.metrics.grouped.rmse]] : []),
+      ]),
+    ),
+    created: v.manifests.rf.created,
+    pushed_by: v.by,
+    pushed_at: v.now,
+  };
+}
+
 export function createModelStore(client: ClickHouseClient) {
   async function rows<T>(query: string): Promise<T[]> {
     return (await client.query({ query, format: 'JSONEachRow' })).json<T>();
@@ -128,9 +225,9 @@ export function createModelStore(client: ClickHouseClient) {
       return r ? parseRecord(r) : undefined;
     },
 
-    /** Uploads a model folder (files first, the version row last). Idempotent per version. */
     /**
-     * Uploads `dir` (the four models of one run) as a version; `reportFile`, when given, travels
+     * Uploads `dir` (the four models of one run) as a version, files first and the version row
+     * last (idempotent per version); `reportFile`, when given, travels
      * with it as `report.json` (the training report, `train --push`).
      */
     async push(
@@ -140,39 +237,8 @@ export function createModelStore(client: ClickHouseClient) {
       opts: { reportFile?: string } = {},
     ) {
       const { version, manifests, ensemble, features, contextFiles } = await readVersionDir(dir);
-      const files: VersionFile[] = [];
       const now = Math.floor(Date.now() / 1000);
-      const paths = MODEL_NAMES.flatMap((m) => manifests[m].files.map((f) => `${m}/${f}`));
-      paths.push(...contextFiles);
-      if (ensemble) paths.push(ENSEMBLE_FILE);
-      if (existsSync(join(dir, ERROR_ESTIMATE_FILE))) paths.push(ERROR_ESTIMATE_FILE);
-      const sources = new Map(paths.map((p) => [p, join(dir, p)]));
-      if (opts.reportFile) {
-        paths.push('report.json');
-        sources.set('report.json', opts.reportFile);
-      }
-      // Every file read and summed first: a version name already in the registry must name the same files.
-      const contents: Buffer[] = [];
-      for (const path of paths)
-        contents.push(
-          await readFile(sources.get(path)!).catch((err: unknown) => {
-            throw new HitstreamError(
-              'version_incomplete',
-              `${dir}/${path} is listed in its manifest but missing`,
-              {
-                cause: err,
-                field: '--dir',
-              },
-            );
-          }),
-        );
-      for (const [i, path] of paths.entries())
-        files.push({
-          path,
-          sha256: sha256(contents[i]!),
-          bytes: contents[i]!.length,
-          chunks: Math.max(1, Math.ceil(contents[i]!.length / CHUNK_BYTES)),
-        });
+      const { paths, contents, files } = await readSetFiles(dir, { manifests, ensemble, contextFiles }, opts);
       const existing = await this.get(version);
       if (existing && existing.set_sha256 !== setChecksum(files))
         throw new HitstreamError(
@@ -181,36 +247,8 @@ export function createModelStore(client: ClickHouseClient) {
           { field: '--dir' },
         );
       // The same files again: uploaded again, which also repairs a version whose chunks were lost.
-      for (const [i, path] of paths.entries()) {
-        const bytes = contents[i]!;
-        await client.insert({
-          table: 'model_files',
-          format: 'JSONEachRow',
-          values: Array.from({ length: files[i]!.chunks }, (_, c) => ({
-            version,
-            path,
-            chunk: c,
-            data: bytes.subarray(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES).toString('base64'),
-            pushed_at: now,
-          })),
-        });
-        onProgress?.(i + 1, paths.length);
-      }
-      const record = {
-        version,
-        features: JSON.stringify(features),
-        files: JSON.stringify(files),
-        set_sha256: setChecksum(files),
-        metrics: JSON.stringify(
-          Object.fromEntries([
-            ...MODEL_NAMES.map((m) => [m, manifests[m].metrics.grouped.rmse]),
-            ...(ensemble ? [['ensemble', ensemble.metrics.grouped.rmse]] : []),
-          ]),
-        ),
-        created: manifests.rf.created,
-        pushed_by: by,
-        pushed_at: now,
-      };
+      await uploadFiles(client, version, paths, contents, now, onProgress);
+      const record = versionRow({ version, features, files, manifests, ensemble, by, now });
       // References before the version row: a committed version always has its drift references.
       await writeDriftReferences(client, version, { manifests, ensemble });
       await client.insert({ table: 'model_versions', format: 'JSONEachRow', values: [record] });
