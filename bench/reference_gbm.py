@@ -7,8 +7,8 @@ grouped split that `hitstream train` uses, so their RMSE sits beside ours on equ
   python3 bench/reference_gbm.py --data ../shared/data/spotify_tracks.csv [--seed 42]
 
 Rows: complete ones, one per (track_id, track_genre) with the last in the file winning
-(models/training-rows.ts). Split: every row of a track on one side, test when the first four
-bytes of sha1("<seed>:<track_id>") / 2^32 < 0.2 (models/split.ts). CI does not run this.
+(training/rows.ts). Split: every row of a track on one side, test when the first four
+bytes of sha1("<seed>:<track_id>") / 2^32 < 0.2 (training/split.ts). CI does not run this.
 """
 import argparse
 import hashlib

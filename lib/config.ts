@@ -286,7 +286,7 @@ export const SETTINGS = {
     min: 0,
     max: 16,
     meaning:
-      'Replicas of each topic hitstream creates; 0: 3 when the cluster has 3 or more brokers, else 1. Producers always wait for every in-sync replica (`acks: -1` in producers/publisher.ts and scorers/worker.ts).',
+      'Replicas of each topic hitstream creates; 0: 3 when the cluster has 3 or more brokers, else 1. Producers always wait for every in-sync replica (`acks: -1` in producers/publisher.ts and scorers/publish.ts).',
   },
   topicMinInsyncReplicas: {
     env: 'HITSTREAM_TOPIC_MIN_INSYNC_REPLICAS',
