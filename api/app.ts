@@ -34,6 +34,7 @@ import { driftRoutes } from './routes/drift.ts';
 import { modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { trackRoutes } from './routes/tracks.ts';
+import { labelRoutes } from './routes/labels.ts';
 import { type StorageReader, storageReader } from './storage.ts';
 import { dashboardRoutes } from './routes/dashboards.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -110,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const storage = deps.storage ?? storageReader(deps.clickhouse, cfg);
   await app.register(predictRoutes(serving, cfg));
   await app.register(trackRoutes({ publisher: deps.publisher, storage, access, cfg }));
+  await app.register(labelRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(modelRoutes(serving));
   await app.register(driftRoutes({ storage, serving, access }));
   await app.register(dashboardRoutes({ storage, access }));

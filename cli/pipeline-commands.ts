@@ -5,10 +5,12 @@ import { onShutdownSignal } from '../lib/shutdown.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ensureTopics } from '../lib/kafka.ts';
 import { parseRecords } from '../producers/input-records.ts';
+import { type LabelResult, parseLabelCsv, publishLabels } from '../producers/labels.ts';
 import { createPublisher, type PublishResult } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { runApi } from '../api/main.ts';
 import { runWorker } from '../scorers/main.ts';
+import { runLabelSink } from '../labels/main.ts';
 import { positive, positiveInteger } from './options.ts';
 
 const withDefaults = (r: unknown) =>
@@ -44,6 +46,52 @@ export function registerPipelineCommands(program: Command): void {
         await publisher.close();
       }
     });
+
+  program
+    .command('label')
+    .description(
+      'Publish labels that arrive after their events: one JSON object as an argument, NDJSON on stdin, or --csv with track_id,popularity[,label_time][,event_id]',
+    )
+    .argument(
+      '[json]',
+      'one label: {"track_id": …, "popularity": 0..100, "label_time"?: ISO 8601, "event_id"?: …}',
+    )
+    .option('--csv <path>', 'a CSV of labels with a header naming its columns')
+    .action(async (json: string | undefined, opts: { csv?: string }) => {
+      const cfg = loadConfig();
+      const input = opts.csv
+        ? parseLabelCsv(readFileSync(opts.csv, 'utf8')).map((value) => ({ ok: true as const, value }))
+        : parseRecords(json ?? readFileSync(0, 'utf8'));
+      await ensureTopics(cfg, { log: (m) => process.stderr.write(`label: ${m}\n`) });
+      const publisher = await createPublisher(cfg, 'hitstream-cli');
+      try {
+        const published = (
+          await publishLabels(
+            publisher,
+            cfg,
+            input.flatMap((r) => (r.ok ? [r.value] : [])),
+            'cli',
+          )
+        ).values();
+        const results: LabelResult[] = input.map((r, index) =>
+          r.ok ? { ...published.next().value!, index } : { index, ok: false, errors: [r.error] },
+        );
+        for (const r of results)
+          process.stdout.write(
+            `${JSON.stringify(r.ok ? { index: r.index, accepted: true, track_id: r.track_id } : { index: r.index, accepted: false, errors: r.errors })}\n`,
+          );
+        const bad = results.filter((r) => !r.ok).length;
+        process.stderr.write(`label: ${results.length - bad} accepted, ${bad} rejected\n`);
+        if (bad) process.exitCode = 2;
+      } finally {
+        await publisher.close();
+      }
+    });
+
+  program
+    .command('label-sink')
+    .description('Store the labels topic in ClickHouse (`up` starts one)')
+    .action(async () => runLabelSink(loadConfig()));
 
   program
     .command('replay')

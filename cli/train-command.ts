@@ -44,16 +44,46 @@ async function pushCandidate(dir: string): Promise<void> {
   }
 }
 
+/** An ISO 8601 time (with its zone), or an error naming the option. */
+function parseTime(option: string, text: string): Date {
+  const t = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) || Number.isNaN(t))
+    throw new HitstreamError(
+      'CLI_BAD_OPTION',
+      `${option}: expected an ISO 8601 time like 2026-12-03T18:00:00Z, got ${JSON.stringify(text)}`,
+      {
+        field: option,
+      },
+    );
+  return new Date(t);
+}
+
 /** `--from` and its companions as a training source, each mistake naming its option. */
-function trainingSource(opts: { from: string; data?: string; since?: string }): TrainingSource {
+function trainingSource(opts: {
+  from: string;
+  data?: string;
+  since?: string;
+  labelsBefore?: string;
+}): TrainingSource {
   const from = parseList('--from', opts.from, ['csv', 'clickhouse', 'jsonl'] as const)[0]!;
   if (opts.since !== undefined && from !== 'clickhouse')
     throw new HitstreamError('CLI_BAD_OPTION', '--since applies to --from clickhouse only', {
       field: '--since',
     });
+  if (opts.labelsBefore !== undefined && from !== 'clickhouse')
+    throw new HitstreamError('CLI_BAD_OPTION', '--labels-before applies to --from clickhouse only', {
+      field: '--labels-before',
+    });
   if (from === 'clickhouse') {
     if (opts.since !== undefined) parseSince(opts.since); // a bad value fails before any work
-    return { kind: 'clickhouse', cfg: loadConfig(), since: opts.since };
+    return {
+      kind: 'clickhouse',
+      cfg: loadConfig(),
+      since: opts.since,
+      ...(opts.labelsBefore !== undefined
+        ? { labelsBefore: parseTime('--labels-before', opts.labelsBefore) }
+        : {}),
+    };
   }
   if (!opts.data)
     throw new HitstreamError('CLI_BAD_OPTION', `--data: required with --from ${from} (a Kaggle-format CSV)`, {
@@ -75,6 +105,10 @@ export function registerTrainCommand(program: Command): void {
       'csv',
     )
     .option('--since <duration>', 'with --from clickhouse: only events of the last 30d, 12h, 90m …')
+    .option(
+      '--labels-before <time>',
+      "with --from clickhouse: only labels and events that had arrived by this ISO 8601 time (default: the run's start; the report names it, so a run can be read again)",
+    )
     .option('--min-rows <n>', 'stop unless at least this many labelled rows are found', '50')
     .option('--no-refit', 'ship the evaluated split fit instead of refitting on every row')
     .option(
@@ -104,6 +138,7 @@ export function registerTrainCommand(program: Command): void {
         data?: string;
         from: string;
         since?: string;
+        labelsBefore?: string;
         minRows: string;
         refit: boolean;
         push?: boolean;

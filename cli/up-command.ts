@@ -156,7 +156,7 @@ async function up(opts: UpOptions): Promise<void> {
   process.once('exit', () => {
     for (const c of started.running()) c.kill('SIGKILL');
   });
-  for (const { child } of started.services)
+  for (const child of started.children)
     child.once('exit', (code) => !stopping && code !== 0 && say(`a child process exited with code ${code}`));
 
   const failed = await failedToStart(started.services);

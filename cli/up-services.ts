@@ -1,6 +1,6 @@
 /**
- * The processes `up` starts: N scorer workers and the API as children in their own process
- * groups, their /health awaited before anything is replayed, and one way to stop them all.
+ * The processes `up` starts: N scorer workers, the API and the label sink as children in their
+ * own process groups, their /health awaited before anything is replayed, and one way to stop them all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -58,12 +58,16 @@ export function startServices(cfg: Config, env: NodeJS.ProcessEnv, workers: numb
     url: `http://${local}:${cfg.apiPort}/health`,
     child: start('api', 'api', env),
   });
+  // Stores the labels topic; it serves no HTTP, so its exit is its only signal (said by `up`).
+  const labelSink = start('label-sink', 'label-sink', env);
+  const children = [...services.map((s) => s.child), labelSink];
   return {
     services,
+    children,
     workerPorts: services.slice(0, workers).map((_, i) => cfg.workerPort + i),
     /** Where the API answers from this machine. */
     apiBase: `http://${local}:${cfg.apiPort}`,
-    running: () => services.map((s) => s.child).filter((c) => c.exitCode === null && c.signalCode === null),
+    running: () => children.filter((c) => c.exitCode === null && c.signalCode === null),
   };
 }
 

@@ -257,6 +257,13 @@ export const SETTINGS = {
     default: 'hitstream.dead-letters',
     meaning: 'Topic for events that failed validation, with the reason.',
   },
+  topicLabels: {
+    env: 'HITSTREAM_TOPIC_LABELS',
+    kind: 'string',
+    default: 'hitstream.labels',
+    meaning:
+      'Topic of labels that arrive after their events (`npx hitstream label`, POST /labels), stored by `label-sink` in the labels table.',
+  },
   topicAlerts: {
     env: 'HITSTREAM_TOPIC_ALERTS',
     kind: 'string',

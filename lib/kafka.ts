@@ -244,6 +244,7 @@ export async function ensureTopics(
       { topic: cfg.topicTracks, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicPredictions, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicDeadLetters, numPartitions: 1 },
+      { topic: cfg.topicLabels, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicAlerts, numPartitions: 1 },
       // One key (`roles`) whose latest value is the whole role state: compaction keeps it forever.
       {

@@ -1,9 +1,10 @@
 /**
- * Live against shadow on the events that have labels (`popularity` travels with replayed
- * events): per model, on exactly the events both scored in the window, n, RMSE, MAE, bias,
+ * Live against shadow on the events that have labels (from the labels stream, or the event's own
+ * `popularity` in a replay: warehouse/labels-sql.ts says which wins): per model, on exactly the events both scored in the window, n, RMSE, MAE, bias,
  * mean disagreement and p99 inference time. What `models compare` prints and `promote` gates on.
  */
 import { sql } from '../lib/sql.ts';
+import { withLabelsSql } from '../warehouse/labels-sql.ts';
 
 export interface ComparisonRow {
   model: string;
@@ -19,8 +20,18 @@ export interface ComparisonRow {
   shadow_p99_us: number;
 }
 
+const LIVE_COLUMNS = ['event_id', 'track_id', 'model', 'score', 'popularity', 'inference_us', 'scored_at'];
+
+/** The live rows of the window that have a label, with it. */
+const labelledLive = (windowSeconds: number) => {
+  const rows = sql`SELECT ${LIVE_COLUMNS.join(', ')} FROM predictions FINAL WHERE event_time >= now() - ${windowSeconds}`;
+  return `SELECT event_id, model, score AS live_score, toFloat64(assumeNotNull(label)) AS label, inference_us AS live_us
+    FROM (${withLabelsSql(rows, LIVE_COLUMNS)}) AS with_labels
+    WHERE isNotNull(label)`;
+};
+
 /** The comparison's SQL (18.16 and current: subqueries with distinct column names, USING). */
-export const compareSql = (shadowVersion: string, windowSeconds: number) => sql`
+export const compareSql = (shadowVersion: string, windowSeconds: number) => `
 SELECT model,
     count() AS n,
     sqrt(avg(pow(live_score - label, 2))) AS live_rmse,
@@ -33,14 +44,11 @@ SELECT model,
     quantile(0.99)(live_us) AS live_p99_us,
     quantile(0.99)(shadow_us) AS shadow_p99_us
 FROM (
-    SELECT event_id, model, score AS live_score, toFloat64(assumeNotNull(popularity)) AS label,
-        inference_us AS live_us
-    FROM predictions FINAL
-    WHERE popularity IS NOT NULL AND event_time >= now() - ${windowSeconds}
-) AS live ALL INNER JOIN (
+    ${labelledLive(windowSeconds)}
+) AS live ALL INNER JOIN (${sql`
     SELECT event_id, model, score AS shadow_score, inference_us AS shadow_us
     FROM shadow_predictions FINAL
-    WHERE set_version = ${shadowVersion} AND event_time >= now() - ${windowSeconds}
+    WHERE set_version = ${shadowVersion} AND event_time >= now() - ${windowSeconds}`}
 ) AS shadow USING (event_id, model)
 GROUP BY model
 ORDER BY model`;

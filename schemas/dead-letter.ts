@@ -40,3 +40,29 @@ export const DeadLetter = Type.Object(
   { additionalProperties: false, $id: 'DeadLetter' },
 );
 export type DeadLetter = Static<typeof DeadLetter>;
+
+/** The whole message kept with the reason; binary payloads survive as base64. */
+export function deadLetterFor(
+  failure: { code: DeadLetterCode; message: string; field: string; ok?: false },
+  msg: { value: Buffer | null; key: Buffer | null; offset: string },
+  topic: string,
+  partition: number,
+  now: Date,
+): DeadLetter {
+  const raw = msg.value ?? Buffer.alloc(0);
+  const text = raw.toString('utf8');
+  const isUtf8 = Buffer.from(text, 'utf8').equals(raw);
+  return {
+    payload: isUtf8 ? text : raw.toString('base64'),
+    payload_encoding: isUtf8 ? 'utf8' : 'base64',
+    payload_bytes: raw.length,
+    error_code: failure.code,
+    message: failure.message,
+    field: failure.field,
+    topic,
+    partition,
+    offset: msg.offset,
+    ...(msg.key ? { key: msg.key.toString('utf8') } : {}),
+    time: now.toISOString(),
+  };
+}

@@ -3,6 +3,7 @@ export * from './track-features.ts';
 export * from './prediction.ts';
 export * from './dead-letter.ts';
 export * from './validate.ts';
+export * from './label.ts';
 
 import { DeadLetter } from './dead-letter.ts';
 import { Prediction, ScoredEvent } from './prediction.ts';

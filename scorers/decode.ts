@@ -5,36 +5,12 @@
  */
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { EVENT_ID_HEADER } from '../schemas/index.ts';
-import { decodeTrackMessage, type Decoded } from '../schemas/track-message.ts';
+import { decodeTrackMessage } from '../schemas/track-message.ts';
+import { deadLetterFor } from '../schemas/dead-letter.ts';
 import type { Scored } from '../warehouse/rows.ts';
 
 export { decodeTrackMessage, type Decoded, MAX_EVENT_BYTES } from '../schemas/track-message.ts';
-
-/** The whole message kept with the reason; binary payloads survive as base64. */
-export function deadLetterFor(
-  failure: Extract<Decoded, { ok: false }>,
-  msg: { value: Buffer | null; key: Buffer | null; offset: string },
-  topic: string,
-  partition: number,
-  now: Date,
-): DeadLetter {
-  const raw = msg.value ?? Buffer.alloc(0);
-  const text = raw.toString('utf8');
-  const isUtf8 = Buffer.from(text, 'utf8').equals(raw);
-  return {
-    payload: isUtf8 ? text : raw.toString('base64'),
-    payload_encoding: isUtf8 ? 'utf8' : 'base64',
-    payload_bytes: raw.length,
-    error_code: failure.code,
-    message: failure.message,
-    field: failure.field,
-    topic,
-    partition,
-    offset: msg.offset,
-    ...(msg.key ? { key: msg.key.toString('utf8') } : {}),
-    time: now.toISOString(),
-  };
-}
+export { deadLetterFor } from '../schemas/dead-letter.ts';
 
 const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -12,11 +12,17 @@ import { classifyClickhouseError } from '../lib/clickhouse-errors.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { type KaggleTrack, loadKaggleCsv } from '../lib/kaggle-csv.ts';
 import { sql } from '../lib/sql.ts';
+import { FEATURE_NAMES } from '../schemas/track-features.ts';
+import { withLabelsSql } from '../warehouse/labels-sql.ts';
 import { type TrainingRow, trainingRows } from './rows.ts';
 
 export type TrainingSource =
   | { kind: 'csv'; path: string }
-  | { kind: 'clickhouse'; cfg: Config; since?: string }
+  /**
+   * The stored events with a label, from the labels stream or their own: only labels (and events)
+   * that had arrived by `labelsBefore` (the run's start by default), so a run can be read again.
+   */
+  | { kind: 'clickhouse'; cfg: Config; since?: string; labelsBefore?: Date }
   /** Rows already made canonical, one JSON object per line: how a child process gets them. */
   | { kind: 'jsonl'; path: string };
 
@@ -93,12 +99,13 @@ export async function loadTrainingData(source: TrainingSource): Promise<Training
       problems: [],
     };
   }
-  const tracks = await readStoredTracks(source.cfg, source.since);
+  const before = source.labelsBefore ?? new Date(Math.floor(Date.now() / 1000) * 1000);
+  const tracks = await readStoredTracks(source.cfg, source.since, before);
   const t = trainingRows(tracks);
   const { cfg } = source;
   return {
     rows: t.rows,
-    description: `clickhouse ${cfg.clickhouseUrl} ${cfg.clickhouseDatabase}.track_events, labelled${source.since ? `, last ${source.since}` : ''}`,
+    description: `clickhouse ${cfg.clickhouseUrl} ${cfg.clickhouseDatabase}.track_events, labelled${source.since ? `, last ${source.since}` : ''}, labels arrived by ${before.toISOString()} (--labels-before)`,
     sha256: sha256Rows(t.rows),
     readRows: tracks.length,
     droppedRows: t.incomplete,
@@ -111,15 +118,43 @@ interface StoredTrack extends Omit<KaggleTrack, 'explicit'> {
   explicit: number;
 }
 
-/** The labelled events (FINAL: each event once), oldest first, so the latest label wins. */
-async function readStoredTracks(cfg: Config, since: string | undefined): Promise<KaggleTrack[]> {
-  const window = since ? sql` AND event_time >= now() - ${parseSince(since)}` : '';
-  const query = `SELECT track_id, artists, album_name, track_name, track_genre, popularity, duration_ms,
-    explicit, danceability, energy, key, loudness, mode, speechiness, acousticness, instrumentalness,
-    liveness, valence, tempo, time_signature
+const STORED_COLUMNS = [
+  'event_id',
+  'track_id',
+  'artists',
+  'album_name',
+  'track_name',
+  'track_genre',
+  'popularity',
+  ...FEATURE_NAMES,
+  'event_time',
+  'ingested_at',
+  'scored_at',
+];
+
+/**
+ * The labelled events (FINAL: each event once) that had arrived by `before`, each with its label
+ * as of then (warehouse/labels-sql.ts: the labels stream's, else the event's own), oldest first,
+ * so the latest label of a track and genre wins. `since` counts back from `before`.
+ */
+export function storedTracksSql(since: string | undefined, before: Date): string {
+  const t = Math.floor(before.getTime() / 1000);
+  const window = since ? sql` AND event_time >= toDateTime(${t}) - ${parseSince(since)}` : '';
+  const events = `SELECT ${STORED_COLUMNS.filter((c) => c !== 'scored_at').join(', ')}, ingested_at AS scored_at
 FROM track_events FINAL
-WHERE popularity IS NOT NULL${window}
+WHERE ingested_at <= toDateTime(${t})${window}`;
+  return `SELECT ${STORED_COLUMNS.filter((c) => !['popularity', 'scored_at', 'ingested_at', 'event_time', 'event_id'].includes(c)).join(', ')}, label AS popularity
+FROM (${withLabelsSql(events, STORED_COLUMNS, t)}) AS labelled
+WHERE isNotNull(label)
 ORDER BY event_time, ingested_at, event_id`;
+}
+
+async function readStoredTracks(
+  cfg: Config,
+  since: string | undefined,
+  before: Date,
+): Promise<KaggleTrack[]> {
+  const query = storedTracksSql(since, before);
   const ch = createClickhouse(cfg, { timeoutMs: 600_000 });
   try {
     const rs = await ch.query({ query, format: 'JSONEachRow' });

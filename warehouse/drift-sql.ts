@@ -9,6 +9,7 @@
  */
 import { ident, sql, sqlLiteral } from '../lib/sql.ts';
 import { FEATURE_NAMES, type ScoreName } from '../schemas/index.ts';
+import { withLabelsSql } from './labels-sql.ts';
 
 export const binExpr = (column: string, edges: readonly number[]) =>
   edges.length
@@ -33,11 +34,30 @@ GROUP BY feature, bin`,
  * model_version in both tables.
  */
 export function scoredRowsSql(where: string): string {
-  const columns = 'event_id, model, model_version, score, popularity, inference_us, scored_at';
+  const columns = SCORED_COLUMNS.filter((c) => c !== 'role').join(', ');
   return `SELECT ${columns}, 'live' AS role FROM predictions FINAL WHERE ${where}
 UNION ALL
 SELECT ${columns}, 'shadow' AS role FROM shadow_predictions FINAL WHERE ${where}`;
 }
+
+const SCORED_COLUMNS = [
+  'event_id',
+  'track_id',
+  'model',
+  'model_version',
+  'score',
+  'popularity',
+  'inference_us',
+  'scored_at',
+  'role',
+] as const;
+
+/**
+ * scoredRowsSql's rows with their label (warehouse/labels-sql.ts: from the labels stream, else the
+ * event's own), keeping only the labelled ones: what every error figure is computed on.
+ */
+export const labelledRowsSql = (where: string) =>
+  `SELECT * FROM (${withLabelsSql(scoredRowsSql(where), SCORED_COLUMNS)}) AS labelled WHERE isNotNull(label)`;
 
 /** `<model>-<version>` → the version, in SQL (the inverse of the manifests' naming). */
 export const VERSION_OF_ROW = 'substring(model_version, length(model) + 2)';
@@ -63,11 +83,12 @@ GROUP BY model, bin`,
 /** n, RMSE, MAE and bias per model of `version`'s scores on the labelled rows of the window. */
 export function versionErrorSql(windowSeconds: number, version: string): string {
   const where =
-    sql`scored_at >= now() - ${Math.round(windowSeconds)} AND isNotNull(popularity) AND ` +
+    sql`scored_at >= now() - ${Math.round(windowSeconds)} AND ` +
     `${VERSION_OF_ROW} = ${sqlLiteral(version)}`;
-  return `SELECT model, count() AS n, sqrt(avg((score - popularity) * (score - popularity))) AS rmse,
-  avg(abs(score - popularity)) AS mae, avg(score - popularity) AS bias
-FROM (${scoredRowsSql(where)})
+  return `SELECT model, count() AS n, sqrt(avg((score - label) * (score - label))) AS rmse,
+  avg(abs(score - label)) AS mae, avg(score - label) AS bias,
+  countIf(label_source = 'stream') AS from_stream, avg(label_delay_s) AS mean_label_delay_s
+FROM (${labelledRowsSql(where)})
 GROUP BY model`;
 }
 
@@ -181,8 +202,8 @@ ORDER BY bin`;
 /** RMSE and MAE per minute of each version's scores (live and shadow) on labelled rows. */
 export function errorPerMinuteSql(timeFilter: string): string {
   return `SELECT toStartOfMinute(scored_at) AS time, concat(model, ' · ', ${VERSION_OF_ROW}, if(role = 'shadow', ' (shadow)', '')) AS name,
-  sqrt(avg((score - popularity) * (score - popularity))) AS rmse, avg(abs(score - popularity)) AS mae
-FROM (${scoredRowsSql(`${timeFilter} AND isNotNull(popularity)`)})
+  sqrt(avg((score - label) * (score - label))) AS rmse, avg(abs(score - label)) AS mae
+FROM (${labelledRowsSql(timeFilter)})
 GROUP BY time, name
 ORDER BY time`;
 }
@@ -267,9 +288,9 @@ GROUP BY minute`;
 
 /** Per minute and model: labelled events `version` scored as live, and their summed squared error. */
 export function errorPerMinuteOfVersionSql(historySeconds: number, version: string): string {
-  return `SELECT ${MINUTE_OF('scored_at')} AS minute, model, count() AS n, sum((score - popularity) * (score - popularity)) AS sse
-FROM predictions FINAL
-WHERE scored_at >= now() - ${sqlLiteral(Math.round(historySeconds))} AND isNotNull(popularity) AND ${VERSION_OF_ROW} = ${sqlLiteral(version)}
+  return `SELECT ${MINUTE_OF('scored_at')} AS minute, model, count() AS n, sum((score - label) * (score - label)) AS sse
+FROM (${labelledRowsSql(`scored_at >= now() - ${sqlLiteral(Math.round(historySeconds))} AND ${VERSION_OF_ROW} = ${sqlLiteral(version)}`)})
+WHERE role = 'live'
 GROUP BY minute, model`;
 }
 
@@ -299,8 +320,8 @@ ALL INNER JOIN (
 export function estimatedAndRealizedSql(timeFilter: (column: string) => string): string {
   return `SELECT time, name, rmse FROM (
   SELECT toStartOfMinute(scored_at) AS time, concat(model, ' · ', ${VERSION_OF_ROW}, if(role = 'shadow', ' (shadow)', ''), ' realized') AS name,
-    sqrt(avg((score - popularity) * (score - popularity))) AS rmse
-  FROM (${scoredRowsSql(`${timeFilter('scored_at')} AND isNotNull(popularity)`)})
+    sqrt(avg((score - label) * (score - label))) AS rmse
+  FROM (${labelledRowsSql(timeFilter('scored_at'))})
   GROUP BY time, name
   UNION ALL
   SELECT minute AS time, concat(model, ' · ', version, if(role = 'shadow', ' (shadow)', ''), ' estimated') AS name, estimated_rmse AS rmse

@@ -2,6 +2,7 @@
 import type { BatchPrediction, PerScore } from '../models/model-set.ts';
 import { FEATURE_NAMES, type ScoredEvent, type TrackFeatures } from '../schemas/index.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
+import type { Label } from '../schemas/label.ts';
 
 /** Where a row's event came from: for the dead letter if ClickHouse refuses the row. */
 export interface RowOrigin {
@@ -156,5 +157,22 @@ export function deadLetterRow(d: DeadLetter) {
     payload_encoding: d.payload_encoding,
     payload_bytes: d.payload_bytes,
     time: seconds(d.time),
+  };
+}
+
+/** The largest first_arrival: a label's row keeps its first arrival (schemas/clickhouse/008_labels.sql). */
+const FIRST_ARRIVAL_MAX = 4294967295;
+
+/** A label's row for the `labels` table, arrived at `arrivedAt`. */
+export function labelRow(l: Label, arrivedAt: Date) {
+  const arrived = Math.floor(arrivedAt.getTime() / 1000);
+  return {
+    track_id: l.track_id,
+    event_id: l.event_id ?? '',
+    popularity: l.popularity,
+    label_time: seconds(l.label_time),
+    arrived_at: arrived,
+    source: l.source ?? '',
+    first_arrival: FIRST_ARRIVAL_MAX - arrived,
   };
 }

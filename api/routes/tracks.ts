@@ -11,10 +11,10 @@ import { rateLimited } from '../protection.ts';
 import type { StorageReader } from '../storage.ts';
 import { type Access, unauthorized } from '../access.ts';
 
-const MAX_RECORDS = 1000;
+export const MAX_RECORDS = 1000;
 
-/** A body of records: one object, or an array of 1 to MAX_RECORDS objects. */
-function recordsOnly(body: unknown) {
+/** A body of records: one object, or an array of 1 to MAX_RECORDS objects (`what` names them). */
+export function recordsOnly(body: unknown, what = 'a track event object') {
   const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
   const ok = Array.isArray(body)
     ? body.length >= 1 && body.length <= MAX_RECORDS && body.every(isObject)
@@ -22,7 +22,7 @@ function recordsOnly(body: unknown) {
   if (ok) return { value: body };
   const error = new HitstreamError(
     'invalid_request',
-    `the body must be a track event object or an array of 1 to ${MAX_RECORDS} of them`,
+    `the body must be ${what} or an array of 1 to ${MAX_RECORDS} of them`,
   );
   return { error };
 }
@@ -57,7 +57,7 @@ export const trackRoutes =
         },
         // Records are checked one by one (each answered in `results`, the valid ones published),
         // so the body is only checked to be records here, not against the documented schema.
-        validatorCompiler: () => recordsOnly,
+        validatorCompiler: () => (body: unknown) => recordsOnly(body),
         ...rateLimited(deps.cfg),
       },
       async (req, reply) => {

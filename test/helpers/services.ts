@@ -82,6 +82,7 @@ export const ownTopics = (id: string) => ({
   topicPredictions: `${id}.predictions`,
   topicDeadLetters: `${id}.dead`,
   topicModels: `${id}.models`,
+  topicLabels: `${id}.labels`,
   consumerGroup: `${id}-scorers`,
 });
 
@@ -90,7 +91,9 @@ export async function deleteOwnTopics(cfg: Config): Promise<void> {
   const admin = testKafka(cfg).admin();
   await admin.connect();
   await admin
-    .deleteTopics({ topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels] })
+    .deleteTopics({
+      topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels, cfg.topicLabels],
+    })
     .catch(() => undefined);
   await admin.disconnect();
 }
@@ -134,6 +137,7 @@ export async function isolatedPipeline(partitions = 4) {
     topicPredictions: `${id}.predictions`,
     topicDeadLetters: `${id}.dead`,
     topicAlerts: `${id}.alerts`,
+    topicLabels: `${id}.labels`,
     // Created when a child process ensures its topics (the roles of other tests' registries are
     // not this one's).
     topicModels: `${id}.models`,
@@ -146,6 +150,7 @@ export async function isolatedPipeline(partitions = 4) {
     { topic: cfg.topicPredictions, numPartitions: partitions },
     { topic: cfg.topicDeadLetters, numPartitions: 1 },
     { topic: cfg.topicAlerts, numPartitions: 1 },
+    { topic: cfg.topicLabels, numPartitions: partitions },
   ]);
   return {
     cfg,

@@ -1,0 +1,116 @@
+/**
+ * Labels that arrive after their events: POST /labels publishes them to the labels topic (the
+ * label sink stores them), GET /labels/recent shows the latest that landed, with when.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Config } from '../../lib/config.ts';
+import { classifyKafkaError } from '../../lib/kafka-errors.ts';
+import { sql } from '../../lib/sql.ts';
+import { publishLabels } from '../../producers/labels.ts';
+import type { Publisher } from '../../producers/publisher.ts';
+import { ApiError, errorResponses, PublishResponse } from '../../schemas/api.ts';
+import { LabelInput } from '../../schemas/label.ts';
+import { type Access, unauthorized } from '../access.ts';
+import { rateLimited } from '../protection.ts';
+import type { StorageReader } from '../storage.ts';
+import { MAX_RECORDS, recordsOnly } from './tracks.ts';
+
+/** SQL of GET /labels/recent (exported so the portability test runs it on both engines). */
+export const recentLabelsSql = (limit: number) => sql`
+SELECT track_id, event_id, popularity, label_time, arrived_at, source
+FROM labels FINAL
+ORDER BY arrived_at DESC, track_id, event_id, label_time DESC
+LIMIT ${limit}`;
+
+export const labelRoutes =
+  (deps: { publisher: Publisher; storage: StorageReader; access: Access; cfg: Config }): FastifyPluginAsync =>
+  async (app) => {
+    app.post<{ Body: unknown }>(
+      '/labels',
+      {
+        schema: {
+          summary: 'Publish one label or a batch: the popularity a track (or one event) turned out to have',
+          description: `A Label object or an array of up to ${MAX_RECORDS}. \`label_time\` defaults to now. Each record is answered on its own; the accepted ones are stored by the label sink and judge the track's predictions from then on.`,
+          body: Type.Union([LabelInput, Type.Array(LabelInput, { minItems: 1, maxItems: MAX_RECORDS })]),
+          response: {
+            202: PublishResponse,
+            207: PublishResponse,
+            400: Type.Union([PublishResponse, ApiError], {
+              description: 'No record accepted, or the body is not records',
+            }),
+            ...errorResponses(...(deps.access.keyed ? ([401] as const) : []), 413, 415, 429, 503),
+          },
+          ...(deps.access.keyed ? { security: [{ apiKey: [] }] } : {}),
+        },
+        validatorCompiler: () => (body: unknown) => recordsOnly(body, 'a label object'),
+        ...rateLimited(deps.cfg),
+      },
+      async (req, reply) => {
+        if (!deps.access.write(req.headers['x-api-key'])) return unauthorized(reply);
+        const records = Array.isArray(req.body) ? req.body : [req.body];
+        const results = await publishLabels(deps.publisher, deps.cfg, records, 'http').catch((err: unknown) =>
+          Promise.reject(classifyKafkaError(err, 'publish the labels')),
+        );
+        const accepted = results.filter((r) => r.ok).length;
+        return reply.status(accepted === results.length ? 202 : accepted ? 207 : 400).send({
+          accepted,
+          rejected: results.length - accepted,
+          results: results.map((r) =>
+            r.ok
+              ? { index: r.index, accepted: true, track_id: r.track_id }
+              : { index: r.index, accepted: false, errors: r.errors },
+          ),
+        });
+      },
+    );
+
+    app.get<{ Querystring: { limit?: number } }>(
+      '/labels/recent',
+      {
+        schema: {
+          summary: 'The labels that landed last, newest arrival first, with their own time and their arrival',
+          querystring: Type.Object({
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+          }),
+          response: {
+            200: Type.Object({
+              labels: Type.Array(
+                Type.Object({
+                  track_id: Type.String(),
+                  event_id: Type.String(),
+                  popularity: Type.Integer(),
+                  label_time: Type.String(),
+                  arrived_at: Type.String(),
+                  source: Type.String(),
+                }),
+              ),
+            }),
+            ...errorResponses(
+              400,
+              ...(deps.access.keyed && deps.cfg.apiKeyForReads ? ([401] as const) : []),
+              503,
+            ),
+          },
+        },
+      },
+      async (req, reply) => {
+        if (!deps.access.read(req.headers['x-api-key'])) return unauthorized(reply);
+        const rows = await deps.storage.rows<Record<string, unknown>>(
+          'read the recent labels',
+          recentLabelsSql(req.query.limit ?? 50),
+        );
+        return {
+          labels: rows.map((r) => ({
+            track_id: String(r.track_id),
+            event_id: String(r.event_id),
+            popularity: Number(r.popularity),
+            label_time: String(r.label_time),
+            arrived_at: String(r.arrived_at),
+            source: String(r.source),
+          })),
+        };
+      },
+    );
+    return Promise.resolve();
+  };

@@ -1,0 +1,123 @@
+/**
+ * The label sink: consumes the labels topic in a consumer group of its own and stores each label
+ * in `labels` with its arrival time; a message that is not a label is dead-lettered with the
+ * reason (the dead-letters topic and table, like a bad event). Offsets are committed after the
+ * rows are stored, so a crash re-reads labels, which the table keeps once.
+ *
+ * Its own process (`npx hitstream label-sink`, started by `up`), not a second consumer in the
+ * scorer workers: a flood of labels then takes none of the workers' event loop, and labels go on
+ * landing while the workers restart or swap models.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import { classifyKafkaError } from '../lib/kafka-errors.ts';
+import { createKafka, PRODUCER_RETRY, restartUnless } from '../lib/kafka.ts';
+import type { Logger } from '../lib/logger.ts';
+import { withRetry } from '../lib/retry.ts';
+import { type DeadLetter, deadLetterFor } from '../schemas/dead-letter.ts';
+import { decodeLabelMessage, type Label } from '../schemas/label.ts';
+import { deadLetterOrigin, deadLetterRow, encodeRows, labelRow } from '../warehouse/rows.ts';
+import { insertRows } from '../warehouse/sink.ts';
+
+/** The consumer group of the label sinks: the scorers' group name with `-labels`. */
+export const labelGroupOf = (cfg: Config) => `${cfg.consumerGroup}-labels`;
+
+/** A batch of the labels topic as labels and dead letters. Pure. */
+export function decodeLabels(batch: EachBatchPayload['batch'], now: Date) {
+  const labels: Label[] = [];
+  const dead: DeadLetter[] = [];
+  for (const m of batch.messages) {
+    const d = decodeLabelMessage(m.value);
+    if (d.ok) labels.push(d.label);
+    else dead.push(deadLetterFor(d, m, batch.topic, batch.partition, now));
+  }
+  return { labels, dead };
+}
+
+export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: ClickHouseClient }) {
+  const { log } = deps;
+  let stopping = false;
+  const kafka = createKafka(cfg, `hitstream-label-sink-${process.pid}`);
+  const consumer: Consumer = kafka.consumer({
+    groupId: labelGroupOf(cfg),
+    retry: restartUnless(() => stopping),
+  });
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    retry: PRODUCER_RETRY,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const ch = deps.clickhouse ?? createClickhouse(cfg);
+  const target = { client: ch, url: cfg.clickhouseUrl, database: cfg.clickhouseDatabase };
+  const shutdown = new AbortController();
+  const retry = { log, signal: shutdown.signal, meanwhile: 'offsets are not committed until it succeeds' };
+  let stored = 0;
+
+  async function eachBatch(payload: EachBatchPayload) {
+    const { batch } = payload;
+    const heartbeat = () => payload.heartbeat();
+    if (!batch.messages.length) return;
+    const now = new Date();
+    const { labels, dead } = decodeLabels(batch, now);
+    if (dead.length) {
+      await withRetry(
+        'publish dead letters',
+        () =>
+          producer.send({
+            topic: cfg.topicDeadLetters,
+            acks: -1,
+            messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
+          }),
+        { ...retry, onWait: heartbeat },
+        (err) => classifyKafkaError(err, 'publish dead letters'),
+      );
+      log.warn(
+        {
+          count: dead.length,
+          reasons: [...new Set(dead.map((d) => `${d.field || 'message'}: ${d.error_code}`))],
+        },
+        'dead-lettered labels',
+      );
+    }
+    const rows = labels.map((l) => labelRow(l, now));
+    await insertRows(target, 'labels', encodeRows(rows, []), { ...retry, onWait: heartbeat });
+    await insertRows(
+      target,
+      'dead_letters',
+      encodeRows(dead.map(deadLetterRow), dead.map(deadLetterOrigin)),
+      {
+        ...retry,
+        onWait: heartbeat,
+      },
+    );
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    await consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) },
+    ]);
+    stored += labels.length;
+    log.debug({ partition: batch.partition, labels: labels.length, dead: dead.length }, 'labels stored');
+  }
+
+  return {
+    /** Labels stored since start. */
+    stored: () => stored,
+    async start() {
+      await Promise.all([consumer.connect(), producer.connect()]);
+      await consumer.subscribe({ topic: cfg.topicLabels, fromBeginning: true });
+      await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 8, eachBatch });
+    },
+    async stop() {
+      stopping = true;
+      // A batch being stored finishes (its commit included) before the consumer leaves the group;
+      // past the deadline its retries give up, uncommitted, and the next sink reads it again.
+      const timer = setTimeout(() => shutdown.abort(), Math.max(0, cfg.shutdownTimeoutMs - 3_000));
+      await consumer.disconnect().catch(() => undefined);
+      clearTimeout(timer);
+      shutdown.abort();
+      await producer.disconnect().catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    },
+  };
+}
