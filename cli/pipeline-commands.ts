@@ -11,7 +11,7 @@ import { replayCsv } from '../producers/replay.ts';
 import { runApi } from '../api/main.ts';
 import { runWorker } from '../scorers/main.ts';
 import { runLabelSink } from '../labels/main.ts';
-import { positive, positiveInteger } from './options.ts';
+import { duration, positive, positiveInteger } from './options.ts';
 
 const withDefaults = (r: unknown) =>
   typeof r === 'object' && r !== null && !Array.isArray(r)
@@ -101,26 +101,55 @@ export function registerPipelineCommands(program: Command): void {
     .option('--max', 'as fast as possible (the default)')
     .option('--limit <n>', 'stop after this many rows', positiveInteger)
     .option('--loop', 'start over at the end of the file')
-    .action(async (opts: { data: string; rate?: number; limit?: number; loop?: boolean }) => {
-      const cfg = loadConfig();
-      await ensureTopics(cfg, { log: (m) => process.stderr.write(`replay: ${m}\n`) });
-      const publisher = await createPublisher(cfg, 'hitstream-replay');
-      const abort = new AbortController();
-      // First signal: stop reading, send what is in hand, print the summary; second: exit now.
-      onShutdownSignal(createLogger('replay'), () => abort.abort(), { backstopMs: cfg.shutdownTimeoutMs });
-      try {
-        const summary = await replayCsv(publisher, {
-          path: opts.data,
-          rate: opts.rate,
-          limit: opts.limit,
-          loop: opts.loop,
-          signal: abort.signal,
-        });
-        process.stdout.write(`${JSON.stringify(summary)}\n`);
-      } finally {
-        await publisher.close();
-      }
-    });
+    .option(
+      '--labels-later',
+      'publish the events without popularity, and each label on the labels topic --delay after its event',
+    )
+    .option(
+      '--delay <duration>',
+      'with --labels-later: how long after its event a label follows (e.g. 10m, 30s; default 10m)',
+      duration,
+      600,
+    )
+    .action(
+      async (opts: {
+        data: string;
+        rate?: number;
+        limit?: number;
+        loop?: boolean;
+        labelsLater?: boolean;
+        delay: number;
+      }) => {
+        const cfg = loadConfig();
+        await ensureTopics(cfg, { log: (m) => process.stderr.write(`replay: ${m}\n`) });
+        const publisher = await createPublisher(cfg, 'hitstream-replay');
+        const abort = new AbortController();
+        // First signal: stop reading, send what is in hand, print the summary; second: exit now.
+        onShutdownSignal(createLogger('replay'), () => abort.abort(), { backstopMs: cfg.shutdownTimeoutMs });
+        try {
+          const summary = await replayCsv(publisher, {
+            path: opts.data,
+            rate: opts.rate,
+            limit: opts.limit,
+            loop: opts.loop,
+            signal: abort.signal,
+            ...(opts.labelsLater
+              ? {
+                  labelsLater: {
+                    delayMs: opts.delay * 1000,
+                    publish: async (labels) => {
+                      await publishLabels(publisher, cfg, labels, 'replay');
+                    },
+                  },
+                }
+              : {}),
+          });
+          process.stdout.write(`${JSON.stringify(summary)}\n`);
+        } finally {
+          await publisher.close();
+        }
+      },
+    );
 
   program
     .command('worker')

@@ -15,7 +15,13 @@ import { withRetry } from '../lib/retry.ts';
 import { EVENT_ID_HEADER, type FieldError, TrackFeatures, validate } from '../schemas/index.ts';
 
 export type PublishResult =
-  { index: number; ok: true; track_id: string } | { index: number; ok: false; errors: FieldError[] };
+  | {
+      index: number;
+      ok: true;
+      track_id: string;
+      /** The id the event's rows are stored under. */ event_id: string;
+    }
+  | { index: number; ok: false; errors: FieldError[] };
 
 export interface Publisher {
   /** Validates and sends; resolves when the broker acknowledged every accepted record. */
@@ -30,12 +36,13 @@ export interface Publisher {
 
 export function validateRecords(records: readonly unknown[]) {
   const results: PublishResult[] = [];
-  const accepted: TrackFeatures[] = [];
+  const accepted: { event: TrackFeatures; id: string }[] = [];
   records.forEach((r, index) => {
     const v = validate(TrackFeatures, r);
     if (v.ok) {
-      accepted.push(v.value);
-      results.push({ index, ok: true, track_id: v.value.track_id });
+      const id = randomUUID();
+      accepted.push({ event: v.value, id });
+      results.push({ index, ok: true, track_id: v.value.track_id, event_id: id });
     } else results.push({ index, ok: false, errors: v.errors });
   });
   return { results, accepted };
@@ -71,10 +78,10 @@ export async function createPublisher(
     async publish(records) {
       const { results, accepted } = validateRecords(records);
       // The id travels in a header so that a retried send's second copy is the same event.
-      const messages = accepted.map((e) => ({
-        key: e.track_id,
-        value: JSON.stringify(e),
-        headers: { [EVENT_ID_HEADER]: randomUUID() },
+      const messages = accepted.map(({ event, id }) => ({
+        key: event.track_id,
+        value: JSON.stringify(event),
+        headers: { [EVENT_ID_HEADER]: id },
       }));
       if (messages.length)
         await withRetry(

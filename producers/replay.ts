@@ -2,10 +2,13 @@
  * Bulk replay of a Kaggle-format CSV onto the tracks topic: streamed row by row (the file is never
  * held in memory), sent in batches with a few batches in flight, paced by `rate` (events/s) or as
  * fast as the broker takes them. Bad rows are counted by reason, never sent, never fatal.
+ *
+ * `labelsLater` holds the labels back, as they arrive in real use: each event goes without its
+ * `popularity`, and its label follows on the labels topic `delayMs` after it, naming the event.
  */
 import { countRows, readKaggleCsv, requireDataFile } from '../lib/kaggle-csv.ts';
 import { ProgressReporter } from '../lib/progress.ts';
-import type { TrackFeatures } from '../schemas/index.ts';
+import type { Label, TrackFeatures } from '../schemas/index.ts';
 import type { Publisher } from './publisher.ts';
 import { trackEventFromCsv } from './track-event.ts';
 
@@ -20,6 +23,11 @@ export interface ReplayOptions {
   /** Stop early (e.g. Ctrl-C); the batches in hand are still sent. */
   signal?: AbortSignal;
   quiet?: boolean;
+  labelsLater?: {
+    delayMs: number;
+    /** Publishes labels (to the labels topic); resolves when the broker has them. */
+    publish: (labels: Label[]) => Promise<void>;
+  };
 }
 
 export interface ReplaySummary {
@@ -28,6 +36,8 @@ export interface ReplaySummary {
   rejectedBy: Record<string, number>;
   seconds: number;
   eventsPerSecond: number;
+  /** With `labelsLater`: labels published after their events. */
+  labelsSent?: number;
 }
 
 export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Promise<ReplaySummary> {
@@ -45,16 +55,36 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
   const t0 = performance.now();
   let queued = 0;
 
+  const labelsDue: Promise<void>[] = [];
   const send = async (batch: TrackFeatures[]) => {
     // Stamp the batch as it leaves, so pacing waits do not count as pipeline latency.
     const now = new Date().toISOString();
     for (const e of batch) e.event_time = now;
+    const held = opts.labelsLater ? holdLabelsBack(batch) : [];
     const results = await publisher.publish(batch);
+    const labels: Label[] = [];
     for (const r of results) {
       if (r.ok) summary.sent++;
       else reject(`${r.errors[0]?.field}: ${r.errors[0]?.code}`);
+      const popularity = held[r.index];
+      if (r.ok && popularity !== undefined)
+        labels.push({
+          track_id: r.track_id,
+          event_id: r.event_id,
+          popularity,
+          label_time: now,
+          source: 'replay',
+        });
     }
+    if (opts.labelsLater && labels.length) labelsDue.push(sendLater(labels, opts.labelsLater));
     progress?.update(summary.sent + summary.rejected);
+  };
+  const sendLater = async (labels: Label[], later: NonNullable<ReplayOptions['labelsLater']>) => {
+    await new Promise((r) => setTimeout(r, later.delayMs));
+    // Stamped as they leave: a label is observed when it is sent, after its event.
+    const at = new Date().toISOString();
+    await later.publish(labels.map((l) => ({ ...l, label_time: at })));
+    summary.labelsSent = (summary.labelsSent ?? 0) + labels.length;
   };
   const flush = async (batch: TrackFeatures[]) => {
     if (!batch.length) return;
@@ -93,11 +123,28 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
   await Promise.all(inFlight);
   summary.seconds = (performance.now() - t0) / 1000;
   summary.eventsPerSecond = summary.sent / Math.max(summary.seconds, 1e-6);
+  if (opts.labelsLater) {
+    if (!opts.quiet && labelsDue.length)
+      process.stderr.write(
+        `replay: the labels follow each event ${(opts.labelsLater.delayMs / 1000).toFixed(0)} s after it on the labels topic\n`,
+      );
+    await Promise.all(labelsDue);
+    summary.labelsSent ??= 0;
+  }
   const reasons = Object.entries(summary.rejectedBy)
     .map(([k, v]) => `${v} × ${k}`)
     .join(', ');
   progress?.done(
-    `sent ${summary.sent}, rejected ${summary.rejected}${reasons ? ` (${reasons})` : ''} in ${summary.seconds.toFixed(1)} s, ${Math.round(summary.eventsPerSecond)} events/s`,
+    `sent ${summary.sent}, rejected ${summary.rejected}${reasons ? ` (${reasons})` : ''} in ${summary.seconds.toFixed(1)} s, ${Math.round(summary.eventsPerSecond)} events/s${summary.labelsSent !== undefined ? `; ${summary.labelsSent} labels sent after their events` : ''}`,
   );
   return summary;
+}
+
+/** Takes each event's popularity out of it (the event goes unlabelled); returns them by position. */
+function holdLabelsBack(batch: TrackFeatures[]): (number | undefined)[] {
+  return batch.map((e) => {
+    const p = e.popularity;
+    delete e.popularity;
+    return p;
+  });
 }

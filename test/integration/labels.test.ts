@@ -66,9 +66,12 @@ test('labels through the topic, POST /labels and the CLI are stored once and jud
   });
   const results = await s.publisher.publish(events);
   assert.ok(results.every((r) => r.ok));
-  await eventually(
-    () => p.count('SELECT count() FROM predictions FINAL'),
-    (n) => n === events.length * SCORES_PER_EVENT,
+  assert.equal(
+    await eventually(
+      () => p.count('SELECT count() FROM predictions FINAL'),
+      (n) => n === events.length * SCORES_PER_EVENT,
+    ),
+    events.length * SCORES_PER_EVENT,
   );
   assert.deepEqual(await errorOfLive(), {}, 'no labels yet: no error to show');
 
@@ -164,9 +167,13 @@ test('a label for a track never seen joins when the track arrives; a newer label
   );
   const before = (await errorOfLive()).rf?.n ?? 0;
   await s.publisher.publish([{ ...trackEventFromCsv(t, new Date().toISOString()), popularity: undefined }]);
-  await eventually(
-    async () => (await errorOfLive()).rf?.n ?? 0,
-    (n) => n === before + 1,
+  assert.equal(
+    await eventually(
+      async () => (await errorOfLive()).rf?.n ?? 0,
+      (n) => n === before + 1,
+    ),
+    before + 1,
+    'the event joins the label that was waiting for it',
   );
   const score = Number(
     (
@@ -190,7 +197,7 @@ test('a label for a track never seen joins when the track arrives; a newer label
     );
   assert.equal(await labelNow(), 10);
   await s.app.inject({ method: 'POST', url: '/labels', payload: { track_id: t.track_id, popularity: 55 } });
-  await eventually(labelNow, (v) => v === 55);
+  assert.equal(await eventually(labelNow, (v) => v === 55), 55, 'the newer label wins');
   assert.equal(
     await p.count(`SELECT count() FROM labels FINAL WHERE track_id = '${t.track_id}'`),
     2,

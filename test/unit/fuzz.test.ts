@@ -134,7 +134,7 @@ test('NDJSON input: any text never throws; each line is a record or a named erro
       const line = junk.replaceAll('\n', ' ');
       const records = parseRecords(`${goodLine}\n${line}\n${goodLine}`);
       const kept = validateRecords(records.flatMap((r) => (r.ok ? [r.value] : []))).accepted;
-      assert.ok(kept.filter((e) => e.track_id === 'kept').length >= 2, 'both good lines go through');
+      assert.ok(kept.filter((e) => e.event.track_id === 'kept').length >= 2, 'both good lines go through');
     }),
     SETTINGS,
   );
