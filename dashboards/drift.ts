@@ -10,9 +10,11 @@ import { PanelBuilder as StatusHistoryPanel } from '@grafana/grafana-foundation-
 import { PanelBuilder as TimeSeriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
   disagreementSql,
+  errorByLabelArrivalSql,
   errorPerMinuteSql,
   estimatedAndRealizedSql,
   featurePsiSql,
+  labelCoverageSql,
   scoreDistributionSql,
   scorePsiSql,
 } from '../warehouse/drift-sql.ts';
@@ -37,6 +39,8 @@ export function driftSql(timeFilter = (col: string) => `$__timeFilter(${col})`) 
     ) as Partial<Record<ScoreName, string>>,
     disagreement: disagreementSql(timeFilter('scored_at')),
     error: errorPerMinuteSql(timeFilter('scored_at')),
+    errorByArrival: errorByLabelArrivalSql(timeFilter),
+    labelCoverage: labelCoverageSql(timeFilter('scored_at')),
     estimated: estimatedAndRealizedSql(timeFilter),
   };
 }
@@ -105,14 +109,34 @@ export function driftDashboard() {
         .span(Math.floor(24 / distributions.length))
         .height(7),
     );
-  d.withRow(new RowBuilder('Error against ground truth (replays carry the dataset’s popularity)'));
+  d.withRow(
+    new RowBuilder(
+      'Error against ground truth (labels from the labels stream, or the event’s own in a replay)',
+    ),
+  );
   d.withPanel(
     new TimeSeriesPanel()
-      .title('RMSE and MAE per model and version (live and shadow), per minute')
+      .title('By scoring time: RMSE and MAE of the predictions made each minute (live and shadow)')
       .datasource(CLICKHOUSE_DATASOURCE)
       .withTarget(timeseries(q.error))
-      .span(24)
+      .span(12)
       .height(8),
+  );
+  d.withPanel(
+    new TimeSeriesPanel()
+      .title('By label arrival: RMSE of the predictions whose labels arrived each minute')
+      .datasource(CLICKHOUSE_DATASOURCE)
+      .withTarget(timeseries(q.errorByArrival))
+      .span(12)
+      .height(8),
+  );
+  d.withPanel(
+    new TimeSeriesPanel()
+      .title('Labelled events (% of those scored each minute) and how late the stream’s labels came (min)')
+      .datasource(CLICKHOUSE_DATASOURCE)
+      .withTarget(timeseries(q.labelCoverage))
+      .span(24)
+      .height(6),
   );
   d.withPanel(
     new TimeSeriesPanel()

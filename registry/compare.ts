@@ -24,10 +24,17 @@ const LIVE_COLUMNS = ['event_id', 'track_id', 'model', 'score', 'popularity', 'i
 
 /** The live rows of the window that have a label, with it. */
 const labelledLive = (windowSeconds: number) => {
-  const rows = sql`SELECT ${LIVE_COLUMNS.join(', ')} FROM predictions FINAL WHERE event_time >= now() - ${windowSeconds}`;
-  return `SELECT event_id, model, score AS live_score, toFloat64(assumeNotNull(label)) AS label, inference_us AS live_us
-    FROM (${withLabelsSql(rows, LIVE_COLUMNS)}) AS with_labels
-    WHERE isNotNull(label)`;
+  const rows =
+    `SELECT ${LIVE_COLUMNS.join(', ')} FROM predictions FINAL ` +
+    sql`WHERE event_time >= now() - ${windowSeconds}`;
+  // Filtered a level down: in ClickHouse a WHERE sees the SELECT's aliases, so `label` there would
+  // be the non-null one below (every unlabelled row would pass, judged against 0).
+  return `SELECT event_id, model, score AS live_score, toFloat64(assumeNotNull(truth)) AS label, inference_us AS live_us
+    FROM (
+      SELECT event_id, model, score, label AS truth, inference_us
+      FROM (${withLabelsSql(rows, LIVE_COLUMNS)}) AS with_labels
+      WHERE isNotNull(label)
+    ) AS labelled`;
 };
 
 /** The comparison's SQL (18.16 and current: subqueries with distinct column names, USING). */

@@ -87,7 +87,7 @@ export function versionErrorSql(windowSeconds: number, version: string): string 
     `${VERSION_OF_ROW} = ${sqlLiteral(version)}`;
   return `SELECT model, count() AS n, sqrt(avg((score - label) * (score - label))) AS rmse,
   avg(abs(score - label)) AS mae, avg(score - label) AS bias,
-  countIf(label_source = 'stream') AS from_stream, avg(label_delay_s) AS mean_label_delay_s
+  countIf(label_source = 'stream') AS from_stream, avgIf(label_delay_s, label_source = 'stream') AS mean_label_delay_s
 FROM (${labelledRowsSql(where)})
 GROUP BY model`;
 }
@@ -205,6 +205,48 @@ export function errorPerMinuteSql(timeFilter: string): string {
   sqrt(avg((score - label) * (score - label))) AS rmse, avg(abs(score - label)) AS mae
 FROM (${labelledRowsSql(timeFilter)})
 GROUP BY time, name
+ORDER BY time`;
+}
+
+/**
+ * How far back the by-arrival panel looks for the predictions a label judges: labels come days or
+ * weeks after their events, and the dashboard's range bounds their arrival, not the scoring.
+ */
+const LABEL_LOOKBACK_SECONDS = 30 * 86400;
+
+/**
+ * RMSE per minute in which the labels arrived (what was learnt that minute), per model and
+ * version, live and shadow: the by-arrival reading of errorPerMinuteSql's by-scoring one. An
+ * event's own label (a replay) arrives with the event.
+ */
+export function errorByLabelArrivalSql(timeFilter: (column: string) => string): string {
+  return `SELECT toStartOfMinute(arrived) AS time, name, sqrt(avg((score - label) * (score - label))) AS rmse
+FROM (
+  SELECT toDateTime(toInt64(scored_at) + label_delay_s) AS arrived, score, label,
+    concat(model, ' · ', ${VERSION_OF_ROW}, if(role = 'shadow', ' (shadow)', '')) AS name
+  FROM (${labelledRowsSql(`scored_at >= now() - ${LABEL_LOOKBACK_SECONDS}`)})
+) AS by_arrival
+WHERE ${timeFilter('arrived')}
+GROUP BY time, name
+ORDER BY time`;
+}
+
+/**
+ * Per minute of scoring (live events, one row each): the share of events that have a label by
+ * now, and how long the stream's labels took to arrive (minutes). Columns time, name, value.
+ */
+export function labelCoverageSql(timeFilter: string): string {
+  const rows = withLabelsSql(
+    `SELECT ${SCORED_COLUMNS.filter((c) => c !== 'role').join(', ')}, 'live' AS role FROM predictions FINAL WHERE ${timeFilter} AND model = 'rf'`,
+    SCORED_COLUMNS,
+  );
+  return `SELECT time, name, value FROM (
+  SELECT toStartOfMinute(scored_at) AS time, 'labelled events (%)' AS name, 100 * countIf(isNotNull(label)) / count() AS value
+  FROM (${rows}) AS coverage GROUP BY time
+  UNION ALL
+  SELECT toStartOfMinute(scored_at) AS time, 'label delay, stream (min)' AS name, avg(label_delay_s) / 60 AS value
+  FROM (${rows}) AS delays WHERE label_source = 'stream' GROUP BY time
+)
 ORDER BY time`;
 }
 

@@ -58,6 +58,10 @@ interface ErrorRow {
   rmse: number | null;
   mae: number | null;
   bias: number | null;
+  /** Of n, the rows judged by a label from the labels stream (the rest by the event's own). */
+  from_stream: string | number;
+  /** Mean time from scoring to the stream labels' arrival, seconds (0 for an event's own label). */
+  mean_label_delay_s: number | null;
 }
 
 /** The references of `version`: from memory when it is served, else from drift_references. */
@@ -132,7 +136,15 @@ export async function measureVersion(
           m,
           {
             ...compare(scoreRows, m, ref.scores[m]!),
-            labelled: { n: Number(e?.n ?? 0), rmse: num(e?.rmse), mae: num(e?.mae), bias: num(e?.bias) },
+            labelled: {
+              n: Number(e?.n ?? 0),
+              rmse: num(e?.rmse),
+              mae: num(e?.mae),
+              bias: num(e?.bias),
+              // How many of them had their label from the labels stream, and how late it came.
+              from_stream: Number(e?.from_stream ?? 0),
+              mean_label_delay_s: e && Number(e.from_stream) > 0 ? num(e.mean_label_delay_s) : null,
+            },
             // Before labels: the version's error estimator on the window's events.
             estimated_rmse: estimate.rmse[m] ?? null,
           },
@@ -141,7 +153,14 @@ export async function measureVersion(
     ) as Record<
       ScoreName,
       Comparison & {
-        labelled: { n: number; rmse: number | null; mae: number | null; bias: number | null };
+        labelled: {
+          n: number;
+          rmse: number | null;
+          mae: number | null;
+          bias: number | null;
+          from_stream: number;
+          mean_label_delay_s: number | null;
+        };
         estimated_rmse: number | null;
       }
     >,

@@ -1,7 +1,8 @@
 /**
  * `replay --labels-later` of the sample against a real Kafka and ClickHouse: the events are scored
  * without labels, the error panels show nothing, then the labels arrive on their own stream and
- * the error equals that of a replay with the labels inline, to the last digit.
+ * the error equals that of a replay with the labels inline, to the last digit. A promotion gate
+ * that had no labels to judge by decides once they arrive.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,10 +10,15 @@ import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../../lib/logger.ts';
 import { createLabelSink } from '../../labels/sink.ts';
+import { ensureTopics } from '../../lib/kafka.ts';
+import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { backfill } from '../../registry/backfill.ts';
+import { createLifecycle } from '../../registry/lifecycle.ts';
 import { versionOf } from '../../registry/serving.ts';
 import { errorPerMinuteSql, versionErrorSql } from '../../warehouse/drift-sql.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { eventually, isolatedPipeline, SCORES_PER_EVENT } from '../helpers/services.ts';
+import { removeVariants, variant } from '../helpers/versions.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
 type Pipeline = Awaited<ReturnType<typeof isolatedPipeline>>;
@@ -28,6 +34,7 @@ before(async () => {
   await sink.start();
 });
 after(async () => {
+  removeVariants();
   await sink.stop();
   for (const { p, s } of pipelines) {
     await s.stop();
@@ -84,6 +91,22 @@ test('replay --labels-later: no error until the labels arrive, then the same err
     .query({ query: errorPerMinuteSql('scored_at >= now() - 3600'), format: 'JSONEachRow' })
     .then((r) => r.json());
   assert.deepEqual(panel, [], 'the error panel is empty too');
+  // A worse candidate, scored over the stored events as shadow: the gate has nothing to judge by.
+  const log = createLogger('test-gate', 'warn');
+  const cfg = later!.p.cfg;
+  await ensureTopics(cfg); // the role topic
+  const lifecycle = createLifecycle(cfg, log);
+  after(() => lifecycle.close());
+  assert.equal((await lifecycle.push(ARTIFACTS_DIR)).version, version);
+  await lifecycle.promote(version);
+  const worse = (await lifecycle.push(variant('worse', 0.6))).version;
+  await backfill(cfg, log, {
+    version: worse,
+    from: new Date(Date.now() - 3600_000),
+    to: new Date(Date.now() + 60_000),
+  });
+  assert.equal(await later!.p.count('SELECT count() FROM labels'), 0, 'still before the labels');
+  await assert.rejects(lifecycle.promote(worse), /no labelled events were scored by/);
 
   const done = await b.exited;
   assert.equal(done.code, 0, done.err);
@@ -100,4 +123,6 @@ test('replay --labels-later: no error until the labels arrive, then the same err
   assert.equal(expected.length, SCORES_PER_EVENT);
   assert.ok(expected.every((r) => r.n === events));
   assert.deepEqual(await errorOf(later!.p, version), expected);
+  // The same gate, the labels in: it decides (the candidate is worse, so it refuses, naming why).
+  await assert.rejects(lifecycle.promote(worse), /is worse than live on .*mlp/s);
 });

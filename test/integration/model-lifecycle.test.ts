@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { copyAsVersion } from '../../bench/swap.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -32,6 +31,7 @@ import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { FeatureInput, type ScoredEvent } from '../../schemas/index.ts';
 import { eventually, isolatedPipeline, SCORES_PER_EVENT } from '../helpers/services.ts';
+import { removeVariants, variant } from '../helpers/versions.ts';
 
 const log = createLogger('test-lifecycle', process.env.TEST_LOG_LEVEL ?? 'silent');
 const home = mkdtempSync(join(tmpdir(), 'hitstream-lifecycle-'));
@@ -43,20 +43,6 @@ const workers: { worker: Worker; serving: Serving }[] = [];
 let v1: string;
 let worse: string;
 
-/** A copy of the checkout's models under another version id; `scaleMlp` changes its MLP's weights. */
-function variant(suffix: string, scaleMlp?: number): string {
-  const { dir } = copyAsVersion(suffix);
-  copies.push(dir);
-  if (scaleMlp !== undefined) {
-    const path = join(dir, 'mlp', 'weights.bin');
-    const b = readFileSync(path);
-    const w = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
-    for (let i = 0; i < w.length; i++) w[i] = w[i]! * scaleMlp;
-    writeFileSync(path, Buffer.from(w.buffer, w.byteOffset, w.byteLength));
-  }
-  return dir;
-}
-const copies: string[] = [];
 
 before(async () => {
   p = await isolatedPipeline(4);
@@ -83,11 +69,13 @@ after(async () => {
   await lifecycle.close();
   await p.cleanup();
   rmSync(home, { recursive: true, force: true });
-  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+  removeVariants();
+  for (const dir of sameName) rmSync(dir, { recursive: true, force: true });
 });
 
 const query = async <T>(q: string) => (await p.client.query({ query: q, format: 'JSONEachRow' })).json<T>();
 const served = () => workers.map((w) => w.serving.status());
+const sameName: string[] = [];
 
 test('both workers start on the live version from the registry', () => {
   assert.deepEqual(
@@ -332,7 +320,7 @@ test('a version name already in the registry with other files is refused, naming
   // A copy of a version's folder with changed files (before run times were in the name, a second
   // training on the same day, data and seed made this): the same name, other weights.
   const dir = mkdtempSync(join(tmpdir(), 'hs-same-name-'));
-  copies.push(dir);
+  sameName.push(dir);
   cpSync(ARTIFACTS_DIR, dir, { recursive: true });
   const path = join(dir, 'mlp', 'weights.bin');
   const w = readFileSync(path);
