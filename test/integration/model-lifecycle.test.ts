@@ -43,7 +43,6 @@ const workers: { worker: Worker; serving: Serving }[] = [];
 let v1: string;
 let worse: string;
 
-
 before(async () => {
   p = await isolatedPipeline(4);
   cfg = { ...p.cfg, home, writeIntervalMs: 200 };
