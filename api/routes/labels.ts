@@ -18,7 +18,7 @@ import { MAX_RECORDS, recordsOnly } from './tracks.ts';
 
 /** SQL of GET /labels/recent (exported so the portability test runs it on both engines). */
 export const recentLabelsSql = (limit: number) => sql`
-SELECT track_id, event_id, popularity, label_time, arrived_at, source
+SELECT track_id, event_id, popularity, toUnixTimestamp(label_time) AS label_s, toUnixTimestamp(arrived_at) AS arrived_s, source
 FROM labels FINAL
 ORDER BY arrived_at DESC, track_id, event_id, label_time DESC
 LIMIT ${limit}`;
@@ -80,8 +80,8 @@ export const labelRoutes =
                   track_id: Type.String(),
                   event_id: Type.String(),
                   popularity: Type.Integer(),
-                  label_time: Type.String(),
-                  arrived_at: Type.String(),
+                  label_time: Type.String({ format: 'date-time' }),
+                  arrived_at: Type.String({ format: 'date-time' }),
                   source: Type.String(),
                 }),
               ),
@@ -105,8 +105,9 @@ export const labelRoutes =
             track_id: String(r.track_id),
             event_id: String(r.event_id),
             popularity: Number(r.popularity),
-            label_time: String(r.label_time),
-            arrived_at: String(r.arrived_at),
+            // Seconds since the epoch, whatever the server's time zone, as ISO 8601 (UTC).
+            label_time: new Date(Number(r.label_s) * 1000).toISOString(),
+            arrived_at: new Date(Number(r.arrived_s) * 1000).toISOString(),
             source: String(r.source),
           })),
         };

@@ -15,6 +15,8 @@ import { trackEventFromCsv } from '../../producers/track-event.ts';
 import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import { writeDriftReferences } from '../../registry/references.ts';
 import { versionOf } from '../../registry/serving.ts';
+import { createLabelSink } from '../../labels/sink.ts';
+import { createLogger } from '../../lib/logger.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { eventually, isolatedPipeline, SCORES_PER_EVENT, testKafka } from '../helpers/services.ts';
 
@@ -26,6 +28,7 @@ let s: ScoringApp;
 let publisher: Publisher;
 let browser: Browser;
 let base: string;
+let sink: ReturnType<typeof createLabelSink>;
 
 before(async () => {
   if (skip) return;
@@ -34,6 +37,8 @@ before(async () => {
   ({ publisher, base } = s);
   // The drift panels read the references of the version that scored each row.
   await writeDriftReferences(p.client, versionOf(s.models), s.models);
+  sink = createLabelSink(p.cfg, { log: createLogger('test-label-sink', 'warn') });
+  await sink.start();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -51,6 +56,7 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await browser.close();
+  await sink.stop();
   await s.stop();
   await p.cleanup();
 });
@@ -99,6 +105,31 @@ test('Live page: rows and charts arrive during a replay', { skip }, async () => 
   await page.screenshot({ path: shot('track'), fullPage: true });
   await page.close();
 });
+
+test(
+  'Live page: a label posted to the API lands in its table, and the page logs no error',
+  { skip },
+  async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/live.html`);
+    const res = await s.app.inject({
+      method: 'POST',
+      url: '/labels',
+      payload: { track_id: 'label-landing-test', popularity: 61, label_time: '2026-12-01T10:00:00Z' },
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    await page.waitForSelector('[data-testid=label-row]', { timeout: 30_000 });
+    const row = (await page.textContent('[data-testid=label-row]')) ?? '';
+    assert.match(row, /label-landing-test/);
+    assert.match(row, /every event.*61/);
+    await page.screenshot({ path: shot('live-labels'), fullPage: true });
+    await page.close();
+    assert.deepEqual(errors, []);
+  },
+);
 
 test('What-if page: moving a slider changes the predictions', { skip }, async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
