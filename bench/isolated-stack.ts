@@ -63,7 +63,7 @@ export interface IsolatedStack {
   env: NodeJS.ProcessEnv;
   /** The scorer worker processes, already in their group. */
   workers: ChildProcess[];
-  spawn(command: 'worker' | 'api', extra?: Partial<Config>): ChildProcess;
+  spawn(command: 'worker' | 'api' | 'label-sink', extra?: Partial<Config>): ChildProcess;
   /**
    * Starts counting CPU time (`cpu-usage.ts`); the result gives CPU ms per event per process
    * since then, and how busy the whole machine was meanwhile.
@@ -85,6 +85,7 @@ export async function withIsolatedStack<T>(
     topicDeadLetters: `${id}.dead`,
     // Roles of its own: the bench's workers must not follow (or be moved by) the real pipeline's.
     topicModels: `${id}.models`,
+    topicLabels: `${id}.labels`,
     consumerGroup: `${id}-scorers`,
   };
   await migrate(cfg);
@@ -153,7 +154,13 @@ export async function withIsolatedStack<T>(
     await admin.connect();
     await admin
       .deleteTopics({
-        topics: [cfg.topicTracks, cfg.topicPredictions, cfg.topicDeadLetters, cfg.topicModels],
+        topics: [
+          cfg.topicTracks,
+          cfg.topicPredictions,
+          cfg.topicDeadLetters,
+          cfg.topicModels,
+          cfg.topicLabels,
+        ],
       })
       .catch(() => undefined);
     await admin.disconnect();

@@ -7,6 +7,7 @@ import { benchModels } from '../bench/models.ts';
 import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
 import { benchShadow } from '../bench/shadow.ts';
+import { benchLabels } from '../bench/labels.ts';
 import { benchSwap } from '../bench/swap.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -59,6 +60,22 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchShadow>[1]) => {
       await benchShadow(loadConfig(), o);
+    });
+  bench
+    .command('labels')
+    .description(
+      'Labels in bulk beside live scoring: ingestion rate, scoring p99 quiet vs flooded, label → error figures',
+    )
+    .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', SAMPLE)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
+    .option('--rate <n>', 'events per second scored meanwhile', positive, 1000)
+    .option('--seconds <n>', 'length of each phase', positive, 15)
+    .option('--label-rate <n>', 'labels per second in the flooded phases', positive, 10_000)
+    .option('--burst <n>', 'labels sent as fast as possible at the end', positiveInteger, 100_000)
+    .option('--rounds <n>', 'quiet/flood pairs', positiveInteger, 2)
+    .option('--json', 'print JSON')
+    .action(async (o: Parameters<typeof benchLabels>[1]) => {
+      await benchLabels(loadConfig(), o);
     });
   bench
     .command('swap')

@@ -21,6 +21,13 @@ import { decodeLabelMessage, type Label } from '../schemas/label.ts';
 import { deadLetterOrigin, deadLetterRow, encodeRows, labelRow } from '../warehouse/rows.ts';
 import { insertRows } from '../warehouse/sink.ts';
 
+/**
+ * At most two inserts a second per table: a flood of per-batch inserts cost ClickHouse ~10x the
+ * CPU per label, and 2 s (the workers' interval) held each partition's next fetch back so long
+ * that a burst was stored at 15k labels/s (bench labels).
+ */
+const WRITE_INTERVAL_MS = 500;
+
 /** The consumer group of the label sinks: the scorers' group name with `-labels`. */
 export const labelGroupOf = (cfg: Config) => `${cfg.consumerGroup}-labels`;
 
@@ -54,6 +61,10 @@ export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: C
   const shutdown = new AbortController();
   const retry = { log, signal: shutdown.signal, meanwhile: 'offsets are not committed until it succeeds' };
   let stored = 0;
+  const writes = coalescedWrites(WRITE_INTERVAL_MS, async (labelRows, deadRows, heartbeat) => {
+    await insertRows(target, 'labels', labelRows, { ...retry, onWait: heartbeat });
+    await insertRows(target, 'dead_letters', deadRows, { ...retry, onWait: heartbeat });
+  });
 
   async function eachBatch(payload: EachBatchPayload) {
     const { batch } = payload;
@@ -81,16 +92,14 @@ export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: C
         'dead-lettered labels',
       );
     }
-    const rows = labels.map((l) => labelRow(l, now));
-    await insertRows(target, 'labels', encodeRows(rows, []), { ...retry, onWait: heartbeat });
-    await insertRows(
-      target,
-      'dead_letters',
+    // Stored with the other batches in hand, one insert per table every WRITE_INTERVAL_MS at most.
+    await writes.add(
+      encodeRows(
+        labels.map((l) => labelRow(l, now)),
+        [],
+      ),
       encodeRows(dead.map(deadLetterRow), dead.map(deadLetterOrigin)),
-      {
-        ...retry,
-        onWait: heartbeat,
-      },
+      heartbeat,
     );
     const last = batch.messages[batch.messages.length - 1]!.offset;
     await consumer.commitOffsets([
@@ -118,6 +127,52 @@ export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: C
       shutdown.abort();
       await producer.disconnect().catch(() => undefined);
       await ch.close().catch(() => undefined);
+    },
+  };
+}
+
+type Rows = ReturnType<typeof encodeRows>;
+
+const joinRows = (all: readonly Rows[]): Rows => ({
+  rows: all.reduce((n, r) => n + r.rows, 0),
+  text: all.map((r) => r.text).join(''),
+  origins: all.flatMap((r) => r.origins),
+});
+
+/**
+ * Rows of the batches handled meanwhile, written together at most once every `intervalMs`; each
+ * `add` resolves when its rows are stored (or rejects with the write's error), so its batch can
+ * then commit.
+ */
+export function coalescedWrites(
+  intervalMs: number,
+  write: (labels: Rows, dead: Rows, heartbeat: () => Promise<void>) => Promise<void>,
+) {
+  let pending: { labels: Rows; dead: Rows; heartbeat: () => Promise<void>; done: (err?: Error) => void }[] =
+    [];
+  let timer: NodeJS.Timeout | undefined;
+  let last = 0;
+  const flush = async () => {
+    timer = undefined;
+    const taken = pending;
+    pending = [];
+    last = Date.now();
+    try {
+      await write(joinRows(taken.map((p) => p.labels)), joinRows(taken.map((p) => p.dead)), () =>
+        Promise.all(taken.map((p) => p.heartbeat())).then(() => undefined),
+      );
+      taken.forEach((p) => p.done());
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      taken.forEach((p) => p.done(error));
+    }
+  };
+  return {
+    add(labels: Rows, dead: Rows, heartbeat: () => Promise<void>): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ labels, dead, heartbeat, done: (err) => (err ? reject(err) : resolve()) });
+        timer ??= setTimeout(() => void flush(), Math.max(0, last + intervalMs - Date.now()));
+      });
     },
   };
 }
