@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { HitstreamError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { onShutdownSignal } from '../lib/shutdown.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -17,6 +18,18 @@ const withDefaults = (r: unknown) =>
   typeof r === 'object' && r !== null && !Array.isArray(r)
     ? { source: 'cli', event_time: new Date().toISOString(), ...r }
     : r;
+
+/** The file `--csv` names, or an error naming the option and the path. */
+function readCsvOption(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new HitstreamError('CLI_BAD_OPTION', `--csv: cannot read ${path} (${(err as Error).message})`, {
+      field: '--csv',
+      cause: err,
+    });
+  }
+}
 
 export function registerPipelineCommands(program: Command): void {
   program
@@ -60,7 +73,7 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (json: string | undefined, opts: { csv?: string }) => {
       const cfg = loadConfig();
       const input = opts.csv
-        ? parseLabelCsv(readFileSync(opts.csv, 'utf8')).map((value) => ({ ok: true as const, value }))
+        ? parseLabelCsv(readCsvOption(opts.csv)).map((value) => ({ ok: true as const, value }))
         : parseRecords(json ?? readFileSync(0, 'utf8'));
       await ensureTopics(cfg, { log: (m) => process.stderr.write(`label: ${m}\n`) });
       const publisher = await createPublisher(cfg, 'hitstream-cli');
@@ -109,7 +122,6 @@ export function registerPipelineCommands(program: Command): void {
       '--delay <duration>',
       'with --labels-later: how long after its event a label follows (e.g. 10m, 30s; default 10m)',
       duration,
-      600,
     )
     .action(
       async (opts: {
@@ -118,7 +130,7 @@ export function registerPipelineCommands(program: Command): void {
         limit?: number;
         loop?: boolean;
         labelsLater?: boolean;
-        delay: number;
+        delay?: number;
       }) => {
         const cfg = loadConfig();
         await ensureTopics(cfg, { log: (m) => process.stderr.write(`replay: ${m}\n`) });
@@ -136,7 +148,7 @@ export function registerPipelineCommands(program: Command): void {
             ...(opts.labelsLater
               ? {
                   labelsLater: {
-                    delayMs: opts.delay * 1000,
+                    delayMs: (opts.delay ?? 600) * 1000,
                     publish: async (labels) => {
                       await publishLabels(publisher, cfg, labels, 'replay');
                     },
