@@ -18,6 +18,9 @@ export interface ComparisonRow {
   disagreement: number;
   live_p99_us: number;
   shadow_p99_us: number;
+  /** Of n, the events judged by a label from the labels stream, and its mean delay after scoring. */
+  labels_from_stream: number;
+  mean_label_delay_s: number;
 }
 
 const LIVE_COLUMNS = ['event_id', 'track_id', 'model', 'score', 'popularity', 'inference_us', 'scored_at'];
@@ -29,9 +32,10 @@ const labelledLive = (windowSeconds: number) => {
     sql`WHERE event_time >= now() - ${windowSeconds}`;
   // Filtered a level down: in ClickHouse a WHERE sees the SELECT's aliases, so `label` there would
   // be the non-null one below (every unlabelled row would pass, judged against 0).
-  return `SELECT event_id, model, score AS live_score, toFloat64(assumeNotNull(truth)) AS label, inference_us AS live_us
+  return `SELECT event_id, model, score AS live_score, toFloat64(assumeNotNull(truth)) AS label, inference_us AS live_us,
+      label_source = 'stream' AS from_stream, label_delay_s
     FROM (
-      SELECT event_id, model, score, label AS truth, inference_us
+      SELECT event_id, model, score, label AS truth, inference_us, label_source, label_delay_s
       FROM (${withLabelsSql(rows, LIVE_COLUMNS)}) AS with_labels
       WHERE isNotNull(label)
     ) AS labelled`;
@@ -49,7 +53,9 @@ SELECT model,
     avg(shadow_score - label) AS shadow_bias,
     avg(abs(live_score - shadow_score)) AS disagreement,
     quantile(0.99)(live_us) AS live_p99_us,
-    quantile(0.99)(shadow_us) AS shadow_p99_us
+    quantile(0.99)(shadow_us) AS shadow_p99_us,
+    sum(from_stream) AS labels_from_stream,
+    if(sum(from_stream) > 0, sumIf(label_delay_s, from_stream = 1) / sum(from_stream), 0) AS mean_label_delay_s
 FROM (
     ${labelledLive(windowSeconds)}
 ) AS live ALL INNER JOIN (${sql`
@@ -75,12 +81,24 @@ export function parseComparison(rows: Record<string, unknown>[]): ComparisonRow[
     disagreement: number(r.disagreement),
     live_p99_us: number(r.live_p99_us),
     shadow_p99_us: number(r.shadow_p99_us),
+    labels_from_stream: number(r.labels_from_stream),
+    mean_label_delay_s: number(r.mean_label_delay_s),
   }));
 }
 
 /** Models on which the shadow version is worse (higher RMSE) than live. Empty: not worse. */
 export const worseModels = (rows: ComparisonRow[]) =>
   rows.filter((r) => r.n > 0 && r.shadow_rmse > r.live_rmse);
+
+/** Seconds as the largest unit that reads well: 45 s, 12 min, 3.5 h, 2.1 d. */
+const delay = (s: number) =>
+  s < 120
+    ? `${Math.round(s)} s`
+    : s < 7200
+      ? `${Math.round(s / 60)} min`
+      : s < 172800
+        ? `${(s / 3600).toFixed(1)} h`
+        : `${(s / 86400).toFixed(1)} d`;
 
 /** The table for a terminal. */
 export function comparisonTable(rows: ComparisonRow[], live: string, shadow: string): string {
@@ -98,6 +116,8 @@ export function comparisonTable(rows: ComparisonRow[], live: string, shadow: str
     'disagree',
     'p99 µs live',
     'p99 µs shadow',
+    'by stream',
+    'label delay',
   ];
   const lines = rows.map((r) => [
     r.model,
@@ -111,6 +131,8 @@ export function comparisonTable(rows: ComparisonRow[], live: string, shadow: str
     f(r.disagreement),
     f(r.live_p99_us, 0),
     f(r.shadow_p99_us, 0),
+    String(r.labels_from_stream),
+    r.labels_from_stream ? delay(r.mean_label_delay_s) : '–',
   ]);
   const widths = cols.map((c, i) => Math.max(c.length, ...lines.map((l) => l[i]!.length)));
   const row = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
