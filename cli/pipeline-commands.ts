@@ -5,9 +5,10 @@ import { createLogger } from '../lib/logger.ts';
 import { onShutdownSignal } from '../lib/shutdown.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ensureTopics } from '../lib/kafka.ts';
-import { parseRecords } from '../producers/input-records.ts';
-import { type LabelResult, parseLabelCsv, publishLabels } from '../producers/labels.ts';
-import { createPublisher, type PublishResult } from '../producers/publisher.ts';
+import { type InputRecord, parseRecords } from '../producers/input-records.ts';
+import type { FieldError } from '../schemas/validate.ts';
+import { parseLabelCsv, publishLabels } from '../producers/labels.ts';
+import { createPublisher } from '../producers/publisher.ts';
 import { replayCsv } from '../producers/replay.ts';
 import { runApi } from '../api/main.ts';
 import { runWorker } from '../scorers/main.ts';
@@ -18,6 +19,28 @@ const withDefaults = (r: unknown) =>
   typeof r === 'object' && r !== null && !Array.isArray(r)
     ? { source: 'cli', event_time: new Date().toISOString(), ...r }
     : r;
+
+type Answer = { ok: true; track_id: string } | { ok: false; errors: FieldError[] };
+
+/**
+ * One NDJSON answer per input record, in input order (a line that was not JSON answered as
+ * rejected, the others by what publishing said), then a summary; exit code 2 when any was refused.
+ */
+function printAnswers(command: string, input: readonly InputRecord[], published: readonly Answer[]) {
+  const answers = published.values();
+  // Each answer indexed by its place in the input (publishing numbered only the JSON records).
+  const results = input.map((r, index) => ({
+    ...(r.ok ? answers.next().value! : { ok: false as const, errors: [r.error] }),
+    index,
+  }));
+  for (const r of results)
+    process.stdout.write(
+      `${JSON.stringify(r.ok ? { index: r.index, accepted: true, track_id: r.track_id } : { index: r.index, accepted: false, errors: r.errors })}\n`,
+    );
+  const bad = results.filter((r) => !r.ok).length;
+  process.stderr.write(`${command}: ${results.length - bad} accepted, ${bad} rejected\n`);
+  if (bad) process.exitCode = 2;
+}
 
 /** The file `--csv` names, or an error naming the option and the path. */
 function readCsvOption(path: string): string {
@@ -43,18 +66,7 @@ export function registerPipelineCommands(program: Command): void {
       const publisher = await createPublisher(cfg, 'hitstream-cli');
       try {
         const parsed = input.flatMap((r) => (r.ok ? [withDefaults(r.value)] : []));
-        const published = (await publisher.publish(parsed)).values();
-        // Back in input order, each answer indexed by its place in the input.
-        const results: PublishResult[] = input.map((r, index) =>
-          r.ok ? { ...published.next().value!, index } : { index, ok: false, errors: [r.error] },
-        );
-        for (const r of results)
-          process.stdout.write(
-            `${JSON.stringify(r.ok ? { index: r.index, accepted: true, track_id: r.track_id } : { index: r.index, accepted: false, errors: r.errors })}\n`,
-          );
-        const bad = results.filter((r) => !r.ok).length;
-        process.stderr.write(`publish: ${results.length - bad} accepted, ${bad} rejected\n`);
-        if (bad) process.exitCode = 2;
+        printAnswers('publish', input, await publisher.publish(parsed));
       } finally {
         await publisher.close();
       }
@@ -78,24 +90,8 @@ export function registerPipelineCommands(program: Command): void {
       await ensureTopics(cfg, { log: (m) => process.stderr.write(`label: ${m}\n`) });
       const publisher = await createPublisher(cfg, 'hitstream-cli');
       try {
-        const published = (
-          await publishLabels(
-            publisher,
-            cfg,
-            input.flatMap((r) => (r.ok ? [r.value] : [])),
-            'cli',
-          )
-        ).values();
-        const results: LabelResult[] = input.map((r, index) =>
-          r.ok ? { ...published.next().value!, index } : { index, ok: false, errors: [r.error] },
-        );
-        for (const r of results)
-          process.stdout.write(
-            `${JSON.stringify(r.ok ? { index: r.index, accepted: true, track_id: r.track_id } : { index: r.index, accepted: false, errors: r.errors })}\n`,
-          );
-        const bad = results.filter((r) => !r.ok).length;
-        process.stderr.write(`label: ${results.length - bad} accepted, ${bad} rejected\n`);
-        if (bad) process.exitCode = 2;
+        const records = input.flatMap((r) => (r.ok ? [r.value] : []));
+        printAnswers('label', input, await publishLabels(publisher, cfg, records, 'cli'));
       } finally {
         await publisher.close();
       }

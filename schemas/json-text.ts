@@ -79,3 +79,31 @@ export function parseJsonText(text: string, maxDepth = MAX_JSON_DEPTH): ParsedJs
     return { ok: false, code: 'malformed_json', message: `not JSON: ${(err as Error).message}` };
   }
 }
+
+export type MessageObject =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; code: DeadLetterCode; message: string; field: '' };
+
+/**
+ * A Kafka message's value as a JSON object, or why it is not one: empty, over `maxBytes`, not
+ * UTF-8, not JSON (or too deep), or not an object (`what` names the record, e.g. "a label").
+ */
+export function readMessageObject(value: Buffer | null, maxBytes: number, what: string): MessageObject {
+  if (!value || value.length === 0)
+    return { ok: false, code: 'empty_message', message: 'message value is empty', field: '' };
+  if (value.length > maxBytes)
+    return {
+      ok: false,
+      code: 'oversized_message',
+      message: `message is ${value.length} bytes; the limit for ${what} is ${maxBytes}`,
+      field: '',
+    };
+  const text = decodeUtf8(value);
+  if (!text.ok) return { ok: false, code: 'invalid_text', message: text.message, field: '' };
+  const json = parseJsonText(text.text);
+  if (!json.ok) return { ...json, field: '' };
+  const parsed = json.value;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { ok: false, code: 'wrong_type', message: `${what} must be a JSON object`, field: '' };
+  return { ok: true, value: parsed as Record<string, unknown> };
+}

@@ -5,7 +5,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { DeadLetterCode } from './dead-letter.ts';
-import { decodeUtf8, parseJsonText } from './json-text.ts';
+import { readMessageObject } from './json-text.ts';
 import { EVENT_SOURCES } from './track-features.ts';
 import { validate } from './validate.ts';
 
@@ -47,20 +47,9 @@ export type DecodedLabel =
 
 /** A message of the labels topic as a Label, or the reason it cannot be one. Pure; never throws. */
 export function decodeLabelMessage(value: Buffer | null): DecodedLabel {
-  if (!value || value.length === 0)
-    return { ok: false, code: 'empty_message', message: 'message value is empty', field: '' };
-  if (value.length > MAX_LABEL_BYTES)
-    return {
-      ok: false,
-      code: 'oversized_message',
-      message: `message is ${value.length} bytes; the limit for a label is ${MAX_LABEL_BYTES}`,
-      field: '',
-    };
-  const text = decodeUtf8(value);
-  if (!text.ok) return { ok: false, code: 'invalid_text', message: text.message, field: '' };
-  const json = parseJsonText(text.text);
-  if (!json.ok) return { ...json, field: '' };
-  const v = validateLabel(json.value);
+  const read = readMessageObject(value, MAX_LABEL_BYTES, 'a label');
+  if (!read.ok) return read;
+  const v = validateLabel(read.value);
   return v.ok ? { ok: true, label: v.value } : { ok: false, ...v.first, message: v.message };
 }
 

@@ -14,7 +14,7 @@ import { LabelInput } from '../../schemas/label.ts';
 import { type Access, unauthorized } from '../access.ts';
 import { rateLimited } from '../protection.ts';
 import type { StorageReader } from '../storage.ts';
-import { MAX_RECORDS, recordsOnly } from './tracks.ts';
+import { MAX_RECORDS, publishAnswer, recordsOnly } from './tracks.ts';
 
 /** SQL of GET /labels/recent (exported so the portability test runs it on both engines). */
 export const recentLabelsSql = (limit: number) => sql`
@@ -52,16 +52,8 @@ export const labelRoutes =
         const results = await publishLabels(deps.publisher, deps.cfg, records, 'http').catch((err: unknown) =>
           Promise.reject(classifyKafkaError(err, 'publish the labels')),
         );
-        const accepted = results.filter((r) => r.ok).length;
-        return reply.status(accepted === results.length ? 202 : accepted ? 207 : 400).send({
-          accepted,
-          rejected: results.length - accepted,
-          results: results.map((r) =>
-            r.ok
-              ? { index: r.index, accepted: true, track_id: r.track_id }
-              : { index: r.index, accepted: false, errors: r.errors },
-          ),
-        });
+        const answer = publishAnswer(results);
+        return reply.status(answer.status).send(answer.body);
       },
     );
 

@@ -6,7 +6,7 @@ import { sql } from '../../lib/sql.ts';
 import type { Publisher } from '../../producers/publisher.ts';
 import type { Config } from '../../lib/config.ts';
 import { ApiError, errorResponses, PublishResponse, TrackPredictionsResponse } from '../../schemas/api.ts';
-import { TrackInput } from '../../schemas/index.ts';
+import { type FieldError, TrackInput } from '../../schemas/index.ts';
 import { rateLimited } from '../protection.ts';
 import type { StorageReader } from '../storage.ts';
 import { type Access, unauthorized } from '../access.ts';
@@ -25,6 +25,30 @@ export function recordsOnly(body: unknown, what = 'a track event object') {
     `the body must be ${what} or an array of 1 to ${MAX_RECORDS} of them`,
   );
   return { error };
+}
+
+/**
+ * What POST /tracks and POST /labels answer: each record accepted or refused with its errors; 202
+ * when all were accepted, 207 when some, 400 when none.
+ */
+export function publishAnswer(
+  results: readonly ({ index: number } & (
+    { ok: true; track_id: string } | { ok: false; errors: FieldError[] }
+  ))[],
+) {
+  const accepted = results.filter((r) => r.ok).length;
+  return {
+    status: accepted === results.length ? 202 : accepted ? 207 : 400,
+    body: {
+      accepted,
+      rejected: results.length - accepted,
+      results: results.map((r) =>
+        r.ok
+          ? { index: r.index, accepted: true, track_id: r.track_id }
+          : { index: r.index, accepted: false, errors: r.errors },
+      ),
+    },
+  };
 }
 
 /** SQL of GET /tracks/:id/predictions (exported so the portability test runs it on both engines). */
@@ -71,17 +95,8 @@ export const trackRoutes =
         const results = await deps.publisher
           .publish(records)
           .catch((err: unknown) => Promise.reject(classifyKafkaError(err, 'publish the events')));
-        const accepted = results.filter((r) => r.ok).length;
-        const body = {
-          accepted,
-          rejected: results.length - accepted,
-          results: results.map((r) =>
-            r.ok
-              ? { index: r.index, accepted: true, track_id: r.track_id }
-              : { index: r.index, accepted: false, errors: r.errors },
-          ),
-        };
-        return reply.status(accepted === results.length ? 202 : accepted ? 207 : 400).send(body);
+        const answer = publishAnswer(results);
+        return reply.status(answer.status).send(answer.body);
       },
     );
 
