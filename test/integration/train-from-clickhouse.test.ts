@@ -86,7 +86,11 @@ test('after two replays of the sample, the training matrix from ClickHouse equal
   });
   assert.equal(fromCh.protocols.grouped?.trainRows, fromCsv.protocols.grouped?.trainRows);
   assert.equal(fromCh.protocols.grouped?.rf?.metrics.rmse, fromCsv.protocols.grouped?.rf?.metrics.rmse);
-  assert.match(fromCh.data.path, /^clickhouse .*track_events, labelled$/);
+  // The report names the moment its labels were read up to: `--labels-before` reads them again.
+  assert.match(
+    fromCh.data.path,
+    /^clickhouse .*track_events, labelled, labels arrived by \d{4}-\d\d-\d\dT[\d:.]+Z \(--labels-before\)$/,
+  );
 });
 
 test('from ClickHouse: too few labelled rows, or none in the window, stops with how many were found', async () => {
@@ -99,7 +103,7 @@ test('from ClickHouse: too few labelled rows, or none in the window, stops with 
       minRows: 50,
       log: () => undefined,
     }),
-    /labelled, last 1s: 0 usable labelled rows \(of 0 read\); need at least 50 to train \(--min-rows\)/,
+    /labelled, last 1s, labels arrived by \S+ \(--labels-before\): 0 usable labelled rows \(of 0 read\); need at least 50 to train \(--min-rows\)/,
   );
 });
 
