@@ -16,6 +16,7 @@ export const ROOMS = {
   dashboards: ['lib', 'schemas', 'models', 'warehouse', 'alerts'],
   api: ['lib', 'schemas', 'models', 'registry', 'warehouse', 'producers', 'alerts', 'dashboards'],
   infra: ['lib'],
+  autopilot: ['lib', 'schemas', 'models', 'registry', 'warehouse', 'infra'],
   bench: [
     'lib',
     'schemas',
@@ -38,6 +39,7 @@ export const ROOMS = {
     'producers',
     'scorers',
     'labels',
+    'autopilot',
     'alerts',
     'dashboards',
     'api',

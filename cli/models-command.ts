@@ -12,6 +12,7 @@ import { HitstreamError } from '../lib/errors.ts';
 import { backfill } from '../registry/backfill.ts';
 import { createLifecycle } from '../registry/lifecycle.ts';
 import type { RoleState } from '../registry/roles.ts';
+import { describeTest } from '../registry/sequential-test.ts';
 
 const say = (m: string) => process.stderr.write(`models: ${m}\n`);
 const rolesLine = (s: RoleState) =>
@@ -99,7 +100,7 @@ export function registerModelsCommand(program: Command): void {
   models
     .command('promote <version>')
     .description(
-      'Make a version live; refused when it is worse than live on the labelled events of the window',
+      'Make a version live; refused unless the sequential test on labelled events shows it better than live',
     )
     .option('--force', 'promote even if it is worse, or was never scored beside live')
     .option('--window <w>', 'labelled events of this window (90s, 15m, 2h, 1d)', '1h')
@@ -144,11 +145,15 @@ export function registerModelsCommand(program: Command): void {
         const c = await l.compare(parseWindow(opts.window), opts.version);
         if (opts.json)
           return void process.stdout.write(
-            `${JSON.stringify({ live: c.live, shadow: c.shadow, models: c.rows }, null, 2)}\n`,
+            `${JSON.stringify({ live: c.live, shadow: c.shadow, models: c.rows, test: c.test ?? null }, null, 2)}\n`,
           );
         process.stdout.write(
           `${c.rows.length ? c.table : `no labelled events scored by both ${c.live} and ${c.shadow} in the window`}\n`,
         );
+        if (c.test)
+          process.stdout.write(
+            `${c.shadow} (${c.test.challenger.score}) against live ${c.live} (${c.test.incumbent.score}): ${describeTest(c.test, { challenger: 'shadow', incumbent: 'live' })}; \`models promote\` needs "better"\n`,
+          );
       }),
     );
 }

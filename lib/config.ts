@@ -388,6 +388,35 @@ export const SETTINGS = {
     meaning:
       "Workers, API, replay and up: after SIGTERM, the longest wait for work in hand (stored, committed) before exiting anyway; what is left is named, not committed. Under Kubernetes' 30 s grace. A second signal exits at once.",
   },
+  autopilotPolicy: {
+    env: 'HITSTREAM_AUTOPILOT_POLICY',
+    kind: 'string',
+    default: 'autopilot.policy.yml',
+    meaning:
+      'Autopilot: its policy file (YAML): what starts a run, training, judging, auto or approve, guardrails. Validated at start.',
+  },
+  autopilotHost: {
+    env: 'HITSTREAM_AUTOPILOT_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    meaning: "Autopilot: listen address of its Alertmanager webhook, /status, /metrics and /health.",
+  },
+  autopilotPort: {
+    env: 'HITSTREAM_AUTOPILOT_PORT',
+    kind: 'int',
+    default: '9098',
+    min: 0,
+    max: 65535,
+    meaning: 'Autopilot: port of its Alertmanager webhook (POST /webhook), /status, /metrics and /health.',
+  },
+  autopilotSecret: {
+    env: 'HITSTREAM_AUTOPILOT_SECRET',
+    kind: 'string',
+    default: '',
+    secret: true,
+    meaning:
+      "Autopilot: the shared secret its webhook requires (`Authorization: Bearer SECRET`, Alertmanager's `http_config.authorization`). Empty: the native stack's, generated once in HITSTREAM_HOME/autopilot/secret.",
+  },
   apiKey: {
     env: 'HITSTREAM_API_KEY',
     kind: 'string',

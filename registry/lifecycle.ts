@@ -11,6 +11,8 @@ import type { Config } from '../lib/config.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type ComparisonRow, compareSql, comparisonTable, parseComparison, worseModels } from './compare.ts';
+import { judge, servedScore } from './judge.ts';
+import { describeTest } from './sequential-test.ts';
 import { publishRoles, readRoles } from './role-topic.ts';
 import { applyRoleChange, type RoleChange, roleOf, type RoleState } from './roles.ts';
 import { createModelStore } from './store.ts';
@@ -18,14 +20,16 @@ import { createModelStore } from './store.ts';
 /** Who changes a role, for the audit trail: HITSTREAM_USER, else user@host. */
 export const actor = () => process.env.HITSTREAM_USER || `${userInfo().username}@${hostname()}`;
 
-export function createLifecycle(cfg: Config, log: Logger) {
+/** `by` names who changes roles in the audit trail (the autopilot passes its own name). */
+export function createLifecycle(cfg: Config, log: Logger, opts: { by?: string } = {}) {
   const ch = createClickhouse(cfg, { timeoutMs: 120_000 });
   const store = createModelStore(ch);
+  const by = () => opts.by ?? actor();
 
   async function change(c: RoleChange, opts: { force?: boolean } = {}): Promise<RoleState> {
     const [state, versions] = await Promise.all([readRoles(cfg, log), store.list()]);
     const known = new Set(versions.map((v) => v.version));
-    const next = applyRoleChange(state, c, { known, by: actor(), now: new Date() });
+    const next = applyRoleChange(state, c, { known, by: by(), now: new Date() });
     if ('version' in c && c.action !== 'register') await checkServable(c.version, state, versions);
     await publishRoles(cfg, next);
     await store.recordRoleChange({
@@ -78,7 +82,22 @@ export function createLifecycle(cfg: Config, log: Logger) {
       );
     const rs = await ch.query({ query: compareSql(shadow, windowSeconds), format: 'JSONEachRow' });
     const rows = parseComparison(await rs.json<Record<string, unknown>>());
-    return { live: state.live, shadow, rows, table: comparisonTable(rows, state.live, shadow) };
+    const test = await sequential(state.live, shadow, new Date(Date.now() - windowSeconds * 1000));
+    return { live: state.live, shadow, rows, table: comparisonTable(rows, state.live, shadow), test };
+  }
+
+  /** The sequential test of `challenger` (shadow rows) against `live`, each on its served score. */
+  async function sequential(live: string, challenger: string, since: Date) {
+    const [a, b] = await Promise.all([store.get(live), store.get(challenger)]);
+    if (!a || !b) return undefined; // a version from before the registry: no manifest to read
+    return judge(
+      ch,
+      {
+        incumbent: { version: live, score: servedScore(a) },
+        challenger: { version: challenger, score: servedScore(b) },
+      },
+      since,
+    );
   }
 
   return {
@@ -88,14 +107,16 @@ export function createLifecycle(cfg: Config, log: Logger) {
       return { state, versions: versions.map((v) => ({ ...v, role: roleOf(state, v.version) })) };
     },
     push: (dir: string, onProgress?: (done: number, total: number) => void, opts?: { reportFile?: string }) =>
-      store.push(dir, actor(), onProgress, opts),
+      store.push(dir, by(), onProgress, opts),
     shadow: (version: string) => change({ action: 'shadow', version }),
     shadowOff: () => change({ action: 'shadow-off' }),
     rollback: () => change({ action: 'rollback' }),
     compare,
     /**
      * Makes `version` live. Unless forced, it must have been scored beside live (as shadow, or by
-     * a backfill) on labelled events of the window, and be no worse on any model.
+     * a backfill) on labelled events of the window, and the sequential test (judge.ts) must show
+     * its served score better than live's: a window's RMSE, looked at until it happens to be
+     * lower, would let an equal version through sooner or later.
      */
     async promote(version: string, opts: { force?: boolean; windowSeconds?: number } = {}) {
       if (!(await store.get(version)))
@@ -107,9 +128,10 @@ export function createLifecycle(cfg: Config, log: Logger) {
       if (!opts.force) {
         let rows: ComparisonRow[] = [];
         let table = '';
+        let test: Awaited<ReturnType<typeof sequential>>;
         const state = await readRoles(cfg, log);
         if (state && state.live !== version)
-          ({ rows, table } = await compare(opts.windowSeconds ?? 3600, version));
+          ({ rows, table, test } = await compare(opts.windowSeconds ?? 3600, version));
         if (state && state.live !== version && !rows.some((r) => r.n > 0))
           throw new HitstreamError(
             'promote_refused',
@@ -117,7 +139,13 @@ export function createLifecycle(cfg: Config, log: Logger) {
             { field: 'VERSION' },
           );
         const worse = worseModels(rows);
-        if (worse.length)
+        if (state && test && test.decision !== 'better')
+          throw new HitstreamError(
+            'promote_refused',
+            `${version} is not shown better than live ${state.live}: ${describeTest(test, { challenger: version, incumbent: state.live })}${worse.length ? `; by RMSE in the window it is worse than live on ${worse.map((r) => r.model).join(', ')}` : ''}. Wait for more labels, or --force promotes it anyway\n${table}`,
+            { field: 'VERSION' },
+          );
+        if (!test && worse.length)
           throw new HitstreamError(
             'promote_refused',
             `${version} is worse than live on ${worse.map((r) => r.model).join(', ')} (RMSE on labelled events); --force promotes it anyway\n${table}`,
@@ -133,7 +161,7 @@ export function createLifecycle(cfg: Config, log: Logger) {
     async registerIfEmpty(dir: string) {
       const state = await readRoles(cfg, log);
       if (state) return { version: state.live, registered: false };
-      const pushed = await store.push(dir, actor());
+      const pushed = await store.push(dir, by());
       const next = await change({ action: 'register', version: pushed.version });
       return { version: next.live, registered: true };
     },

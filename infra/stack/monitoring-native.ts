@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Config } from '../../lib/config.ts';
 export { alertmanagerUrlOf, prometheusUrlOf } from '../../lib/config.ts';
+import { autopilotSecret, autopilotSecretFile } from '../../lib/autopilot-secret.ts';
 import { HitstreamError } from '../../lib/errors.ts';
 import { REPO_ROOT, stackPaths } from './paths.ts';
 import {
@@ -123,6 +124,9 @@ function writePrometheusConfig(cfg: Config): string {
 
 /** Alertmanager's routing: everything to the API's receiver, with the write key when one is set. */
 export function alertmanagerConfig(cfg: Config, webhookUrl: string) {
+  // The autopilot hears every alert too (its policy picks the ones that start a run); its own
+  // `info` outcomes go to the API alone. When no autopilot runs, Alertmanager logs a failed send.
+  const autopilotHost = cfg.autopilotHost === '0.0.0.0' ? '127.0.0.1' : cfg.autopilotHost;
   return {
     route: {
       receiver: 'hitstream',
@@ -130,6 +134,10 @@ export function alertmanagerConfig(cfg: Config, webhookUrl: string) {
       group_wait: '10s',
       group_interval: '1m',
       repeat_interval: '4h',
+      routes: [
+        { receiver: 'autopilot', matchers: ['severity!="info"'], continue: true },
+        { receiver: 'hitstream' },
+      ],
     },
     receivers: [
       {
@@ -142,8 +150,28 @@ export function alertmanagerConfig(cfg: Config, webhookUrl: string) {
           },
         ],
       },
+      {
+        name: 'autopilot',
+        webhook_configs: [
+          {
+            url: `http://${autopilotHost}:${cfg.autopilotPort}/webhook`,
+            send_resolved: true,
+            http_config: {
+              authorization: cfg.autopilotSecret
+                ? { credentials: cfg.autopilotSecret }
+                : { credentials_file: autopilotSecretFileFor(cfg) },
+            },
+          },
+        ],
+      },
     ],
   };
+}
+
+/** The native stack's generated secret, made now if missing (Alertmanager reads it at start). */
+function autopilotSecretFileFor(cfg: Config) {
+  autopilotSecret(cfg);
+  return autopilotSecretFile(cfg);
 }
 
 function writeAlertmanagerConfig(cfg: Config): string {

@@ -33,7 +33,9 @@ test('equal models checked after every event: false promotions stay within the s
   for (let r = 0; r < runs; r++)
     if (sequentialTest(pairs(1000 + r, 3000), OPTS).decision === 'better') better++;
   const rate = better / runs;
-  console.log(`equal models, checked after each of 3,000 events: ${better} of ${runs} runs promoted (${rate})`);
+  console.log(
+    `equal models, checked after each of 3,000 events: ${better} of ${runs} runs promoted (${rate})`,
+  );
   // The band is two-sided at α, so one side is wrong at most α/2 of the time; α is what we state.
   assert.ok(rate <= OPTS.alpha, `false promotion rate ${rate} > α ${OPTS.alpha} (${better} of ${runs})`);
 });
