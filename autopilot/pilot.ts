@@ -165,6 +165,11 @@ export function createPilot(deps: {
       );
       r.candidate = await metrics.timed('push', () => act.push(dir));
       await step('pushed', 'training', `pushed as ${r.candidate}`, {});
+      // Shadow first, then backfill from the training cut: the events stored while the workers
+      // load the shadow are then scored by the backfill (a row scored twice is one row).
+      const roles = await act.roles();
+      if (roles?.shadow) await act.shadowOff();
+      await act.shadow(r.candidate);
       const filled = await metrics.timed('backfill', () => act.backfill(r.candidate!, r.cut));
       await step(
         'backfilled',
@@ -172,20 +177,16 @@ export function createPilot(deps: {
         `scored the ${filled.events} events stored since the training cut`,
         filled,
       );
-      const roles = await act.roles();
-      if (roles?.shadow) await act.shadowOff();
-      await act.shadow(r.candidate);
       r.judgingFrom = now();
       await step(
         'shadowed',
         'judging',
         `shadowing ${r.candidate} beside live ${roles?.live}${roles?.shadow ? ` (it replaced shadow ${roles.shadow})` : ''}`,
-        {
-          live: roles?.live,
-          judging_from: r.judgingFrom.toISOString(),
-        },
+        { live: roles?.live, judging_from: r.judgingFrom.toISOString() },
       );
     } catch (err) {
+      const roles = await act.roles().catch(() => undefined);
+      if (r.candidate && roles?.shadow === r.candidate) await act.shadowOff().catch(() => undefined);
       await finish('failed', `${(err as Error).message}; live untouched`).catch((e: unknown) =>
         log.error({ err: e }, 'could not record the failed run'),
       );
@@ -202,9 +203,9 @@ export function createPilot(deps: {
         'ended',
         `the roles changed outside the autopilot (live ${roles?.live}, shadow ${roles?.shadow ?? 'none'}); ${r.candidate} no longer judged`,
       );
-    const j = await act.judge(roles.live, r.candidate!, r.cut, test(policy.judging.margin));
+    const j = await act.judge(roles.live, r.candidate, r.cut, test(policy.judging.margin));
     metrics.testEvents(j.events);
-    const line = describeTest(j, { challenger: r.candidate!, incumbent: roles.live });
+    const line = describeTest(j, { challenger: r.candidate, incumbent: roles.live });
     const figures = testFigures(j);
     if (j.decision === 'better') {
       if (policy.mode === 'approve') {
@@ -214,9 +215,9 @@ export function createPilot(deps: {
           `${line}; approve with \`npx hitstream models promote ${r.candidate}\` or on the Models page`,
           figures,
         );
-        return act.notify({ run: r.id, outcome: 'awaiting approval', version: r.candidate!, summary: line });
+        return act.notify({ run: r.id, outcome: 'awaiting approval', version: r.candidate, summary: line });
       }
-      await act.promote(r.candidate!);
+      await act.promote(r.candidate);
       return enterProbation(r, roles.live, 'promoted', line, figures);
     }
     const overdue = now().getTime() - r.judgingFrom!.getTime() >= seconds(policy.judging.window) * 1000;
@@ -280,9 +281,9 @@ export function createPilot(deps: {
         'ended',
         `${r.candidate} is no longer live (live ${roles?.live}, by ${roles?.by}); probation ends`,
       );
-    const j = r.replaced ? await act.judge(r.candidate!, r.replaced, r.promotedAt!, test(0)) : undefined;
+    const j = r.replaced ? await act.judge(r.candidate, r.replaced, r.promotedAt!, test(0)) : undefined;
     const line = j
-      ? describeTest(j, { challenger: r.replaced!, incumbent: r.candidate! })
+      ? describeTest(j, { challenger: r.replaced!, incumbent: r.candidate })
       : 'no version to compare with';
     if (j?.decision === 'better') {
       await act.rollback();

@@ -99,7 +99,7 @@ export async function trainCandidate(
       `training exited with ${code}: ${tail.filter(Boolean).slice(-3).join(' | ') || 'no output'}`,
     );
   const report = JSON.parse(await readFile(join(root, 'report.json'), 'utf8')) as {
-    protocols: { grouped: Record<string, { metrics?: { rmse: number } } | number | unknown> };
+    protocols: { grouped: Record<string, unknown> };
   };
   const grouped = report.protocols.grouped;
   const rmse = Object.fromEntries(

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { describeError, HitstreamError } from '../lib/errors.ts';
 import { requireDataFile } from '../lib/kaggle-csv.ts';
 import { registerAlertsCommand } from './alerts-command.ts';
+import { registerAutopilotCommand } from './autopilot-command.ts';
 import { registerBenchCommand } from './bench-command.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerDashboardsCommand } from './dashboards-command.ts';
@@ -35,6 +36,7 @@ registerDashboardsCommand(program);
 registerAlertsCommand(program);
 registerDeadLettersCommand(program);
 registerModelsCommand(program);
+registerAutopilotCommand(program);
 registerBenchCommand(program);
 
 try {

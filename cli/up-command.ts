@@ -53,6 +53,7 @@ interface UpOptions {
   rate?: number;
   replay: boolean;
   exit?: boolean;
+  autopilot?: boolean;
 }
 
 /**
@@ -131,7 +132,7 @@ async function up(opts: UpOptions): Promise<void> {
   const { cfg, external, startedStack } = await ensureStack(first, env);
   await prepareStorage(cfg);
 
-  const started = startServices(cfg, env, opts.workers, Boolean(pretty));
+  const started = startServices(cfg, env, opts.workers, Boolean(pretty), { autopilot: opts.autopilot });
   // Prometheus scrapes the workers this command starts (and, after a clean stop, none).
   if (!external) writeWorkerTargets(cfg, started.workerPorts);
   let stopping = false;
@@ -194,5 +195,9 @@ export function registerUpCommand(program: Command): void {
     .option('--rate <n>', 'replay rate, events/s (default: as fast as possible)', positive)
     .option('--no-replay', 'start the pipeline without replaying anything')
     .option('--exit', 'stop everything once the replay has been scored (for scripts and smoke tests)')
+    .option(
+      '--autopilot',
+      'also start the autopilot (policy: HITSTREAM_AUTOPILOT_POLICY, autopilot.policy.yml)',
+    )
     .action(up);
 }

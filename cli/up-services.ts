@@ -35,7 +35,13 @@ async function waitHealthy(
 }
 
 /** Starts the workers (on the worker port and the ones after it) and the API. */
-export function startServices(cfg: Config, env: NodeJS.ProcessEnv, workers: number, pretty: boolean) {
+export function startServices(
+  cfg: Config,
+  env: NodeJS.ProcessEnv,
+  workers: number,
+  pretty: boolean,
+  opts: { autopilot?: boolean } = {},
+) {
   const start = (name: string, command: string, childEnv: NodeJS.ProcessEnv) => {
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, command], {
       env: childEnv,
@@ -58,6 +64,14 @@ export function startServices(cfg: Config, env: NodeJS.ProcessEnv, workers: numb
     url: `http://${local}:${cfg.apiPort}/health`,
     child: start('api', 'api', env),
   });
+  if (opts.autopilot) {
+    const host = cfg.autopilotHost === '0.0.0.0' ? '127.0.0.1' : cfg.autopilotHost;
+    services.push({
+      name: `autopilot (HITSTREAM_AUTOPILOT_PORT ${cfg.autopilotPort})`,
+      url: `http://${host}:${cfg.autopilotPort}/health`,
+      child: start('autopilot', 'autopilot', env),
+    });
+  }
   // Stores the labels topic; it serves no HTTP, so its exit is its only signal (said by `up`).
   const labelSink = start('label-sink', 'label-sink', env);
   const children = [...services.map((s) => s.child), labelSink];

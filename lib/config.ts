@@ -399,7 +399,7 @@ export const SETTINGS = {
     env: 'HITSTREAM_AUTOPILOT_HOST',
     kind: 'string',
     default: '127.0.0.1',
-    meaning: "Autopilot: listen address of its Alertmanager webhook, /status, /metrics and /health.",
+    meaning: 'Autopilot: listen address of its Alertmanager webhook, /status, /metrics and /health.',
   },
   autopilotPort: {
     env: 'HITSTREAM_AUTOPILOT_PORT',

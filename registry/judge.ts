@@ -69,11 +69,11 @@ export async function judge(
 ): Promise<Judgement> {
   const rs = await ch.query({
     query: pairedErrorsSql(sides.incumbent, sides.challenger, since.getTime() / 1000),
-    format: 'JSONCompactEachRow',
+    format: 'JSONEachRow', // 18.16 has no compact JSON format
   });
-  const rows = await rs.json<[number, number]>();
+  const rows = await rs.json<{ incumbent_error: number; challenger_error: number }>();
   const state = sequentialTest(
-    rows.map(([incumbent, challenger]) => ({ incumbent: Number(incumbent), challenger: Number(challenger) })),
+    rows.map((r) => ({ incumbent: Number(r.incumbent_error), challenger: Number(r.challenger_error) })),
     opts,
   );
   return { ...state, ...sides, since: since.toISOString() };

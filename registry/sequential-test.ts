@@ -111,9 +111,14 @@ export function sequentialTest(
 }
 
 /** One line for a terminal, a log or the audit trail. */
-export function describeTest(s: SequentialState, names = { challenger: 'challenger', incumbent: 'incumbent' }) {
+export function describeTest(
+  s: SequentialState,
+  names = { challenger: 'challenger', incumbent: 'incumbent' },
+) {
   const rmse = (mse: number) => Math.sqrt(mse).toFixed(2);
-  const band = Number.isFinite(s.lower) ? `[${s.lower.toFixed(1)}, ${s.upper.toFixed(1)}]` : '(too few events)';
+  const band = Number.isFinite(s.lower)
+    ? `[${s.lower.toFixed(1)}, ${s.upper.toFixed(1)}]`
+    : '(too few events)';
   const verdict =
     s.decision === 'better'
       ? `${names.challenger} is better by the margin (decided at event ${s.decidedAt})`

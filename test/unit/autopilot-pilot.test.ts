@@ -3,6 +3,7 @@
  * one run at a time, promote / retire / approve / roll back on the test's decision, a failed
  * training, and a restart mid-run. The real services are in test/integration/autopilot.test.ts.
  */
+/* eslint-disable @typescript-eslint/require-await -- the fakes answer at once, as promises like the real actions */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createAutopilotMetrics } from '../../autopilot/metrics.ts';
