@@ -32,6 +32,7 @@ import { answerWrongMethods } from './methods.ts';
 import { keyMatcher, useRateLimits } from './protection.ts';
 import { driftRoutes } from './routes/drift.ts';
 import { modelRoutes } from './routes/models.ts';
+import { autopilotRoutes } from './routes/autopilot.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { trackRoutes } from './routes/tracks.ts';
 import { labelRoutes } from './routes/labels.ts';
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(trackRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(labelRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(modelRoutes(serving));
+  await app.register(autopilotRoutes({ storage, access, cfg }));
   await app.register(driftRoutes({ storage, serving, access }));
   await app.register(dashboardRoutes({ storage, access }));
   await app.register(

@@ -3,7 +3,6 @@
  * who, why and the figures behind it. Role changes it makes are also in `model_role_changes`.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { sql } from '../lib/sql.ts';
 
 /** Where a run is after a step; `done` ends it. */
 export type RunState = 'training' | 'judging' | 'approval' | 'probation' | 'done';
@@ -20,14 +19,14 @@ export interface Step {
   figures: Record<string, unknown>;
 }
 
-interface StoredStep extends Omit<Step, 'figures' | 'seq' | 'at'> {
+export interface StoredStep extends Omit<Step, 'figures' | 'seq' | 'at'> {
   seq: number | string;
   /** Epoch seconds: a DateTime as JSON is wall-clock text in the server's zone. */
   at_s: number | string;
   figures: string;
 }
 
-const parse = ({ at_s, ...r }: StoredStep): Step => ({
+export const parseStep = ({ at_s, ...r }: StoredStep): Step => ({
   ...r,
   seq: Number(r.seq),
   at: new Date(Number(at_s) * 1000).toISOString(),
@@ -36,9 +35,24 @@ const parse = ({ at_s, ...r }: StoredStep): Step => ({
 
 const COLUMNS = 'run, seq, toUInt32(at) AS at_s, by, step, state, version, reason, figures';
 
+/** The steps of the last `runs` runs (rows for parseStep). */
+export const lastRunsSql = (runs: number) =>
+  `SELECT ${COLUMNS} FROM autopilot_steps
+   WHERE run IN (SELECT run FROM autopilot_steps GROUP BY run ORDER BY min(at) DESC, run DESC LIMIT ${Math.floor(runs)})
+   ORDER BY run, seq`;
+
+/** Steps grouped by run, each run's steps in order, newest run first. */
+export function groupRuns(steps: Step[]): Step[][] {
+  const byRun = new Map<string, Step[]>();
+  for (const s of steps) byRun.set(s.run, [...(byRun.get(s.run) ?? []), s]);
+  return [...byRun.values()].sort(
+    (a, b) => b[0]!.at.localeCompare(a[0]!.at) || b[0]!.run.localeCompare(a[0]!.run),
+  );
+}
+
 export function createTrail(ch: ClickHouseClient) {
   const query = async (q: string) =>
-    (await (await ch.query({ query: q, format: 'JSONEachRow' })).json<StoredStep>()).map(parse);
+    (await (await ch.query({ query: q, format: 'JSONEachRow' })).json<StoredStep>()).map(parseStep);
   return {
     async record(step: Omit<Step, 'at'> & { at?: Date }) {
       await ch.insert({
@@ -54,21 +68,7 @@ export function createTrail(ch: ClickHouseClient) {
       });
     },
     /** The last `runs` runs, each with its steps in order, newest run first. */
-    async runs(runs = 20): Promise<Step[][]> {
-      const steps = await query(
-        `SELECT ${COLUMNS} FROM autopilot_steps
-         WHERE run IN (SELECT run FROM autopilot_steps GROUP BY run ORDER BY min(at) DESC, run DESC LIMIT ${Number(runs)})
-         ORDER BY run, seq`,
-      );
-      const byRun = new Map<string, Step[]>();
-      for (const s of steps) byRun.set(s.run, [...(byRun.get(s.run) ?? []), s]);
-      return [...byRun.values()].sort(
-        (a, b) => b[0]!.at.localeCompare(a[0]!.at) || b[0]!.run.localeCompare(a[0]!.run),
-      );
-    },
-    async run(id: string): Promise<Step[]> {
-      return query(`SELECT ${COLUMNS} FROM autopilot_steps WHERE ` + sql`run = ${id} ORDER BY seq`);
-    },
+    runs: async (runs = 20): Promise<Step[][]> => groupRuns(await query(lastRunsSql(runs))),
   };
 }
 

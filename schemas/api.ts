@@ -98,6 +98,7 @@ const ERROR_MEANINGS = {
   401: 'Header `x-api-key` is missing or wrong',
   404: 'What the request names does not exist here (`unknown_version`: not a version this process serves)',
   405: 'The path exists but not with this method (`Allow` lists the methods)',
+  409: 'Refused in the current state (`promote_refused`: the promotion test does not show the version better than live; `role_refused`): the message says why',
   413: 'The body is over 1 MiB (`body_too_large`)',
   415: 'The body is not `application/json` (`unsupported_media_type`)',
   429: 'Over the rate limit (`rate_limited`); `Retry-After` says when to try again',

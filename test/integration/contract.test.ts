@@ -7,16 +7,30 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { ensureTopics } from '../../lib/kafka.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { ARTIFACTS_DIR } from '../../models/model-set.ts';
+import { createLifecycle } from '../../registry/lifecycle.ts';
 import { type ScoringApp, startScoringApp } from '../helpers/scoring-app.ts';
 import { isolatedPipeline } from '../helpers/services.ts';
 
 let p: Awaited<ReturnType<typeof isolatedPipeline>>;
 let s: ScoringApp;
 
+/** A version in the registry, for the operations that name one (schemathesis is told it). */
+let version: string;
+
 before(async () => {
   p = await isolatedPipeline(1);
   s = await startScoringApp(p, { feed: true, listen: true });
+  await ensureTopics(p.cfg); // the role topic
+  const lifecycle = createLifecycle(p.cfg, createLogger('test-contract', 'warn'));
+  version = (await lifecycle.push(ARTIFACTS_DIR)).version;
+  await lifecycle.close();
 });
 after(async () => {
   await s.stop();
@@ -27,7 +41,7 @@ after(async () => {
 function run(cmd: string, args: string[], timeoutMs: number) {
   return new Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
     const child = spawn(cmd, args, {
-      env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' },
+      env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false', HITSTREAM_TEST_VERSION: version },
       timeout: timeoutMs,
     });
     let stdout = '';
@@ -39,10 +53,32 @@ function run(cmd: string, args: string[], timeoutMs: number) {
   });
 }
 
+/**
+ * Known ids for path parameters: a version that exists, so `POST /models/{version}/promote`
+ * reaches its logic (promoted once, then 409 "live already") instead of 404 on every try.
+ */
+function config(): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'hitstream-schemathesis-')), 'schemathesis.toml');
+  writeFileSync(path, '[parameters]\n"path.version" = "${HITSTREAM_TEST_VERSION}"\n');
+  return path;
+}
+
 test('schemathesis --checks all finds no failure in the API against its OpenAPI document', async () => {
   const result = await run(
     'schemathesis',
-    ['run', `${s.base}/docs/json`, '--url', s.base, '--checks', 'all', '--seed', '20261201', '--no-color'],
+    [
+      '--config-file',
+      config(),
+      'run',
+      `${s.base}/docs/json`,
+      '--url',
+      s.base,
+      '--checks',
+      'all',
+      '--seed',
+      '20261201',
+      '--no-color',
+    ],
     240_000,
   );
   assert.ok(
