@@ -75,7 +75,8 @@ export function nav(active) {
 async function showAlerts(banner) {
   // No banner when the alerts cannot be read (an older API, ClickHouse down): /health says why.
   const body = await getJson('/alerts?since=1h&limit=1').catch(() => null);
-  const active = body?.active ?? [];
+  // `info` is news, not a problem (the autopilot's run outcomes): the Alerts page lists it.
+  const active = (body?.active ?? []).filter((a) => a.severity !== 'info');
   banner.hidden = active.length === 0;
   if (!active.length) return;
   const critical = active.some((a) => a.severity === 'critical');

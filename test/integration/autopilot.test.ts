@@ -298,6 +298,11 @@ test('from an alert through Alertmanager to a better version, promoted and kept;
   assert.equal(roles?.shadow, badVersion, 'probation: the replaced version is shadowed');
 
   // Probation: the same fresh tracks again, scored by the new live version and the old as shadow.
+  await eventually(
+    () => Promise.resolve(serving.shadow()?.version),
+    (v) => v === badVersion,
+    60_000,
+  );
   await replayed(files.fresh);
   const done = await eventually(runSteps, (s) => s.at(-1)?.state === 'done', 180_000);
   const steps = done.map((x) => x.step);
@@ -313,6 +318,8 @@ test('from an alert through Alertmanager to a better version, promoted and kept;
   ]);
   assert.ok(done.every((x) => x.by === 'autopilot'));
   assert.match(done.at(-1)!.reason, new RegExp(`${candidate} kept after probation`));
+  assert.ok(Number(done.at(-1)!.figures.events) > 0, 'probation judged the events scored by both');
+  assert.notEqual(done.at(-1)!.figures.decision, 'better', 'the replaced version was not better');
   const after = await readRoles(cfg, log);
   assert.deepEqual([after?.live, after?.shadow], [candidate, null]);
 

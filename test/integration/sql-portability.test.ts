@@ -22,6 +22,8 @@ import {
 import { alertsSql } from '../../api/alerts-store.ts';
 import { deadLettersSql } from '../../producers/redrive.ts';
 import { compareSql } from '../../registry/compare.ts';
+import { pairedErrorsSql } from '../../registry/judge.ts';
+import { lastRunsSql } from '../../registry/trail.ts';
 import { driftReferencesSql } from '../../registry/references.ts';
 import { MODEL_NAMES, type ModelName } from '../../schemas/index.ts';
 import { sql } from '../../lib/sql.ts';
@@ -55,6 +57,8 @@ test('the API’s queries run on a current ClickHouse (chdb) too', () => {
     versionErrorSql(900, 'v1'),
     driftReferencesSql('v1'),
     compareSql('v1', 3600),
+    pairedErrorsSql({ version: 'v1', score: 'ensemble' }, { version: "v'2", score: 'rf' }, 1_700_000_000),
+    lastRunsSql(10),
     disagreementInWindowSql(900, 'v1'),
     alertsSql({ activeOnly: true, sinceSeconds: 86400, limit: 10 }),
     alertsSql({ activeOnly: false, sinceSeconds: 86400, limit: 10 }),
