@@ -29,8 +29,16 @@ export interface Actions {
   shadowOff(): Promise<void>;
   promote(version: string): Promise<void>;
   rollback(): Promise<void>;
-  /** The test of `challenger` (shadow rows) against `incumbent` (live rows) on events since `since`. */
-  judge(incumbent: string, challenger: string, since: Date, opts: SequentialOptions): Promise<Judgement>;
+  /**
+   * The test of `challenger` (shadow rows) against `incumbent` (live rows) on events since
+   * `since`, of tracks with no event in `unseen` (what the candidate trained on).
+   */
+  judge(
+    incumbent: string,
+    challenger: string,
+    since: Date,
+    opts: { test: SequentialOptions; unseen: { from: Date; to: Date } },
+  ): Promise<Judgement>;
   record(step: Omit<Step, 'at'>): Promise<void>;
   lastRuns(n: number): Promise<Step[][]>;
   notify(o: { run: string; outcome: string; version: string; summary: string }): Promise<void>;
@@ -203,7 +211,10 @@ export function createPilot(deps: {
         'ended',
         `the roles changed outside the autopilot (live ${roles?.live}, shadow ${roles?.shadow ?? 'none'}); ${r.candidate} no longer judged`,
       );
-    const j = await act.judge(roles.live, r.candidate, r.cut, test(policy.judging.margin));
+    const j = await act.judge(roles.live, r.candidate, r.cut, {
+      test: test(policy.judging.margin),
+      unseen: trainedOn(r),
+    });
     metrics.testEvents(j.events);
     const line = describeTest(j, { challenger: r.candidate, incumbent: roles.live });
     const figures = testFigures(j);
@@ -247,6 +258,12 @@ export function createPilot(deps: {
 
   const previousLive = (roles: RoleState) => roles.previous.at(-1) ?? '';
 
+  /** The span the candidate's training read: its tracks are left out of every judgement. */
+  const trainedOn = (r: Run) => ({
+    from: new Date(r.cut.getTime() - seconds(policy.training.since) * 1000),
+    to: r.cut,
+  });
+
   async function enterProbation(
     r: Run,
     replaced: string,
@@ -281,7 +298,9 @@ export function createPilot(deps: {
         'ended',
         `${r.candidate} is no longer live (live ${roles?.live}, by ${roles?.by}); probation ends`,
       );
-    const j = r.replaced ? await act.judge(r.candidate, r.replaced, r.promotedAt!, test(0)) : undefined;
+    const j = r.replaced
+      ? await act.judge(r.candidate, r.replaced, r.promotedAt!, { test: test(0), unseen: trainedOn(r) })
+      : undefined;
     const line = j
       ? describeTest(j, { challenger: r.replaced!, incumbent: r.candidate })
       : 'no version to compare with';

@@ -8,6 +8,7 @@ import { benchPipeline } from '../bench/pipeline.ts';
 import { benchPredict } from '../bench/predict.ts';
 import { benchShadow } from '../bench/shadow.ts';
 import { benchLabels } from '../bench/labels.ts';
+import { benchAutopilot } from '../bench/autopilot.ts';
 import { benchSwap } from '../bench/swap.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -76,6 +77,19 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchLabels>[1]) => {
       await benchLabels(loadConfig(), o);
+    });
+  bench
+    .command('autopilot')
+    .description(
+      'From an alert to a promoted better version (each step timed, from the audit trail), and scoring p99 while the autopilot trains vs quiet',
+    )
+    .option('--data <path>', 'CSV in the Kaggle format: its first half is history, its second fresh', SAMPLE)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
+    .option('--rate <n>', 'events per second scored in the quiet and training phases', positive, 1000)
+    .option('--seconds <n>', 'length of the quiet phase', positive, 20)
+    .option('--json', 'print JSON')
+    .action(async (o: Parameters<typeof benchAutopilot>[1]) => {
+      await benchAutopilot(loadConfig(), o);
     });
   bench
     .command('swap')

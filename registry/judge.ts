@@ -31,12 +31,31 @@ export interface Side {
 
 const LIVE_COLUMNS = ['event_id', 'track_id', 'score', 'popularity', 'scored_at'];
 
-/** Per event: both errors, in the order the labels arrived. */
-export function pairedErrorsSql(incumbent: Side, challenger: Side, sinceSeconds: number): string {
+/** A time range in epoch seconds, [from, to). */
+export interface Span {
+  from: number;
+  to: number;
+}
+
+/**
+ * Per event: both errors, in the order the labels arrived. With `unseen`, only tracks that had no
+ * event stored in that span: a candidate trained on those events is judged on tracks it never
+ * saw (the grouped protocol's rule), not on labels it learned.
+ */
+export function pairedErrorsSql(
+  incumbent: Side,
+  challenger: Side,
+  sinceSeconds: number,
+  unseen?: Span,
+): string {
+  const notTrainedOn = unseen
+    ? sql` AND track_id NOT IN (SELECT track_id FROM track_events WHERE event_time >= toDateTime(${Math.floor(unseen.from)}) AND event_time < toDateTime(${Math.floor(unseen.to)}))`
+    : '';
   const live =
     'SELECT event_id, track_id, score, popularity, scored_at FROM predictions FINAL ' +
     sql`WHERE model = ${incumbent.score} AND model_version = ${`${incumbent.score}-${incumbent.version}`}
-      AND event_time >= toDateTime(${Math.floor(sinceSeconds)})`;
+      AND event_time >= toDateTime(${Math.floor(sinceSeconds)})` +
+    notTrainedOn;
   // `label AS truth` a level down: a WHERE sees its SELECT's aliases (see compare.ts).
   return `SELECT incumbent_score - truth_value AS incumbent_error, challenger_score - truth_value AS challenger_error
 FROM (
@@ -60,21 +79,31 @@ export interface Judgement extends SequentialState {
   since: string;
 }
 
+export interface JudgeOptions {
+  test?: SequentialOptions;
+  /** Leave out the tracks with events in this span (the candidate's training data). */
+  unseen?: { from: Date; to: Date };
+}
+
 /** The test's state now, for `challenger` against `incumbent` on events since `since`. */
 export async function judge(
   ch: ClickHouseClient,
   sides: { incumbent: Side; challenger: Side },
   since: Date,
-  opts: SequentialOptions = PROMOTION_TEST,
+  opts: JudgeOptions = {},
 ): Promise<Judgement> {
+  const unseen = opts.unseen && {
+    from: opts.unseen.from.getTime() / 1000,
+    to: opts.unseen.to.getTime() / 1000,
+  };
   const rs = await ch.query({
-    query: pairedErrorsSql(sides.incumbent, sides.challenger, since.getTime() / 1000),
+    query: pairedErrorsSql(sides.incumbent, sides.challenger, since.getTime() / 1000, unseen),
     format: 'JSONEachRow', // 18.16 has no compact JSON format
   });
   const rows = await rs.json<{ incumbent_error: number; challenger_error: number }>();
   const state = sequentialTest(
     rows.map((r) => ({ incumbent: Number(r.incumbent_error), challenger: Number(r.challenger_error) })),
-    opts,
+    opts.test ?? PROMOTION_TEST,
   );
   return { ...state, ...sides, since: since.toISOString() };
 }

@@ -65,6 +65,12 @@ function splitSample() {
     history: write('history.csv', rows.slice(0, cut)),
     fresh: write('fresh.csv', rows.slice(cut, cut2)),
     later: write('later.csv', rows.slice(cut2)),
+    // The fresh rows under new track ids: tracks no version trained on, for a run whose candidate
+    // learned every track stored so far (the autopilot judges on unseen tracks only).
+    renamed: write(
+      'renamed.csv',
+      rows.slice(cut, cut2).map((r) => r.replace(/^([^,]*),([^,]*),/, '$1,$2-renamed,')),
+    ),
   };
 }
 
@@ -459,8 +465,8 @@ test('approve mode: nothing is promoted until a person approves on the Models pa
   const previous = (await runSteps())[0]?.run ?? '';
   await startAutopilot(POLICY.replace('mode: auto', 'mode: approve').replace('cooldown: 1h', 'cooldown: 1s'));
   const { run, candidate } = await newRunShadowed(previous);
-  // Fresh tracks again (this candidate trained on them too: here the test is about approval).
-  await replayed(files.fresh);
+  // Tracks under ids it never saw (the same features it trained on: this test is about approval).
+  await replayed(files.renamed);
   const waiting = await eventually(
     runSteps,
     (s) => s[0]?.run === run && s.at(-1)?.state !== 'judging',
