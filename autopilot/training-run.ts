@@ -14,7 +14,7 @@ import type { Policy } from './policy.ts';
 import { seconds } from './policy.ts';
 
 const BIN = fileURLToPath(new URL('../bin/hitstream.js', import.meta.url));
-const NICENESS = '10';
+const NICENESS = '19';
 
 export interface Trained {
   dir: string;
