@@ -145,7 +145,7 @@ export function loadPolicy(path: string): Policy {
     throw new HitstreamError(
       'policy_invalid',
       `${path}: cannot read the policy (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); HITSTREAM_AUTOPILOT_POLICY names the file`,
-      { field: 'HITSTREAM_AUTOPILOT_POLICY', cause: err },
+      { field: 'HITSTREAM_AUTOPILOT_POLICY', cause: err, explainsCause: true },
     );
   }
   return parsePolicy(text, path);

@@ -102,7 +102,7 @@ async function prepareStorage(cfg: Config) {
   );
 }
 
-const openLines = (cfg: Config, base: string, workers: number) =>
+const openLines = (cfg: Config, base: string, workers: number, autopilot?: boolean) =>
   [
     'open:',
     `  Live         ${base}/live.html`,
@@ -114,6 +114,11 @@ const openLines = (cfg: Config, base: string, workers: number) =>
     `  Alertmanager ${alertmanagerUrlOf(cfg)}`,
     `  API docs     ${base}/docs`,
     `  Metrics      ${base}/metrics, workers on :${cfg.workerPort}${workers > 1 ? `-${cfg.workerPort + workers - 1}` : ''}/metrics`,
+    ...(autopilot
+      ? [
+          `  Autopilot    http://127.0.0.1:${cfg.autopilotPort}/status (runs on the Models page; \`npx hitstream autopilot status\`)`,
+        ]
+      : []),
   ].join('\n');
 
 async function up(opts: UpOptions): Promise<void> {
@@ -177,7 +182,7 @@ async function up(opts: UpOptions): Promise<void> {
       )
     : () => undefined;
   if (opts.replay) await replayAndWaitScored(cfg, opts, say);
-  say(openLines(cfg, base, opts.workers));
+  say(openLines(cfg, base, opts.workers, opts.autopilot));
   if (opts.exit) {
     stopStatus();
     await stopAll(0);
