@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AlertmanagerPayload } from './pilot.ts';
+import type { AlertmanagerPayload } from './triggers.ts';
 
 const sameSecret = (given: string, secret: string) => {
   const a = Buffer.from(given);

@@ -6,13 +6,11 @@
  * and started again: it resumes its run from the audit trail.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Config } from '../../lib/config.ts';
-import { createClickhouse } from '../../lib/clickhouse.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPublisher, type Publisher } from '../../producers/publisher.ts';
@@ -20,13 +18,18 @@ import { replayCsv } from '../../producers/replay.ts';
 import { createLifecycle } from '../../registry/lifecycle.ts';
 import { readRoles } from '../../registry/role-topic.ts';
 import { type Serving, startServing } from '../../registry/serving.ts';
-import { createTrail, type Step } from '../../registry/trail.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { train } from '../../training/train.ts';
 import { eventually, isolatedPipeline } from '../helpers/services.ts';
+import {
+  autopilotProcess,
+  latestRun,
+  renamed,
+  sampleParts,
+  shadowLoaded as shadowLoadedBy,
+} from '../helpers/autopilot.ts';
 
-const SAMPLE = 'data/spotify_tracks_sample.csv';
 const PORT = 19298;
 const SECRET = 'probation-test-secret';
 const log = createLogger('test-probation', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -36,33 +39,22 @@ let cfg: Config;
 let serving: Serving;
 let worker: Worker;
 let publisher: Publisher;
-let autopilot: ChildProcess | undefined;
-let output = '';
+let autopilot: ReturnType<typeof autopilotProcess>;
 
 /**
  * The sample in file order (by genre): the first 40 % ("ours", the candidate's genres) and the
  * last 40 % ("theirs", the live version's), each also under new track ids (unseen tracks with the
  * same features).
  */
-function splitSample() {
-  const [header, ...rows] = readFileSync(SAMPLE, 'utf8').trimEnd().split('\n');
-  const n = Math.floor(rows.length * 0.4);
-  const write = (name: string, part: string[]) => {
-    const path = join(dir, name);
-    writeFileSync(path, `${[header, ...part].join('\n')}\n`);
-    return path;
-  };
-  const renamed = (part: string[], suffix: string) =>
-    part.map((r) => r.replace(/^([^,]*),([^,]*),/, `$1,$2-${suffix},`));
-  const ours = rows.slice(0, n);
-  const theirs = rows.slice(-n);
-  return {
-    ours: write('ours.csv', ours),
-    oursRenamed: write('ours-renamed.csv', renamed(ours, 'r1')),
-    theirs: write('theirs.csv', theirs),
-    theirsRenamed: write('theirs-renamed.csv', renamed(theirs, 'r2')),
-  };
-}
+const splitSample = () => {
+  const n = (rows: string[]) => Math.floor(rows.length * 0.4);
+  return sampleParts(dir, {
+    ours: (rows) => rows.slice(0, n(rows)),
+    oursRenamed: (rows) => renamed(rows.slice(0, n(rows)), 'r1'),
+    theirs: (rows) => rows.slice(-n(rows)),
+    theirsRenamed: (rows) => renamed(rows.slice(-n(rows)), 'r2'),
+  });
+};
 
 const POLICY = `
 trigger: { alerts: [HitstreamErrorAboveTest], firing_for: 1s }
@@ -80,6 +72,12 @@ before(async () => {
   p = await isolatedPipeline(2);
   cfg = { ...p.cfg, home: dir, writeIntervalMs: 200, autopilotPort: PORT };
   await ensureTopics(cfg);
+  autopilot = autopilotProcess(
+    dir,
+    // No Alertmanager here: the outcome's notice fails, said in the log; the trail has it.
+    { ...p.env, HITSTREAM_AUTOPILOT_SECRET: SECRET, HITSTREAM_ALERTMANAGER_PORT: '19299' },
+    PORT,
+  );
   // The live version knows "their" genres only.
   const out = join(dir, 'live', 'models');
   await train({
@@ -101,64 +99,16 @@ before(async () => {
 });
 
 after(async () => {
-  await stopAutopilot('SIGTERM');
+  await autopilot.stop();
   await publisher?.close();
   await worker?.stop();
   await serving?.stop();
   await p.cleanup();
 });
 
-async function stopAutopilot(signal: NodeJS.Signals) {
-  if (!autopilot || autopilot.exitCode !== null || autopilot.signalCode !== null) return;
-  const exited = new Promise((r) => autopilot!.once('exit', r));
-  autopilot.kill(signal);
-  await exited;
-}
-
-async function startAutopilot() {
-  const policy = join(dir, 'policy.yml');
-  writeFileSync(policy, POLICY);
-  autopilot = spawn(process.execPath, ['bin/hitstream.js', 'autopilot'], {
-    env: {
-      ...p.env,
-      HITSTREAM_HOME: dir,
-      HITSTREAM_AUTOPILOT_POLICY: policy,
-      HITSTREAM_AUTOPILOT_PORT: String(PORT),
-      HITSTREAM_AUTOPILOT_SECRET: SECRET,
-      // No Alertmanager here: the outcome's notice fails, said in the log; the trail has it.
-      HITSTREAM_ALERTMANAGER_PORT: '19299',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  autopilot.stdout!.on('data', (b: Buffer) => (output += b.toString()));
-  autopilot.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-  await eventually(
-    () =>
-      fetch(`http://127.0.0.1:${PORT}/health`)
-        .then((r) => r.ok)
-        .catch(() => false),
-    (ok) => ok || autopilot!.exitCode !== null,
-    60_000,
-  );
-  assert.equal(autopilot.exitCode, null, output);
-}
-
-async function runSteps(): Promise<Step[]> {
-  const ch = createClickhouse(cfg);
-  try {
-    return (await createTrail(ch).runs(1))[0] ?? [];
-  } finally {
-    await ch.close();
-  }
-}
-
-const shadowLoaded = (version: string) =>
-  eventually(
-    () => Promise.resolve(serving.shadow()?.version),
-    (v) => v === version,
-    60_000,
-  );
+const startAutopilot = () => autopilot.start(POLICY);
+const runSteps = () => latestRun(cfg);
+const shadowLoaded = (version: string) => shadowLoadedBy(serving, version);
 
 test('killed while judging, the autopilot resumes its run; a promoted version that does worse in probation is rolled back', async () => {
   const ours = await replayCsv(publisher, { path: files.ours, quiet: true });
@@ -191,11 +141,11 @@ test('killed while judging, the autopilot resumes its run; a promoted version th
   assert.equal(
     shadowed.at(-1)!.step,
     'shadowed',
-    `${JSON.stringify(shadowed.map((x) => [x.step, x.reason]))}\n${output}`,
+    `${JSON.stringify(shadowed.map((x) => [x.step, x.reason]))}\n${autopilot.state.output}`,
   );
 
   // Killed while judging, before any event it could judge; started again, it goes on.
-  await stopAutopilot('SIGKILL');
+  await autopilot.stop('SIGKILL');
   await startAutopilot();
   const resumed = await eventually(runSteps, (s) => s.at(-1)?.step === 'resumed', 30_000);
   assert.equal(resumed.at(-1)!.state, 'judging');
@@ -211,7 +161,7 @@ test('killed while judging, the autopilot resumes its run; a promoted version th
   );
   assert.ok(
     promoted.some((x) => x.step === 'probation'),
-    `${JSON.stringify(promoted.map((x) => [x.step, x.reason]))}\n${output}`,
+    `${JSON.stringify(promoted.map((x) => [x.step, x.reason]))}\n${autopilot.state.output}`,
   );
   assert.equal((await readRoles(cfg, log))?.live, candidate);
 
@@ -220,7 +170,11 @@ test('killed while judging, the autopilot resumes its run; a promoted version th
   await replayCsv(publisher, { path: files.theirsRenamed, quiet: true });
   const done = await eventually(runSteps, (s) => s.at(-1)?.state === 'done', 120_000);
   const last = done.at(-1)!;
-  assert.equal(last.step, 'rolled back', `${JSON.stringify(done.map((x) => [x.step, x.reason]))}\n${output}`);
+  assert.equal(
+    last.step,
+    'rolled back',
+    `${JSON.stringify(done.map((x) => [x.step, x.reason]))}\n${autopilot.state.output}`,
+  );
   assert.match(last.reason, new RegExp(`${candidate} did worse than ${liveVersion} in probation`));
   assert.equal(last.figures.decision, 'better', 'the replaced version is better, by the test');
   const roles = await readRoles(cfg, log);

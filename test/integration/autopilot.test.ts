@@ -7,12 +7,11 @@
  * every step is in the audit trail. A webhook call without the secret gets 401 and starts nothing.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { buildApp } from '../../api/app.ts';
 import { FeedHub } from '../../api/feed/hub.ts';
@@ -26,14 +25,12 @@ import { replayCsv } from '../../producers/replay.ts';
 import { createLifecycle } from '../../registry/lifecycle.ts';
 import { readRoles } from '../../registry/role-topic.ts';
 import { type Serving, startServing } from '../../registry/serving.ts';
-import { createClickhouse } from '../../lib/clickhouse.ts';
-import { createTrail, type Step } from '../../registry/trail.ts';
 import { createWorkerMetrics } from '../../scorers/metrics.ts';
 import { createWorker, type Worker } from '../../scorers/worker.ts';
 import { train } from '../../training/train.ts';
 import { eventually, isolatedPipeline } from '../helpers/services.ts';
+import { autopilotProcess, latestRun, renamed, sampleParts, shadowLoaded } from '../helpers/autopilot.ts';
 
-const SAMPLE = 'data/spotify_tracks_sample.csv';
 const ALERTMANAGER_PORT = 19197;
 const AUTOPILOT_PORT = 19098;
 const log = createLogger('test-autopilot', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -43,36 +40,23 @@ let cfg: Config;
 let serving: Serving;
 let worker: Worker;
 let publisher: Publisher;
-let autopilot: ChildProcess | undefined;
+let autopilot: ReturnType<typeof autopilotProcess>;
 let api: Awaited<ReturnType<typeof buildApp>> | undefined;
-let output = '';
 
 /**
- * The sample split in file order (which is by genre): history (50 %) is what the first candidate
- * trains on, fresh (30 %) arrives after it, later (20 %) is new to every version until test 3.
+ * The sample in file order (which is by genre): history (50 %) is what the first candidate trains
+ * on, fresh (30 %) arrives after it, later (20 %) is new to every version until test 3; renamed
+ * is fresh under new track ids, for a candidate that learned every track stored so far.
  */
-function splitSample() {
-  const [header, ...rows] = readFileSync(SAMPLE, 'utf8').trimEnd().split('\n');
-  const cut = Math.floor(rows.length * 0.5);
-  const cut2 = Math.floor(rows.length * 0.8);
-  const write = (name: string, part: string[]) => {
-    const path = join(dir, name);
-    writeFileSync(path, `${[header, ...part].join('\n')}\n`);
-    return path;
-  };
-  return {
-    tiny: write('tiny.csv', rows.slice(0, 60)),
-    history: write('history.csv', rows.slice(0, cut)),
-    fresh: write('fresh.csv', rows.slice(cut, cut2)),
-    later: write('later.csv', rows.slice(cut2)),
-    // The fresh rows under new track ids: tracks no version trained on, for a run whose candidate
-    // learned every track stored so far (the autopilot judges on unseen tracks only).
-    renamed: write(
-      'renamed.csv',
-      rows.slice(cut, cut2).map((r) => r.replace(/^([^,]*),([^,]*),/, '$1,$2-renamed,')),
-    ),
-  };
-}
+const splitSample = () =>
+  sampleParts(dir, {
+    tiny: (rows) => rows.slice(0, 60),
+    history: (rows) => rows.slice(0, Math.floor(rows.length * 0.5)),
+    fresh: (rows) => rows.slice(Math.floor(rows.length * 0.5), Math.floor(rows.length * 0.8)),
+    later: (rows) => rows.slice(Math.floor(rows.length * 0.8)),
+    renamed: (rows) =>
+      renamed(rows.slice(Math.floor(rows.length * 0.5), Math.floor(rows.length * 0.8)), 'renamed'),
+  });
 
 const POLICY = `
 trigger: { alerts: [HitstreamFeatureDrift], firing_for: 1m }
@@ -97,6 +81,11 @@ before(async () => {
     apiPort: 19099,
   };
   await ensureTopics(cfg);
+  autopilot = autopilotProcess(
+    dir,
+    { ...p.env, HITSTREAM_ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), HITSTREAM_WRITE_INTERVAL_MS: '200' },
+    AUTOPILOT_PORT,
+  );
   // The bad live version: every model trained on 60 tracks.
   await train({
     data: files.tiny,
@@ -145,54 +134,10 @@ async function replayed(path: string) {
   return r.sent;
 }
 
-async function stopAutopilot() {
-  if (!autopilot || autopilot.exitCode !== null) return;
-  const exited = new Promise((r) => autopilot!.once('exit', r));
-  autopilot.kill('SIGTERM');
-  await exited;
-}
+const stopAutopilot = () => autopilot.stop();
+const startAutopilot = (text = POLICY) => autopilot.start(text);
 
-async function startAutopilot(text = POLICY) {
-  await stopAutopilot();
-  output = '';
-  const policy = join(dir, 'policy.yml');
-  writeFileSync(policy, text);
-  autopilot = spawn(process.execPath, ['bin/hitstream.js', 'autopilot'], {
-    env: {
-      ...p.env,
-      HITSTREAM_HOME: dir,
-      HITSTREAM_AUTOPILOT_POLICY: policy,
-      HITSTREAM_AUTOPILOT_PORT: String(AUTOPILOT_PORT),
-      HITSTREAM_ALERTMANAGER_PORT: String(ALERTMANAGER_PORT),
-      HITSTREAM_WRITE_INTERVAL_MS: '200',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  autopilot.stdout!.on('data', (b: Buffer) => (output += b.toString()));
-  autopilot.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-  await eventually(
-    () =>
-      fetch(`http://127.0.0.1:${AUTOPILOT_PORT}/health`)
-        .then((r) => r.ok)
-        .catch(() => false),
-    (ok) => ok || autopilot!.exitCode !== null,
-    60_000,
-  );
-  assert.equal(autopilot.exitCode, null, output);
-}
-
-const ch = () => createClickhouse(cfg);
-
-async function runSteps(): Promise<Step[]> {
-  const client = ch();
-  try {
-    const [run] = await createTrail(client).runs(1);
-    return run ?? [];
-  } finally {
-    await client.close();
-  }
-}
+const runSteps = () => latestRun(cfg);
 
 /** RMSE of the live scores of `version`'s served score on the events with labels. */
 async function liveRmse(version: string, score: string): Promise<{ n: number; rmse: number }> {
@@ -266,7 +211,7 @@ test('from an alert through Alertmanager to a better version, promoted and kept;
   );
   assert.ok(
     shadowed.some((x) => x.step === 'shadowed'),
-    `${JSON.stringify(shadowed, null, 1)}\n${output}`,
+    `${JSON.stringify(shadowed, null, 1)}\n${autopilot.state.output}`,
   );
   const candidate = shadowed.at(-1)!.version;
   assert.match(
@@ -277,11 +222,7 @@ test('from an alert through Alertmanager to a better version, promoted and kept;
 
   // Fresh events, never trained on: live (bad) and the candidate score each; the test decides.
   // (The worker loads the shadow within seconds; events before that are the backfill's.)
-  await eventually(
-    () => Promise.resolve(serving.shadow()?.version),
-    (v) => v === candidate,
-    60_000,
-  );
+  await shadowLoaded(serving, candidate);
   const fresh = await replayed(files.fresh);
   const promoted = await eventually(
     runSteps,
@@ -304,11 +245,7 @@ test('from an alert through Alertmanager to a better version, promoted and kept;
   assert.equal(roles?.shadow, badVersion, 'probation: the replaced version is shadowed');
 
   // Probation: the same fresh tracks again, scored by the new live version and the old as shadow.
-  await eventually(
-    () => Promise.resolve(serving.shadow()?.version),
-    (v) => v === badVersion,
-    60_000,
-  );
+  await shadowLoaded(serving, badVersion);
   await replayed(files.fresh);
   const done = await eventually(runSteps, (s) => s.at(-1)?.state === 'done', 180_000);
   const steps = done.map((x) => x.step);
@@ -419,14 +356,10 @@ async function newRunShadowed(previous: string) {
   await alert('resolved');
   assert.ok(
     steps.some((x) => x.step === 'shadowed'),
-    `${JSON.stringify(steps, null, 1)}\n${output}`,
+    `${JSON.stringify(steps, null, 1)}\n${autopilot.state.output}`,
   );
   const candidate = steps.at(-1)!.version;
-  await eventually(
-    () => Promise.resolve(serving.shadow()?.version),
-    (v) => v === candidate,
-    60_000,
-  );
+  await shadowLoaded(serving, candidate);
   return { run: steps[0]!.run, candidate };
 }
 
@@ -446,7 +379,7 @@ test('a candidate that is not better by the margin is retired, with the figures 
       done.map((x) => [x.step, x.reason]),
       null,
       1,
-    )}\n${output}`,
+    )}\n${autopilot.state.output}`,
   );
   assert.equal(last.figures.decision, 'not better');
   assert.equal(last.figures.margin, 0.5);
