@@ -305,6 +305,31 @@ const CASES: Case[] = [
     expect: [],
   },
   {
+    what: 'an autopilot run fails at minute 5',
+    series: {
+      'hitstream_autopilot_runs_total{instance="autopilot",outcome="failed"}': '0x5 1x10',
+      'hitstream_autopilot_runs_total{instance="autopilot",outcome="promoted"}': '0x15',
+    },
+    alert: 'HitstreamAutopilotRunFailed',
+    at: '10m',
+    expect: [
+      {
+        labels: { outcome: 'failed' },
+        summary: 'An autopilot run ended failed in the last hour: live is the version it was before',
+      },
+    ],
+  },
+  {
+    what: 'autopilot runs promote and retire: quiet',
+    series: {
+      'hitstream_autopilot_runs_total{instance="autopilot",outcome="promoted"}': '0x5 1x10',
+      'hitstream_autopilot_runs_total{instance="autopilot",outcome="retired"}': '0x3 1x12',
+    },
+    alert: 'HitstreamAutopilotRunFailed',
+    at: '10m',
+    expect: [],
+  },
+  {
     what: 'the quality metrics stop at minute 0',
     series: { 'hitstream_quality_last_run_timestamp_seconds{instance="api"}': '0x15' },
     alert: 'HitstreamQualityMetricsStale',

@@ -191,7 +191,7 @@ export function alertRules(th: Thresholds = readThresholds()): AlertRule[] {
     {
       name: 'HitstreamServiceDown',
       severity: 'critical',
-      expr: 'up{job=~"hitstream-workers|hitstream-api"} < 1',
+      expr: 'up{job=~"hitstream-workers|hitstream-api|hitstream-autopilot"} < 1',
       for: '1m',
       summary: '{{ $labels.service }} {{ $labels.instance }} does not answer its /metrics',
       runbook:
@@ -225,6 +225,16 @@ export function alertRules(th: Thresholds = readThresholds()): AlertRule[] {
         'Version {{ $labels.version }} failed to load on {{ $labels.instance }}; the previous set keeps serving',
       runbook:
         '`npx hitstream models list` shows the roles; the log names the file and reason; `npx hitstream models rollback` makes the previous version live everywhere.',
+    },
+    {
+      name: 'HitstreamAutopilotRunFailed',
+      severity: 'warning',
+      expr: 'sum by (outcome) (increase(hitstream_autopilot_runs_total{outcome=~"failed|rolled back"}[1h])) > 0',
+      for: '0s',
+      summary:
+        'An autopilot run ended {{ $labels.outcome }} in the last hour: live is the version it was before',
+      runbook:
+        '`npx hitstream autopilot status` gives each step with its reason and figures (the Models page draws them); a failed training names its cause (too few labelled rows: lower training.min_labelled_rows or widen training.since in the policy); a rollback names the test that decided it.',
     },
     {
       name: 'HitstreamQualityMetricsStale',

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { STACK_CLUSTER, stackHasClickhouseCluster } from '../infra/stack/clickhouse-native.ts';
 import { brokerList, kafkaNodes } from '../infra/stack/kafka-native.ts';
-import { writeWorkerTargets } from '../infra/stack/monitoring-native.ts';
+import { writeAutopilotTargets, writeWorkerTargets } from '../infra/stack/monitoring-native.ts';
 import { stackDown, stackUp } from '../infra/stack/stack.ts';
 import { migrate } from '../infra/migrate.ts';
 import { alertmanagerUrlOf, type Config, loadConfig, prometheusUrlOf } from '../lib/config.ts';
@@ -140,6 +140,7 @@ async function up(opts: UpOptions): Promise<void> {
   const started = startServices(cfg, env, opts.workers, Boolean(pretty), { autopilot: opts.autopilot });
   // Prometheus scrapes the workers this command starts (and, after a clean stop, none).
   if (!external) writeWorkerTargets(cfg, started.workerPorts);
+  if (!external) writeAutopilotTargets(cfg, Boolean(opts.autopilot));
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
@@ -150,6 +151,7 @@ async function up(opts: UpOptions): Promise<void> {
     await terminate(started.running());
     // Stopped on purpose: not a "service down" alert for a stack that keeps running.
     if (!external) writeWorkerTargets(cfg, []);
+    if (!external) writeAutopilotTargets(cfg, false);
     if (startedStack) {
       await stackDown(cfg);
       say('stack stopped');

@@ -87,6 +87,15 @@ export function writeWorkerTargets(cfg: Config, ports: number[]): void {
   );
 }
 
+/** The autopilot, when `up --autopilot` runs one (none otherwise, so no "down" alert for it). */
+export function writeAutopilotTargets(cfg: Config, running: boolean): void {
+  mkdirSync(targetsDir(cfg), { recursive: true });
+  writeFileSync(
+    join(targetsDir(cfg), 'autopilot.json'),
+    `${JSON.stringify(running ? [{ targets: [`127.0.0.1:${cfg.autopilotPort}`], labels: { service: 'autopilot' } }] : [])}\n`,
+  );
+}
+
 function writePrometheusConfig(cfg: Config): string {
   const dir = dirOf(cfg, 'prometheus');
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -95,6 +104,7 @@ function writePrometheusConfig(cfg: Config): string {
   // None until `up` starts some: a stack without workers is not a "service down" alert. A worker
   // started by hand is scraped once its port is added to this file.
   if (!existsSync(workers)) writeWorkerTargets(cfg, []);
+  if (!existsSync(join(targetsDir(cfg), 'autopilot.json'))) writeAutopilotTargets(cfg, false);
   writeFileSync(
     join(targetsDir(cfg), 'api.json'),
     `${JSON.stringify([{ targets: [`127.0.0.1:${cfg.apiPort}`], labels: { service: 'api' } }])}\n`,
@@ -111,6 +121,10 @@ function writePrometheusConfig(cfg: Config): string {
       {
         job_name: 'hitstream-api',
         file_sd_configs: [{ files: [join(targetsDir(cfg), 'api.json')], refresh_interval: '1m' }],
+      },
+      {
+        job_name: 'hitstream-autopilot',
+        file_sd_configs: [{ files: [join(targetsDir(cfg), 'autopilot.json')], refresh_interval: '10s' }],
       },
     ],
   };

@@ -169,7 +169,7 @@ test('monitoring: the PodMonitors and the plain scrape config give the jobs the 
     );
   const rules = readFileSync('alerts/generated/prometheus-rules.yml', 'utf8');
   const pods = new Map(
-    ['worker.yaml', 'api.yaml'].map((f) => {
+    ['worker.yaml', 'api.yaml', 'autopilot.yaml'].map((f) => {
       const d = docs(join(DIR, f))[0]! as unknown as {
         spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
       };
@@ -177,7 +177,7 @@ test('monitoring: the PodMonitors and the plain scrape config give the jobs the 
     }),
   );
   const monitors = docs(join(DIR, 'monitoring/pod-monitors.yaml'));
-  assert.equal(monitors.length, 2);
+  assert.equal(monitors.length, 3);
   for (const m of monitors) {
     const spec = m.spec as {
       jobLabel: string;
