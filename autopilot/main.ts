@@ -17,7 +17,7 @@ import { createLifecycle } from '../registry/lifecycle.ts';
 import { readRoles } from '../registry/role-topic.ts';
 import { createTrail } from '../registry/trail.ts';
 import { createAutopilotMetrics } from './metrics.ts';
-import { notifyOutcome } from './notify.ts';
+import { activeAlerts, notifyOutcome } from './notify.ts';
 import { type Actions, createPilot } from './pilot.ts';
 import { loadPolicy, type Policy } from './policy.ts';
 import { buildAutopilotServer } from './server.ts';
@@ -100,6 +100,8 @@ export async function runAutopilot(cfg: Config, opts: { dryRun?: boolean } = {})
     });
     await ensureTopics(cfg, SERVICE_KAFKA_WAIT(log));
     if (!opts.dryRun) await pilot.resume();
+    const heard = pilot.onAlerts(await activeAlerts(alertmanagerUrlOf(cfg), log));
+    if (heard) log.info({ heard }, "alerts of the policy already firing, from Alertmanager's API");
     await server.listen({ host: cfg.autopilotHost, port: cfg.autopilotPort });
   } catch (err) {
     log.fatal(describeError(err));

@@ -4,6 +4,7 @@
  * An alert that ends an hour later: long enough for a group_wait, short enough not to linger.
  */
 import type { Logger } from '../lib/logger.ts';
+import type { AlertmanagerPayload } from './triggers.ts';
 
 export interface Outcome {
   run: string;
@@ -23,7 +24,12 @@ export async function notifyOutcome(alertmanagerUrl: string, o: Outcome, log: Lo
         run: o.run,
         version: o.version,
       },
-      annotations: { summary: `autopilot run ${o.run}: ${o.outcome}`, description: o.summary },
+      annotations: {
+        summary: `autopilot run ${o.run}: ${o.outcome}`,
+        description: o.summary,
+        runbook:
+          '`npx hitstream autopilot status` lists each step with its reason and figures; the Models page draws the run.',
+      },
       startsAt: now.toISOString(),
       endsAt: new Date(now.getTime() + 3600_000).toISOString(),
     },
@@ -42,5 +48,30 @@ export async function notifyOutcome(alertmanagerUrl: string, o: Outcome, log: Lo
       { err, alertmanager: alertmanagerUrl, run: o.run },
       'could not send the run outcome to Alertmanager',
     );
+  }
+}
+
+/**
+ * The alerts Alertmanager holds active now, as webhook alerts: a restarted autopilot hears what
+ * still fires at once, instead of at Alertmanager's next send (up to its repeat interval).
+ */
+export async function activeAlerts(alertmanagerUrl: string, log: Logger): Promise<AlertmanagerPayload> {
+  try {
+    const r = await fetch(`${alertmanagerUrl}/api/v2/alerts?active=true&silenced=false&inhibited=false`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
+    const alerts = (await r.json()) as {
+      labels?: Record<string, string>;
+      startsAt?: string;
+      fingerprint?: string;
+    }[];
+    return { alerts: alerts.map((a) => ({ ...a, status: 'firing' })) };
+  } catch (err) {
+    log.warn(
+      { err, alertmanager: alertmanagerUrl },
+      'could not read the active alerts; waiting for the webhook',
+    );
+    return { alerts: [] };
   }
 }

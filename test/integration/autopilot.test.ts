@@ -66,6 +66,8 @@ mode: auto
 guardrails: { cooldown: 1h, probation: 30s }
 `;
 
+const OTHER_TRIGGER = POLICY.replace('alerts: [HitstreamFeatureDrift]', 'alerts: [HitstreamModelsDisagree]');
+
 let files: ReturnType<typeof splitSample>;
 let badVersion: string;
 
@@ -324,9 +326,26 @@ test('from an alert through Alertmanager to a better version, promoted and kept;
   );
   // The secret is what Alertmanager sent: the file the stack wrote.
   assert.ok(autopilotSecret(cfg).length >= 32);
+
+  // Restarted, the autopilot asks Alertmanager what fires now: the drift alert is heard at once
+  // (and starts nothing: the cooldown holds).
+  await startAutopilot();
+  const heard = (await (await fetch(`http://127.0.0.1:${AUTOPILOT_PORT}/status`)).json()) as {
+    firing: { alert: string }[];
+    run?: unknown;
+  };
+  assert.deepEqual(
+    heard.firing.map((f) => f.alert),
+    ['HitstreamFeatureDrift'],
+  );
+  assert.equal(heard.run, undefined);
 });
 
-/** Sends alerts to the autopilot's webhook as Alertmanager does, with the shared secret. */
+/**
+ * Sends an alert to the autopilot's webhook as Alertmanager does, with the shared secret. Another
+ * alert than test 2's: that one may still be active in Alertmanager, which a restarted autopilot
+ * asks.
+ */
 async function alert(status: 'firing' | 'resolved') {
   const r = await fetch(webhook, {
     method: 'POST',
@@ -336,7 +355,7 @@ async function alert(status: 'firing' | 'resolved') {
         {
           status,
           fingerprint: 'drift',
-          labels: { alertname: 'HitstreamFeatureDrift', feature: 'energy' },
+          labels: { alertname: 'HitstreamModelsDisagree', version: 'any' },
           startsAt: new Date(Date.now() - 60_000).toISOString(),
         },
       ],
@@ -366,7 +385,9 @@ async function newRunShadowed(previous: string) {
 test('a candidate that is not better by the margin is retired, with the figures of the test', async () => {
   const live = (await readRoles(cfg, log))!.live;
   const previous = (await runSteps())[0]?.run ?? '';
-  await startAutopilot(POLICY.replace('margin: 0,', 'margin: 0.5,').replace('cooldown: 1h', 'cooldown: 1s'));
+  await startAutopilot(
+    OTHER_TRIGGER.replace('margin: 0,', 'margin: 0.5,').replace('cooldown: 1h', 'cooldown: 1s'),
+  );
   const { run, candidate } = await newRunShadowed(previous);
   // Tracks of genres neither version trained on: the candidate cannot halve the MSE.
   await replayed(files.later);
@@ -396,7 +417,9 @@ test('a candidate that is not better by the margin is retired, with the figures 
 test('approve mode: nothing is promoted until a person approves on the Models page; then probation', async () => {
   const live = (await readRoles(cfg, log))!.live;
   const previous = (await runSteps())[0]?.run ?? '';
-  await startAutopilot(POLICY.replace('mode: auto', 'mode: approve').replace('cooldown: 1h', 'cooldown: 1s'));
+  await startAutopilot(
+    OTHER_TRIGGER.replace('mode: auto', 'mode: approve').replace('cooldown: 1h', 'cooldown: 1s'),
+  );
   const { run, candidate } = await newRunShadowed(previous);
   // Tracks under ids it never saw (the same features it trained on: this test is about approval).
   await replayed(files.renamed);
