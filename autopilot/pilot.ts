@@ -46,7 +46,9 @@ export function createPilot(deps: {
     async step(r, name, state, reason, figures = {}, by = 'autopilot') {
       r.state = state;
       r.seq++;
-      log.info({ run: r.id, step: name, state, version: r.candidate, ...figures }, reason);
+      // The policy in force goes to the trail (the audit), not to every log line.
+      const { policy: _inForce, ...shown } = figures;
+      log.info({ run: r.id, step: name, state, version: r.candidate, ...shown }, reason);
       await act.record({
         run: r.id,
         seq: r.seq,

@@ -100,8 +100,9 @@ export function startStatusLine(
   const firing = async () =>
     opts.alertsUrl
       ? fetch(opts.alertsUrl, { signal: AbortSignal.timeout(2_000) })
-          .then((r) => r.json() as Promise<{ active?: { alertname: string }[] }>)
-          .then((b) => (b.active ?? []).map((a) => a.alertname))
+          .then((r) => r.json() as Promise<{ active?: { alertname: string; severity?: string }[] }>)
+          // `info` is news (the autopilot's outcomes), not something firing that needs a person.
+          .then((b) => (b.active ?? []).filter((a) => a.severity !== 'info').map((a) => a.alertname))
           .catch(() => [])
       : [];
   let last: { at: number; samples: WorkerSample[] } | undefined;

@@ -125,5 +125,7 @@ export function describeTest(
       : s.decision === 'not better'
         ? `${names.challenger} is not better by the margin (decided at event ${s.decidedAt})`
         : 'undecided';
-  return `sequential test (α ${s.alpha}, margin ${(s.margin * 100).toFixed(0)} % of MSE): ${verdict}; ${s.events} paired labelled events, RMSE ${names.incumbent} ${rmse(s.incumbentMse)} vs ${names.challenger} ${rmse(s.challengerMse)}, mean squared-error gain ${s.mean.toFixed(1)} in ${band}`;
+  const head = `sequential test (α ${s.alpha}, margin ${(s.margin * 100).toFixed(0)} % of MSE): ${verdict}`;
+  if (!s.events) return `${head}; no paired labelled events yet`;
+  return `${head}; ${s.events} paired labelled events, RMSE ${names.incumbent} ${rmse(s.incumbentMse)} vs ${names.challenger} ${rmse(s.challengerMse)}, mean squared-error gain ${s.mean.toFixed(1)} in ${band}`;
 }
