@@ -47,7 +47,7 @@ export function createPilot(deps: {
       r.state = state;
       r.seq++;
       // The policy in force goes to the trail (the audit), not to every log line.
-      const { policy: _inForce, ...shown } = figures;
+      const shown = Object.fromEntries(Object.entries(figures).filter(([k]) => k !== 'policy'));
       log.info({ run: r.id, step: name, state, version: r.candidate, ...shown }, reason);
       await act.record({
         run: r.id,
