@@ -9,6 +9,7 @@ import { benchPredict } from '../bench/predict.ts';
 import { benchShadow } from '../bench/shadow.ts';
 import { benchLabels } from '../bench/labels.ts';
 import { benchAutopilot } from '../bench/autopilot.ts';
+import { benchPredictSaturation } from '../bench/predict-saturation.ts';
 import { benchSwap } from '../bench/swap.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -177,13 +178,18 @@ export function registerBenchCommand(program: Command): void {
     });
   bench
     .command('predict')
-    .description('POST /predict at a fixed rate against a running API; prints p50/p99')
+    .description(
+      'POST /predict at a fixed rate against a running API (p50/p99); --saturate: an API of its own, each request alone vs batched, requests/s at --connections and p99 at --rate',
+    )
     .option('--url <url>', 'API base URL', 'http://127.0.0.1:8080')
     .option('--rate <n>', 'requests per second', positive, 100)
-    .option('--seconds <n>', 'how long', positive, 20)
+    .option('--seconds <n>', 'how long (each phase with --saturate)', positive, 20)
     .option('--data <path>', 'CSV whose rows are sent as features', SAMPLE)
+    .option('--saturate', 'start an API of its own, drive it with autocannon, batching off then on')
+    .option('--connections <n>', 'with --saturate: open connections', positiveInteger, 50)
     .option('--json', 'print JSON')
-    .action(async (o: Parameters<typeof benchPredict>[0]) => {
-      await benchPredict(o);
+    .action(async (o: Parameters<typeof benchPredict>[0] & { saturate?: boolean; connections: number }) => {
+      if (o.saturate) await benchPredictSaturation(loadConfig(), o);
+      else await benchPredict(o);
     });
 }

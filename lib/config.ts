@@ -440,6 +440,24 @@ export const SETTINGS = {
     meaning:
       'Requests per second one client (IP) may make to `POST /predict` and `POST /tracks` each; more get 429 with `Retry-After`. 0: no limit.',
   },
+  predictBatchMax: {
+    env: 'HITSTREAM_PREDICT_BATCH_MAX',
+    kind: 'int',
+    default: '256',
+    min: 1,
+    max: 4096,
+    meaning:
+      '`POST /predict`: the most requests scored together in one call per model (dynamic batching). 1: each request alone.',
+  },
+  predictBatchWindowMs: {
+    env: 'HITSTREAM_PREDICT_BATCH_WINDOW_MS',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    max: 20,
+    meaning:
+      '`POST /predict`: how long a request may wait for others to batch with. 0: none; requests that arrive while a batch is scored, or in the same event-loop turn, still go together, and a lone request is answered at once.',
+  },
   feedMaxClients: {
     env: 'HITSTREAM_FEED_MAX_CLIENTS',
     kind: 'int',

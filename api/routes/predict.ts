@@ -7,6 +7,7 @@ import { errorResponses, PredictResponse } from '../../schemas/api.ts';
 import { strictBody } from '../errors.ts';
 import { rateLimited } from '../protection.ts';
 import { FeatureInput } from '../../schemas/index.ts';
+import { createPredictBatcher } from '../predict-batcher.ts';
 
 const PredictQuery = Type.Object({
   version: Type.Optional(
@@ -22,6 +23,10 @@ const PredictQuery = Type.Object({
 export const predictRoutes =
   (serving: Serving, cfg: Config): FastifyPluginAsync =>
   async (app) => {
+    const batcher = createPredictBatcher({
+      maxBatch: cfg.predictBatchMax,
+      windowMs: cfg.predictBatchWindowMs,
+    });
     app.post<{ Body: FeatureInput; Querystring: { version?: string } }>(
       '/predict',
       {
@@ -44,12 +49,13 @@ export const predictRoutes =
             { field: 'version', status: 404 },
           );
         const { models } = set;
-        const p = await models.predictBatch([req.body]);
+        // Scored with the requests that arrive alongside it (api/predict-batcher.ts).
+        const p = await batcher.score(models, req.body);
         return {
-          scores: Object.fromEntries(p.names.map((m) => [m, Math.round(p.scores[m]![0]! * 100) / 100])),
+          scores: Object.fromEntries(p.names.map((m) => [m, Math.round(p.scores[m]! * 100) / 100])),
           inference_us: Object.fromEntries(p.names.map((m) => [m, Math.round(p.inferenceUs[m]! * 10) / 10])),
           tabnet_mask: Object.fromEntries(
-            models.features.map((f, j) => [f, Math.round(p.tabnetMasks[j]! * 1000) / 1000]),
+            models.features.map((f, j) => [f, Math.round(p.mask[j]! * 1000) / 1000]),
           ),
           model_versions: Object.fromEntries(p.names.map((m) => [m, models.versions[m]!])),
           version: set.version,

@@ -1,6 +1,7 @@
 /** The HTTP API and the WebSocket feed against the real broker and server. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { MODEL_FEATURES } from '../../models/features.ts';
@@ -87,6 +88,39 @@ test('POST /predict answers four scores in 0..100, timings and a TabNet mask ove
   });
   assert.equal(bad.statusCode, 400);
   assert.equal(bad.json<{ field: string }>().field, 'artists');
+});
+
+test('POST /predict under concurrency: requests batched together each get their own scores, as when sent alone', async () => {
+  const { tracks } = await loadKaggleCsv('data/spotify_tracks_sample.csv', { limit: 60 });
+  const bodies = tracks.map(
+    ({ track_id: _i, artists: _a, album_name: _al, track_name: _t, popularity: _p, ...f }) => f,
+  );
+  const post = (body: object) =>
+    fetch(`${s.base}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { scores: Record<string, number>; tabnet_mask: Record<string, number> },
+    }));
+  // All at once: they arrive together and are scored in batches.
+  const together = await Promise.all(bodies.map(post));
+  for (const [i, body] of bodies.entries()) {
+    const alone = await post(body);
+    assert.equal(together[i]!.status, 200);
+    // Rounded to 0.01 after scoring; a batch's arithmetic may differ from one row's in the last bits.
+    assert.deepEqual(Object.keys(together[i]!.body.scores), Object.keys(alone.body.scores));
+    for (const [m, v] of Object.entries(alone.body.scores))
+      assert.ok(Math.abs(together[i]!.body.scores[m]! - v) <= 0.011, `request ${i}: its own ${m} score`);
+    for (const [f, w] of Object.entries(alone.body.tabnet_mask))
+      assert.ok(
+        Math.abs(together[i]!.body.tabnet_mask[f]! - w) <= 0.001,
+        `request ${i}: its own mask (${f})`,
+      );
+  }
+  // Not all the same answer: the rows differ, so do their scores.
+  assert.ok(new Set(together.map((t) => t.body.scores.rf)).size > 30);
 });
 
 test('bad requests get JSON errors naming the field', async () => {
