@@ -5,13 +5,11 @@
  */
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
+import { delay } from '../registry/compare.ts';
 import { createTrail, type Step } from '../registry/trail.ts';
 import { loadPolicy, type Policy } from './policy.ts';
 
-const since = (a: string, b: string) => {
-  const s = Math.round((Date.parse(b) - Date.parse(a)) / 1000);
-  return s < 120 ? `${s} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
-};
+const since = (a: string, b: string) => delay((Date.parse(b) - Date.parse(a)) / 1000);
 
 /** One run: its head line, then each step with the time since the one before. */
 export function describeRun(steps: Step[]): string[] {

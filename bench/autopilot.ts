@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClickhouse } from '../lib/clickhouse.ts';
@@ -29,6 +29,7 @@ import {
   waitFor,
   withIsolatedStack,
 } from './isolated-stack.ts';
+import { csvParts } from './csv-parts.ts';
 import { startLatencyProbe } from './latency-probe.ts';
 import { printResult, quantile } from './report.ts';
 
@@ -51,20 +52,12 @@ guardrails: { cooldown: 1h, probation: 20s }
 `;
 
 /** The data file in three parts: 60 tracks (the bad version's), history and fresh halves. */
-function splitData(path: string, dir: string) {
-  const [header, ...rows] = readFileSync(path, 'utf8').trimEnd().split('\n');
-  const half = Math.floor(rows.length / 2);
-  const write = (name: string, part: string[]) => {
-    const out = join(dir, name);
-    writeFileSync(out, `${[header, ...part].join('\n')}\n`);
-    return out;
-  };
-  return {
-    tiny: write('tiny.csv', rows.slice(0, 60)),
-    history: write('history.csv', rows.slice(0, half)),
-    fresh: write('fresh.csv', rows.slice(half)),
-  };
-}
+const splitData = (path: string, dir: string) =>
+  csvParts(path, dir, {
+    tiny: (rows) => rows.slice(0, 60),
+    history: (rows) => rows.slice(0, Math.floor(rows.length / 2)),
+    fresh: (rows) => rows.slice(Math.floor(rows.length / 2)),
+  });
 
 /** Runs a `hitstream` command to its end; rejects with its output on failure. */
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<void> {

@@ -91,7 +91,7 @@ export const worseModels = (rows: ComparisonRow[]) =>
   rows.filter((r) => r.n > 0 && r.shadow_rmse > r.live_rmse);
 
 /** Seconds as the largest unit that reads well: 45 s, 12 min, 3.5 h, 2.1 d. */
-const delay = (s: number) =>
+export const delay = (s: number) =>
   s < 120
     ? `${Math.round(s)} s`
     : s < 7200

@@ -1,8 +1,9 @@
 /** The autopilot as a process for the integration tests, its audit trail, and CSV parts of the sample. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { csvParts } from '../../bench/csv-parts.ts';
 import type { Config } from '../../lib/config.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
 import { createTrail, type Step } from '../../registry/trail.ts';
@@ -11,23 +12,11 @@ import { eventually } from './services.ts';
 
 export const SAMPLE = 'data/spotify_tracks_sample.csv';
 
-/**
- * The sample's rows cut into named CSV files in `dir` (its header on each); `renamed` gives the
- * rows new track ids (the same features, tracks no version has seen).
- */
-export function sampleParts<K extends string>(dir: string, parts: Record<K, (rows: string[]) => string[]>) {
-  const [header, ...rows] = readFileSync(SAMPLE, 'utf8').trimEnd().split('\n');
-  return Object.fromEntries(
-    Object.entries<(rows: string[]) => string[]>(parts).map(([name, pick]) => {
-      const path = join(dir, `${name}.csv`);
-      writeFileSync(path, `${[header!, ...pick(rows)].join('\n')}\n`);
-      return [name, path];
-    }),
-  ) as Record<K, string>;
-}
+/** The sample's rows cut into named CSV files in `dir`. */
+export const sampleParts = <K extends string>(dir: string, parts: Record<K, (rows: string[]) => string[]>) =>
+  csvParts(SAMPLE, dir, parts);
 
-export const renamed = (rows: string[], suffix: string) =>
-  rows.map((r) => r.replace(/^([^,]*),([^,]*),/, `$1,$2-${suffix},`));
+export { renamed } from '../../bench/csv-parts.ts';
 
 /** An autopilot process with `policy` and `env`; `output` holds what it printed. */
 export function autopilotProcess(dir: string, env: NodeJS.ProcessEnv, port: number) {
