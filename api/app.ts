@@ -34,6 +34,7 @@ import { driftRoutes } from './routes/drift.ts';
 import { modelRoutes } from './routes/models.ts';
 import { autopilotRoutes } from './routes/autopilot.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { explainRoutes } from './routes/explain.ts';
 import { trackRoutes } from './routes/tracks.ts';
 import { labelRoutes } from './routes/labels.ts';
 import { type StorageReader, storageReader } from './storage.ts';
@@ -111,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const access = { write: keyOk, read: cfg.apiKeyForReads ? keyOk : () => true, keyed: Boolean(cfg.apiKey) };
   const storage = deps.storage ?? storageReader(deps.clickhouse, cfg);
   await app.register(predictRoutes(serving, cfg));
+  await app.register(explainRoutes(serving, cfg));
   await app.register(trackRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(labelRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(modelRoutes(serving));

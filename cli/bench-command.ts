@@ -12,6 +12,7 @@ import { benchAutopilot } from '../bench/autopilot.ts';
 import { benchPredictSaturation } from '../bench/predict-saturation.ts';
 import { benchSwap } from '../bench/swap.ts';
 import { benchSoak } from '../bench/soak.ts';
+import { benchShap } from '../bench/shap-check.ts';
 import { loadConfig } from '../lib/config.ts';
 import { positive, positiveInteger } from './options.ts';
 
@@ -28,6 +29,21 @@ export function registerBenchCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
       await benchModels({ ...o, modelsDir: loadConfig().modelsDir || undefined });
+    });
+  bench
+    .command('shap')
+    .description(
+      'Tree SHAP of the set’s Random Forest and XGBoost against Python shap’s TreeExplainer on the same trees and rows (needs `pip install shap`)',
+    )
+    .option('--data <path>', 'CSV whose rows are explained', SAMPLE)
+    .option('--rows <n>', 'rows explained', positiveInteger, 300)
+    .option('--python <path>', 'a Python with shap installed', 'python3')
+    .option(
+      '--write-fixture',
+      'keep the first 40 rows and shap’s values in test/fixtures/shap-reference.json',
+    )
+    .action(async (o: { data: string; rows: number; python: string; writeFixture?: boolean }) => {
+      await benchShap({ ...o, modelsDir: loadConfig().modelsDir || undefined });
     });
   bench
     .command('alerts')

@@ -13,6 +13,7 @@ import { registerModelsCommand } from './models-command.ts';
 import { registerPipelineCommands } from './pipeline-commands.ts';
 import { registerStackCommand } from './stack-command.ts';
 import { registerPredictCommand, registerTrainCommand } from './train-command.ts';
+import { registerExplainCommand } from './explain-command.ts';
 import { registerUpCommand } from './up-command.ts';
 
 const program = new Command('hitstream')
@@ -30,6 +31,7 @@ registerMigrateCommand(program);
 registerConfigCommand(program);
 registerTrainCommand(program);
 registerPredictCommand(program);
+registerExplainCommand(program);
 registerPipelineCommands(program);
 registerUpCommand(program);
 registerDashboardsCommand(program);

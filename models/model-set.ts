@@ -19,6 +19,13 @@ import {
   scoreNamesFor,
 } from './ensemble.ts';
 import { type FeatureRow, toMatrix } from './features.ts';
+import {
+  explanationsVersionFor,
+  type ExplanationsFile,
+  readExplanations,
+} from './explain/explanations-file.ts';
+import type { ShapTrees } from './explain/tree-shap.ts';
+import { createSetExplainer, type RowExplanations } from './explain/set-explainer.ts';
 import { LOADERS } from './kinds.ts';
 import { contextReader } from './context.ts';
 import { type ModelManifest, readManifest } from './manifest.ts';
@@ -56,6 +63,14 @@ export interface LoadedModels {
   versions: PerScore<string>;
   features: string[];
   predictBatch(rows: readonly FeatureRow[]): Promise<BatchPrediction>;
+  /** Each row's scores and, for every score, its SHAP values (models/explain/). */
+  explain(
+    rows: readonly FeatureRow[],
+  ): Promise<{ prediction: BatchPrediction; explanations: RowExplanations[] }>;
+  /** A tree model's trees as Tree SHAP reads them (undefined for the networks). */
+  shapTrees(name: ModelName): Promise<ShapTrees> | undefined;
+  /** explanations.json of the set (its run's), when it has one: the attribution reference. */
+  explanationsFile?: ExplanationsFile;
   /**
    * Scores synthetic batches for about `seconds` (1), so the first real request does not pay for
    * JIT and wasm set-up. A process that already scores with models of the same kinds needs a few
@@ -104,6 +119,9 @@ export async function loadModels(
   // The estimator judges the fits of its own run; another run's is left out (there is no estimate then).
   const estimator = await readErrorEstimate(dir).catch(() => undefined);
   const errorEstimator = estimator?.version === `error-estimate-${runId}` ? estimator : undefined;
+  const explanationsFile = await readExplanations(dir);
+  const ownExplanations =
+    explanationsFile?.version === explanationsVersionFor(runId) ? explanationsFile : undefined;
   const scoreNames = scoreNamesFor(ensemble !== undefined);
   const versions: PerScore<string> = {
     ...(Object.fromEntries(MODEL_NAMES.map((m) => [m, manifests[m].version])) as Record<ModelName, string>),
@@ -149,9 +167,23 @@ export async function loadModels(
     }
     return { names: scoreNames, scores, tabnetMasks, inferenceUs };
   };
+  const explainMatrix = createSetExplainer({
+    scorers,
+    ...(ensemble ? { weights: ensemble.weights } : {}),
+    features: pre.features,
+    ...(ownExplanations ? { file: ownExplanations } : {}),
+    dir,
+  });
   return {
     manifests,
     ...(ensemble ? { ensemble } : {}),
+    ...(ownExplanations ? { explanationsFile: ownExplanations } : {}),
+    shapTrees: (name) => scorers[name].shapTrees?.(),
+    async explain(rows) {
+      const prediction = await predictBatch(rows);
+      const explanations = rows.length ? await explainMatrix(toMatrix(rows, pre)) : [];
+      return { prediction, explanations };
+    },
     ...(errorEstimator ? { errorEstimator } : {}),
     scoreNames,
     versions,

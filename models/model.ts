@@ -1,11 +1,17 @@
 /** What every one of the four models provides as served, so the model set, the registry and the CLI treat them alike. */
 import type { ModelName } from '../schemas/prediction.ts';
+import type { ShapTrees } from './explain/tree-shap.ts';
 import type { Preprocessing } from './features.ts';
 
 export interface Scorer {
   readonly name: ModelName;
   /** Raw features, row-major n × f → predicted popularity per row (not yet clipped). */
   predict(X: Float32Array): Promise<Float32Array>;
+  /**
+   * Tree models: their trees for exact Tree SHAP, read on first use (a worker that does not explain
+   * never holds them). Models without it are explained by sampling (models/explain/).
+   */
+  shapTrees?(): Promise<ShapTrees>;
 }
 
 /** How a saved model is loaded for scoring (kinds ignore what does not concern them). */

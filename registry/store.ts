@@ -19,6 +19,7 @@ import {
   readEnsemble,
 } from '../models/ensemble.ts';
 import { ERROR_ESTIMATE_FILE } from '../models/error-estimate.ts';
+import { EXPLANATIONS_FILE } from '../models/explain/explanations-file.ts';
 import { contextReader } from '../models/context.ts';
 import {
   MANIFEST_FILE,
@@ -113,6 +114,7 @@ async function readSetFiles(
   paths.push(...set.contextFiles);
   if (set.ensemble) paths.push(ENSEMBLE_FILE);
   if (existsSync(join(dir, ERROR_ESTIMATE_FILE))) paths.push(ERROR_ESTIMATE_FILE);
+  if (existsSync(join(dir, EXPLANATIONS_FILE))) paths.push(EXPLANATIONS_FILE);
   const sources = new Map(paths.map((p) => [p, join(dir, p)]));
   if (opts.reportFile) {
     paths.push('report.json');

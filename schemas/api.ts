@@ -38,6 +38,42 @@ export const PredictResponse = Type.Object({
 });
 export type PredictResponse = Static<typeof PredictResponse>;
 
+export const FEATURE_KINDS = ['audio', 'genre', 'artist'] as const;
+
+export const ScoreExplanation = Type.Object({
+  score: Type.Number({ description: 'The score as served (0..100)' }),
+  base: Type.Number({
+    description:
+      'The expected output: trees: their cover-weighted mean leaf; MLP and TabNet: their mean on the background sample; ensemble: its members’ weighted',
+  }),
+  output: Type.Number({ description: 'base + Σ contributions: the model’s output before the 0..100 clip' }),
+  clipped: Type.Boolean({ description: 'The served score is `output` clipped to 0..100' }),
+  method: Type.Union(
+    [Type.Literal('tree-shap'), Type.Literal('permutation-shap'), Type.Literal('weighted-sum')],
+    {
+      description:
+        '`tree-shap`: exact path-dependent Tree SHAP; `permutation-shap`: sampled against 32 training rows; `weighted-sum`: the members’ values weighted as the ensemble weighs their scores',
+    },
+  ),
+  contributions: Type.Record(Type.String(), Type.Number(), { description: 'SHAP value per model feature' }),
+});
+export type ScoreExplanation = Static<typeof ScoreExplanation>;
+
+export const ExplainResponse = Type.Object({
+  explanations: perModel(ScoreExplanation),
+  inputs: Type.Record(Type.String(), Type.Number(), {
+    description: 'Each model feature’s value as the models saw it (genre and artist columns looked up)',
+  }),
+  feature_kinds: Type.Record(Type.String(), Type.Union(FEATURE_KINDS.map((k) => Type.Literal(k))), {
+    description:
+      '`audio`: from the event; `genre` and `artist`: context the training rows give the track’s genre and first artist',
+  }),
+  model_versions: perModel(Type.String()),
+  version: Type.String({ description: 'The model set (registry version) explained' }),
+  explain_ms: Type.Number({ description: 'Time to explain every score, milliseconds' }),
+});
+export type ExplainResponse = Static<typeof ExplainResponse>;
+
 export const PublishResponse = Type.Object({
   accepted: Type.Integer(),
   rejected: Type.Integer(),
@@ -98,7 +134,7 @@ const ERROR_MEANINGS = {
   401: 'Header `x-api-key` is missing or wrong',
   404: 'What the request names does not exist here (`unknown_version`: not a version this process serves)',
   405: 'The path exists but not with this method (`Allow` lists the methods)',
-  409: 'Refused in the current state (`promote_refused`: the promotion test does not show the version better than live; `role_refused`): the message says why',
+  409: 'Refused in the current state (`promote_refused`: the promotion test does not show the version better than live; `role_refused`; `explain_unavailable`: the version was trained before explanations): the message says why',
   413: 'The body is over 1 MiB (`body_too_large`)',
   415: 'The body is not `application/json` (`unsupported_media_type`)',
   429: 'Over the rate limit (`rate_limited`); `Retry-After` says when to try again',

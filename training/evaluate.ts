@@ -9,6 +9,7 @@ import type { Scorer } from '../models/model.ts';
 import type { ModelName } from '../schemas/prediction.ts';
 import { fitPreprocessing, trainingMatrix } from './context-fit.ts';
 import { fitEnsemble, probeValidation } from './ensemble-fit.ts';
+import { writeExplanationsFile } from './explanations-fit.ts';
 import { trainerFor, usesContext } from './kinds.ts';
 import type { TrainOptions } from './options.ts';
 import type { ModelResult, Protocol, Section, TrainReport } from './results.ts';
@@ -132,7 +133,10 @@ export async function trainProtocol(
     kept.shippedScores[name] = shipped.trainScores;
     result.sizeBytes = shipped.sizeBytes;
   }
-  if (protocol === 'grouped') await finishGrouped(section, kept, te, ytr, yte, report, opts, outDir);
+  if (protocol === 'grouped') {
+    await finishGrouped(section, kept, te, ytr, yte, report, opts, outDir);
+    await writeExplanationsFile(opts.refit !== false ? rows : tr, report, opts, outDir);
+  }
   return section;
 }
 

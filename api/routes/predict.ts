@@ -9,15 +9,27 @@ import { rateLimited } from '../protection.ts';
 import { FeatureInput } from '../../schemas/index.ts';
 import { createPredictBatcher } from '../predict-batcher.ts';
 
-const PredictQuery = Type.Object({
+export const PredictQuery = Type.Object({
   version: Type.Optional(
     Type.String({
       minLength: 1,
       maxLength: 200,
-      description: 'Score with this version: the live one (the default) or the shadow one',
+      description: 'This version: the live one (the default) or the shadow one',
     }),
   ),
 });
+
+/** The set a request names (`?version=`), or live; 404 naming the version when this process does not serve it. */
+export function servedSet(serving: Serving, version: string | undefined) {
+  const set = version ? serving.byVersion(version) : serving.live();
+  if (!set)
+    throw new HitstreamError(
+      'unknown_version',
+      `version ${version} is not served here: live is ${serving.live().version}, shadow ${serving.shadow()?.version ?? 'none'}`,
+      { field: 'version', status: 404 },
+    );
+  return set;
+}
 
 /** POST /predict: one track's features → all four models' scores (and the ensemble's when the version has one), timings and TabNet's mask. */
 export const predictRoutes =
@@ -40,14 +52,7 @@ export const predictRoutes =
         ...rateLimited(cfg),
       },
       async (req) => {
-        const set = req.query.version ? serving.byVersion(req.query.version) : serving.live();
-        // 404: the version named is a resource this process does not have.
-        if (!set)
-          throw new HitstreamError(
-            'unknown_version',
-            `version ${req.query.version} is not served here: live is ${serving.live().version}, shadow ${serving.shadow()?.version ?? 'none'}`,
-            { field: 'version', status: 404 },
-          );
+        const set = servedSet(serving, req.query.version);
         const { models } = set;
         // Scored with the requests that arrive alongside it (api/predict-batcher.ts).
         const p = await batcher.score(models, req.body);

@@ -7,9 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RandomForestRegression } from 'ml-random-forest';
+import { HitstreamError } from '../../lib/errors.ts';
+import { once } from '../../lib/once.ts';
 import type { LoadOptions, ModelLoader, Scorer } from '../model.ts';
 import { decodeForest } from './compact-format.ts';
 import { predictCompactForest } from './compact-scorer.ts';
+import { decodeCovers, FOREST_COVERS_FILE } from './covers.ts';
+import { forestShapTrees } from './shap-trees.ts';
 import { toMlRandomForestJson } from './ml-format.ts';
 import type { ForestOptions } from './tree.ts';
 
@@ -40,6 +44,19 @@ export const randomForestLoader: ModelLoader = {
     const f = preprocessing.features.length;
     if (options.rfPredictor === 'ml-random-forest')
       return mlForestScorer(loadMlForest(toMlRandomForestJson(trees, f, opts)), f);
-    return { name: 'rf', predict: (X) => Promise.resolve(predictCompactForest(trees, X, f)) };
+    return {
+      name: 'rf',
+      predict: (X) => Promise.resolve(predictCompactForest(trees, X, f)),
+      shapTrees: once(async () => {
+        const gz = await readFile(join(dir, FOREST_COVERS_FILE)).catch((err: unknown) => {
+          throw new HitstreamError(
+            'explain_unavailable',
+            `${join(dir, FOREST_COVERS_FILE)} is missing: this forest was trained before explanations (train again to explain it)`,
+            { cause: err, status: 409, explainsCause: true },
+          );
+        });
+        return forestShapTrees(trees, await decodeCovers(gz, trees));
+      }),
+    };
   },
 };

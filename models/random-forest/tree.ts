@@ -17,4 +17,9 @@ export interface CompactTree {
   /** Split threshold (x < threshold goes left), or the leaf's prediction. */
   value: Float32Array;
   right: Int32Array;
+  /**
+   * Bootstrap rows that reached each node while growing (what Tree SHAP weighs unseen branches
+   * by). Forests grown before explanations have none: models/random-forest/covers.ts.
+   */
+  cover?: Float32Array;
 }

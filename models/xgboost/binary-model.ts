@@ -27,6 +27,8 @@ export interface XgbTrees {
   /** Split threshold (x < value goes left), or the leaf's value. */
   value: Float32Array;
   gain: Float32Array;
+  /** Each node's sum of hessians: rows reaching it, for squared error (Tree SHAP's cover). */
+  cover: Float32Array;
   /** True when every split's right child directly follows its left one (XGBoost allocates them so). */
   siblings: boolean;
   /** For `walkFixedDepth`, built when `siblings`: see there. */
@@ -89,6 +91,7 @@ export function parseXgbModel(bytes: Uint8Array): XgbTrees {
     defaultLeft: new Uint8Array(total),
     value: new Float32Array(total),
     gain: new Float32Array(total),
+    cover: new Float32Array(total),
     siblings: true,
   };
   let base = 0;
@@ -105,6 +108,7 @@ export function parseXgbModel(bytes: Uint8Array): XgbTrees {
       m.defaultLeft[base + k] = sindex >>> 31;
       m.value[base + k] = view.getFloat32(p + 16, true);
       m.gain[base + k] = view.getFloat32(stats + k * 16, true);
+      m.cover[base + k] = view.getFloat32(stats + k * 16 + 4, true);
     }
     base += t.nodes;
   });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { ModelLoader, Scorer } from '../model.ts';
+import { xgbShapTrees } from './shap-trees.ts';
 import { parseXgbModel, predictXgb, type XgbTrees } from './binary-model.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -18,6 +19,7 @@ export const XGB_FILE = 'xgboost.model.gz';
 export const xgbScorer = (m: XgbTrees, f: number): Scorer => ({
   name: 'xgb',
   predict: (X) => Promise.resolve(predictXgb(m, X, f)),
+  shapTrees: () => Promise.resolve(xgbShapTrees(m)),
 });
 
 export const xgboostLoader: ModelLoader = {

@@ -11,6 +11,7 @@ import { fitPreprocessing } from '../../training/context-fit.ts';
 import { MODEL_FEATURES, type Preprocessing, standardize, toMatrix } from '../../models/features.ts';
 import { predictCsv } from '../../models/predict-csv.ts';
 import { decodeForest, encodeForest } from '../../models/random-forest/compact-format.ts';
+import { decodeCovers, encodeCovers } from '../../models/random-forest/covers.ts';
 import { predictCompactForest } from '../../models/random-forest/compact-scorer.ts';
 import { trainForest } from '../../training/random-forest/histogram-trainer.ts';
 import { randomForestLoader } from '../../models/random-forest/index.ts';
@@ -71,7 +72,18 @@ test("random forest: compact storage round-trips; the compact scorer gives exact
     seed: 3,
   });
   const decoded = await decodeForest(encodeForest(forest.trees));
-  for (let t = 0; t < forest.trees.length; t++) assert.deepEqual(decoded[t], forest.trees[t]);
+  const covers = await decodeCovers(encodeCovers(forest.trees), decoded);
+  for (let t = 0; t < forest.trees.length; t++)
+    assert.deepEqual(
+      { ...decoded[t], cover: covers[t] },
+      forest.trees[t],
+      'trees and their covers (a file of their own)',
+    );
+  const tree = forest.trees[0]!;
+  assert.equal(tree.cover![0], y.length, 'the root covers every bootstrap row');
+  for (let k = 0; k < tree.feature.length; k++)
+    if (tree.feature[k] !== -1)
+      assert.equal(tree.cover![k], tree.cover![k + 1]! + tree.cover![tree.right[k]!]!);
   const trained = await randomForestTrainer({ nTrees: 5, minSamplesLeaf: 3 }).train(
     { X, y, f, preprocessing: pre, seed: 3 },
     () => undefined,

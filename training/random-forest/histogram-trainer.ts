@@ -62,6 +62,7 @@ export function growTree(
   const feature: number[] = [];
   const value: number[] = [];
   const right: number[] = [];
+  const cover: number[] = [];
   const sum = new Float64Array(256);
   const cnt = new Uint32Array(256);
   const touched = new Uint8Array(256);
@@ -75,6 +76,7 @@ export function growTree(
     const node = feature.length;
     if (t.parent >= 0) right[t.parent] = node;
     const n = t.end - t.start;
+    cover.push(n);
     let s = 0;
     let ss = 0;
     for (let k = t.start; k < t.end; k++) {
@@ -158,6 +160,7 @@ export function growTree(
     feature: Int16Array.from(feature),
     value: Float32Array.from(value),
     right: Int32Array.from(right),
+    cover: Float32Array.from(cover),
   };
 }
 

@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeForest } from '../../models/random-forest/compact-format.ts';
+import { encodeCovers, FOREST_COVERS_FILE } from '../../models/random-forest/covers.ts';
 import {
   FOREST_FILE,
   FOREST_OPTIONS_FILE,
@@ -49,8 +50,9 @@ export function randomForestTrainer(overrides: Partial<ForestOptions> = {}): Mod
         },
         async save(dir: string) {
           await writeFile(join(dir, FOREST_FILE), encodeForest(forest.trees));
+          await writeFile(join(dir, FOREST_COVERS_FILE), encodeCovers(forest.trees));
           await writeFile(join(dir, FOREST_OPTIONS_FILE), JSON.stringify(opts, null, 2));
-          return [FOREST_FILE, FOREST_OPTIONS_FILE];
+          return [FOREST_FILE, FOREST_COVERS_FILE, FOREST_OPTIONS_FILE];
         },
       });
     },

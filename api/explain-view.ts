@@ -1,0 +1,54 @@
+/**
+ * One row's explanations as the API answers them (POST /explain) and `hitstream explain --json`
+ * prints them: every score with its base, output and one contribution per model feature, named.
+ */
+import { ARTIST_FEATURES, type FeatureRow, GENRE_FEATURES, toMatrix } from '../models/features.ts';
+import type { LoadedModels } from '../models/model-set.ts';
+import type { ExplainResponse, FEATURE_KINDS, ScoreExplanation } from '../schemas/api.ts';
+
+type FeatureKind = (typeof FEATURE_KINDS)[number];
+
+export const featureKind = (feature: string): FeatureKind =>
+  (GENRE_FEATURES as readonly string[]).includes(feature)
+    ? 'genre'
+    : (ARTIST_FEATURES as readonly string[]).includes(feature)
+      ? 'artist'
+      : 'audio';
+
+/** Explains `rows` with `models`; one API answer per row (without `version`, which the caller knows). */
+export async function explainRows(
+  models: LoadedModels,
+  rows: readonly FeatureRow[],
+): Promise<Omit<ExplainResponse, 'version'>[]> {
+  const t0 = performance.now();
+  const { prediction, explanations } = await models.explain(rows);
+  const explainMs = (performance.now() - t0) / Math.max(1, rows.length);
+  const features = models.features;
+  const X = toMatrix(rows, models.manifests.rf.preprocessing);
+  const f = features.length;
+  return explanations.map((row, i) => {
+    const scores = {} as Record<string, ScoreExplanation>;
+    for (const name of prediction.names) {
+      const e = row[name]!;
+      const score = prediction.scores[name]![i]!;
+      scores[name] = {
+        score: Math.round(score * 100) / 100,
+        base: e.base,
+        output: e.output,
+        // A served score differs from the output only by the clip (up to float32 rounding).
+        clipped: Math.abs(score - e.output) > 1e-3 && (score === 0 || score === 100),
+        method: e.method,
+        contributions: Object.fromEntries(features.map((feat, j) => [feat, e.contributions[j]!])),
+      };
+    }
+    return {
+      explanations: scores as ExplainResponse['explanations'],
+      inputs: Object.fromEntries(features.map((feat, j) => [feat, X[i * f + j]!])),
+      feature_kinds: Object.fromEntries(features.map((feat) => [feat, featureKind(feat)])),
+      model_versions: Object.fromEntries(
+        prediction.names.map((m) => [m, models.versions[m]!]),
+      ) as ExplainResponse['model_versions'],
+      explain_ms: Math.round(explainMs * 10) / 10,
+    };
+  });
+}
