@@ -35,6 +35,7 @@ import { modelRoutes } from './routes/models.ts';
 import { autopilotRoutes } from './routes/autopilot.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { explainRoutes } from './routes/explain.ts';
+import { trackExplanationRoutes } from './routes/track-explanation.ts';
 import { trackRoutes } from './routes/tracks.ts';
 import { labelRoutes } from './routes/labels.ts';
 import { type StorageReader, storageReader } from './storage.ts';
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const storage = deps.storage ?? storageReader(deps.clickhouse, cfg);
   await app.register(predictRoutes(serving, cfg));
   await app.register(explainRoutes(serving, cfg));
+  await app.register(trackExplanationRoutes({ serving, storage, access, cfg }));
   await app.register(trackRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(labelRoutes({ publisher: deps.publisher, storage, access, cfg }));
   await app.register(modelRoutes(serving));

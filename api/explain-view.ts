@@ -35,15 +35,16 @@ export async function explainRows(
         score: Math.round(score * 100) / 100,
         base: e.base,
         output: e.output,
-        // A served score differs from the output only by the clip (up to float32 rounding).
-        clipped: Math.abs(score - e.output) > 1e-3 && (score === 0 || score === 100),
+        // The served score is clipped to 0..100 (an ensemble's members are too, before weighting).
+        clipped: Math.abs(score - e.output) > 1e-3,
         method: e.method,
         contributions: Object.fromEntries(features.map((feat, j) => [feat, e.contributions[j]!])),
       };
     }
     return {
       explanations: scores as ExplainResponse['explanations'],
-      inputs: Object.fromEntries(features.map((feat, j) => [feat, X[i * f + j]!])),
+      // The matrix is float32: 7 significant digits give back 0.8, not 0.800000011920929.
+      inputs: Object.fromEntries(features.map((feat, j) => [feat, Number(X[i * f + j]!.toPrecision(7))])),
       feature_kinds: Object.fromEntries(features.map((feat) => [feat, featureKind(feat)])),
       model_versions: Object.fromEntries(
         prediction.names.map((m) => [m, models.versions[m]!]),

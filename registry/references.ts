@@ -12,11 +12,14 @@ import type { BinnedReference } from '../models/drift-reference.ts';
 import { NO_EDGE, REFERENCE_BINS, referenceColumns } from '../warehouse/drift-sql.ts';
 import type { EnsembleManifest } from '../models/ensemble.ts';
 import type { ModelManifest } from '../models/manifest.ts';
+import type { ExplanationsFile } from '../models/explain/explanations-file.ts';
 
 /** What a version's references come from: its manifests and its ensemble (`LoadedModels` is one). */
 export interface ReferenceSource {
   manifests: Record<ModelName, ModelManifest>;
   ensemble?: EnsembleManifest | undefined;
+  /** The set's explanations.json: its attribution reference (sets trained before it have none). */
+  explanationsFile?: ExplanationsFile | undefined;
 }
 
 /** Each score's version and training reference. */
@@ -64,6 +67,24 @@ export async function writeDriftReferences(
     format: 'JSONEachRow',
     values: driftReferenceRows(version, source),
   });
+  const attribution = attributionReferenceRows(source);
+  if (attribution.length)
+    await client.insert({ table: 'attribution_references', format: 'JSONEachRow', values: attribution });
+}
+
+/** Each score's mean |SHAP| per feature on training rows, by the score's model version. */
+export function attributionReferenceRows(source: ReferenceSource) {
+  const file = source.explanationsFile;
+  if (!file) return [];
+  const writtenAt = Math.floor(Date.now() / 1000);
+  return scoreReferences(source).flatMap((s) =>
+    (file.reference.meanAbs[s.name] ?? []).map((meanAbs, j) => ({
+      model_version: s.version,
+      feature: file.features[j]!,
+      mean_abs: meanAbs,
+      written_at: writtenAt,
+    })),
+  );
 }
 
 export interface VersionReferences {

@@ -19,7 +19,11 @@ import {
   readEnsemble,
 } from '../models/ensemble.ts';
 import { ERROR_ESTIMATE_FILE } from '../models/error-estimate.ts';
-import { EXPLANATIONS_FILE } from '../models/explain/explanations-file.ts';
+import {
+  EXPLANATIONS_FILE,
+  explanationsVersionFor,
+  readExplanations,
+} from '../models/explain/explanations-file.ts';
 import { contextReader } from '../models/context.ts';
 import {
   MANIFEST_FILE,
@@ -252,7 +256,13 @@ export function createModelStore(client: ClickHouseClient) {
       await uploadFiles(client, version, paths, contents, now, onProgress);
       const record = versionRow({ version, features, files, manifests, ensemble, by, now });
       // References before the version row: a committed version always has its drift references.
-      await writeDriftReferences(client, version, { manifests, ensemble });
+      const explanations = await readExplanations(dir);
+      await writeDriftReferences(client, version, {
+        manifests,
+        ensemble,
+        explanationsFile:
+          explanations?.version === explanationsVersionFor(version) ? explanations : undefined,
+      });
       await client.insert({ table: 'model_versions', format: 'JSONEachRow', values: [record] });
       return { version, files: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0) };
     },

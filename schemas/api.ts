@@ -47,7 +47,10 @@ export const ScoreExplanation = Type.Object({
       'The expected output: trees: their cover-weighted mean leaf; MLP and TabNet: their mean on the background sample; ensemble: its members’ weighted',
   }),
   output: Type.Number({ description: 'base + Σ contributions: the model’s output before the 0..100 clip' }),
-  clipped: Type.Boolean({ description: 'The served score is `output` clipped to 0..100' }),
+  clipped: Type.Boolean({
+    description:
+      'The served score is not `output`: it was clipped to 0..100 (for the ensemble: or one of its members was, before weighting)',
+  }),
   method: Type.Union(
     [Type.Literal('tree-shap'), Type.Literal('permutation-shap'), Type.Literal('weighted-sum')],
     {
@@ -73,6 +76,23 @@ export const ExplainResponse = Type.Object({
   explain_ms: Type.Number({ description: 'Time to explain every score, milliseconds' }),
 });
 export type ExplainResponse = Static<typeof ExplainResponse>;
+
+export const TrackExplanationResponse = Type.Composite([
+  ExplainResponse,
+  Type.Object({
+    track_id: Type.String(),
+    event_id: Type.String({ description: 'The track’s latest stored event: the one explained' }),
+    event_time: Type.String({ description: 'ClickHouse DateTime, UTC' }),
+    scored_by: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'The Random Forest version that scored that event (null: its predictions are not stored yet)',
+    }),
+    same_models: Type.Boolean({
+      description:
+        'The version explained is the one that scored the event; false: that one is no longer served, live explains it',
+    }),
+  }),
+]);
 
 export const PublishResponse = Type.Object({
   accepted: Type.Integer(),

@@ -88,3 +88,54 @@ async function showAlerts(banner) {
     (active.length > 1 ? ` (and ${active.length - 1} more)` : '') +
     ` · <a href="alerts.html">see all and how to silence</a>`;
 }
+
+/**
+ * A SHAP waterfall as an SVG string: from the score's base value, each of the `top` largest
+ * contributions (then the rest together) moves the running total, ending at the model's output.
+ * e: one score of POST /explain's answer; kinds: its feature_kinds (context columns are marked).
+ */
+export function waterfallSvg(e, kinds, { top = 8, width = 420, testid = '' } = {}) {
+  const ranked = Object.entries(e.contributions).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  const steps = ranked.slice(0, top).map(([f, v]) => ({
+    label: kinds?.[f] && kinds[f] !== 'audio' ? `${f} (${kinds[f]})` : f,
+    feature: f,
+    v,
+  }));
+  if (ranked.length > top)
+    steps.push({
+      label: `${ranked.length - top} other features`,
+      feature: 'other',
+      v: ranked.slice(top).reduce((s, [, v]) => s + v, 0),
+    });
+  let at = e.base;
+  const spans = steps.map((s) => {
+    const from = at;
+    at += s.v;
+    return { ...s, from, to: at };
+  });
+  const ends = [e.base, e.output, ...spans.flatMap((s) => [s.from, s.to])];
+  const lo = Math.min(...ends);
+  const hi = Math.max(...ends);
+  const pad = (hi - lo) * 0.05 || 1;
+  const left = 190;
+  const plot = width - left - 50;
+  const x = (v) => left + (plot * (v - lo + pad)) / (hi - lo + 2 * pad);
+  const rowH = 20;
+  const line = (y, v, text) =>
+    `<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${y}" y2="${y + rowH}" stroke="#888" stroke-dasharray="2,2"/>` +
+    `<text x="${left - 6}" y="${y + 14}" text-anchor="end" font-weight="bold">${text}</text>` +
+    `<text x="${(x(v) + 4).toFixed(1)}" y="${y + 14}">${v.toFixed(2)}</text>`;
+  const rows = spans.map((s, i) => {
+    const y = (i + 1) * rowH;
+    const a = Math.min(x(s.from), x(s.to));
+    const w = Math.max(1, Math.abs(x(s.to) - x(s.from)));
+    const sign = s.v >= 0 ? '+' : '−';
+    return (
+      `<text x="${left - 6}" y="${y + 14}" text-anchor="end">${esc(s.label)}</text>` +
+      `<rect x="${a.toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${s.v >= 0 ? '#d62728' : '#1f77b4'}" data-testid="wf-${esc(testid)}-${esc(s.feature)}" data-value="${s.v}"/>` +
+      `<text x="${(Math.max(x(s.from), x(s.to)) + 4).toFixed(1)}" y="${y + 14}">${sign}${Math.abs(s.v).toFixed(2)}</text>`
+    );
+  });
+  const height = (spans.length + 2) * rowH + 4;
+  return `<svg width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-size="12" font-family="sans-serif">${line(0, e.base, 'base')}${rows.join('')}${line((spans.length + 1) * rowH, e.output, e.clipped ? `output (served ${e.score})` : 'score')}</svg>`;
+}

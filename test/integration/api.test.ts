@@ -5,6 +5,7 @@ import { loadKaggleCsv } from '../../lib/kaggle-csv.ts';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { MODEL_FEATURES } from '../../models/features.ts';
+import type { ExplainResponse } from '../../schemas/api.ts';
 import { scoreNamesOf } from '../../models/model-set.ts';
 import { buildApp } from '../../api/app.ts';
 import { createClickhouse } from '../../lib/clickhouse.ts';
@@ -123,6 +124,54 @@ test('POST /predict under concurrency: requests batched together each get their 
   assert.ok(new Set(together.map((t) => t.body.scores.rf)).size > 30);
 });
 
+test('POST /explain: every score explained; base + Σ contributions = its output = the /predict score; bad input as /predict', async () => {
+  const body = { ...features, track_genre: 'pop', artists: 'Taylor Swift' };
+  const [r, p] = await Promise.all([
+    app.inject({ method: 'POST', url: '/explain', payload: body }),
+    app.inject({ method: 'POST', url: '/predict', payload: body }),
+  ]);
+  assert.equal(r.statusCode, 200, r.body);
+  const e = r.json<ExplainResponse>();
+  const scores = p.json<{ scores: Record<string, number> }>().scores;
+  assert.deepEqual(Object.keys(e.explanations), Object.keys(scores), 'every score /predict gives');
+  assert.deepEqual(Object.keys(e.inputs), [...MODEL_FEATURES]);
+  assert.equal(e.feature_kinds.genre_popularity, 'genre');
+  assert.equal(e.feature_kinds.artist_popularity, 'artist');
+  assert.equal(e.feature_kinds.energy, 'audio');
+  for (const [name, x] of Object.entries(e.explanations)) {
+    const sum = Object.values(x.contributions).reduce((a, v) => a + v, x.base);
+    assert.ok(Math.abs(sum - x.output) < 1e-6, `${name}: base + Σ = output`);
+    assert.ok(
+      Math.abs(x.output - scores[name]!) < 0.006,
+      `${name}: ${x.output} explains the score ${scores[name]}`,
+    );
+    assert.equal(
+      x.method,
+      name === 'ensemble'
+        ? 'weighted-sum'
+        : name === 'rf' || name === 'xgb'
+          ? 'tree-shap'
+          : 'permutation-shap',
+    );
+  }
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/explain',
+    payload: { ...features, energy: 2, genre: 'pop' },
+  });
+  assert.equal(bad.statusCode, 400);
+  assert.deepEqual(
+    bad
+      .json<{ errors: { field: string; code: string }[] }>()
+      .errors.map((x) => `${x.field}:${x.code}`)
+      .sort(),
+    ['energy:out_of_range', 'genre:unknown_field'],
+  );
+  const unknown = await app.inject({ method: 'POST', url: '/explain?version=v-nope', payload: features });
+  assert.equal(unknown.statusCode, 404);
+  assert.match(unknown.json<{ message: string }>().message, /version v-nope is not served here/);
+});
+
 test('bad requests get JSON errors naming the field', async () => {
   const missing = await app.inject({
     method: 'POST',
@@ -229,6 +278,18 @@ test('POST /tracks answers per record, and accepted tracks get stored prediction
     (a) => a.length >= scoreNamesOf().length,
   );
   assert.equal(stored.length, scoreNamesOf().length, 'one stored row per score');
+  // Why it scored as it did: its stored event explained by the version that scored it.
+  const why = await app.inject({ url: '/tracks/api-1/explanation' });
+  assert.equal(why.statusCode, 200, why.body);
+  const w = why.json<ExplainResponse & { event_id: string; same_models: boolean; scored_by: string }>();
+  assert.equal(w.same_models, true);
+  assert.equal(w.scored_by, s.models.versions.rf);
+  assert.equal(w.inputs.energy, features.energy, 'inputs as given, not float32 noise');
+  const rf = w.explanations.rf;
+  const storedRf = (stored as { model: string; score: number }[]).find((x) => x.model === 'rf')!.score;
+  assert.ok(Math.abs(rf.output - storedRf) < 0.006, `explains the stored score ${storedRf}: ${rf.output}`);
+  const none = await app.inject({ url: '/tracks/never-seen/explanation' });
+  assert.deepEqual([none.statusCode, none.json<{ code: string }>().code], [404, 'unknown_track']);
 });
 
 test('a body nested 5,000 levels deep is 400 too_deep, not a stack overflow', async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { trackPredictionsSql } from '../../api/routes/tracks.ts';
+import { latestTrackEventSql, scoredBySql } from '../../api/routes/track-explanation.ts';
 import { readManifests } from '../../dashboards/common.ts';
 import { loadMigrations, MIGRATIONS_TABLE } from '../../infra/migrate.ts';
 import {
@@ -52,6 +53,8 @@ test('the API’s queries run on a current ClickHouse (chdb) too', () => {
   ) as Record<ModelName, number[]>;
   const statements = [
     trackPredictionsSql("it's-a-track", 100),
+    latestTrackEventSql("it's-a-track"),
+    scoredBySql("an'event"),
     featureBinsSql(featureEdges, 900),
     scoreBinsSql(scoreEdges, 900, 'v1'),
     versionErrorSql(900, 'v1'),

@@ -102,6 +102,10 @@ test('Live page: rows and charts arrive during a replay', { skip }, async () => 
     'a row per score of the event',
   );
   assert.equal((await page.locator('#chart canvas').count()) > 0, true, 'its scores charted');
+  // Why each model scored it: a waterfall per score, the top features and the rest.
+  await page.waitForSelector('[data-testid=why-rf] rect', { timeout: 30_000 });
+  assert.equal(await page.locator('[data-testid^=why-]').count(), SCORES_PER_EVENT);
+  assert.match((await page.textContent('#why-note')) ?? '', /the one that scored it/);
   await page.screenshot({ path: shot('track'), fullPage: true });
   await page.close();
 });
@@ -149,6 +153,30 @@ test('What-if page: moving a slider changes the predictions', { skip }, async ()
   const second = await scores();
   assert.notDeepEqual(second, first);
   assert.ok((await page.locator('#mask rect').count()) >= 15, 'TabNet mask bars');
+  // Why: the Random Forest's waterfall, every feature in it; the energy slider moves energy's bar.
+  const explainedEnergy = (energy: number) =>
+    page.waitForFunction(
+      (want) => {
+        const inputs = (document.getElementById('why') as HTMLElement).dataset.inputs;
+        return (
+          inputs !== undefined && Math.abs((JSON.parse(inputs) as { energy: number }).energy - want) < 1e-6
+        );
+      },
+      energy,
+      { timeout: 15_000 },
+    );
+  const energyBar = () => page.getAttribute('[data-testid=wf-rf-energy]', 'data-value');
+  await page.locator('[data-testid=slider-energy]').fill('0.95');
+  await explainedEnergy(0.95);
+  const loud = Number(await energyBar());
+  assert.equal(await page.locator('#why rect').count(), 22, 'a bar per model feature');
+  await page.locator('[data-testid=slider-energy]').fill('0.05');
+  await explainedEnergy(0.05);
+  const quiet = Number(await energyBar());
+  assert.notEqual(quiet, loud, `energy's bar moved with its slider (${loud} → ${quiet})`);
+  await page.click('[data-testid=why-tab-tabnet]');
+  await page.waitForSelector('[data-testid=why-tabnet]');
+  assert.equal(await page.locator('#why rect').count(), 22);
   await page.screenshot({ path: shot('whatif'), fullPage: true });
   await page.close();
 });
