@@ -9,6 +9,7 @@ import { createPublisher } from '../producers/publisher.ts';
 import { buildApp } from './app.ts';
 import { FeedHub } from './feed/hub.ts';
 import { startPredictionsSource } from './feed/predictions-source.ts';
+import { startExplanationsSource } from './feed/explanations-source.ts';
 
 export async function runApi(cfg: Config): Promise<void> {
   const log = createLogger('api');
@@ -23,6 +24,12 @@ export async function runApi(cfg: Config): Promise<void> {
   const clickhouse = createClickhouse(cfg);
   const hub = new FeedHub();
   const source = await startPredictionsSource(cfg, log, (events) => hub.publish(events));
+  const explanations = startExplanationsSource({
+    clickhouse,
+    log,
+    wanted: () => hub.wantsExplanations(),
+    publish: (explained) => hub.publishExplanations(explained),
+  });
   const app = await buildApp({
     cfg,
     serving,
@@ -49,6 +56,7 @@ export async function runApi(cfg: Config): Promise<void> {
           new Promise<false>((r) => setTimeout(() => r(false), Math.max(500, deadline - Date.now())).unref()),
         ]).then((done) => done || log.warn({ what }, `${what} did not finish in time; exiting anyway`));
       void (async () => {
+        explanations.stop();
         await step('closing HTTP and feed connections', app.close());
         await step('leaving the feed consumer group', source.stop());
         await step('closing the Kafka producer', publisher.close());

@@ -9,6 +9,7 @@ import { PanelBuilder as BarChartPanel } from '@grafana/grafana-foundation-sdk/b
 import { PanelBuilder as StatusHistoryPanel } from '@grafana/grafana-foundation-sdk/statushistory';
 import { PanelBuilder as TimeSeriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
+  attributionDriftSql,
   disagreementSql,
   errorByLabelArrivalSql,
   errorPerMinuteSql,
@@ -21,6 +22,9 @@ import {
 import type { ScoreName } from '../schemas/index.ts';
 import { scoreNamesOf } from '../models/model-set.ts';
 import { CLICKHOUSE_DATASOURCE, table, timeseries } from './common.ts';
+
+/** The score whose attributions the drift dashboard follows: the ensemble when the set ships one. */
+export const explainedScore = (): ScoreName => (scoreNamesOf().includes('ensemble') ? 'ensemble' : 'rf');
 
 export const PSI_WARN = 0.1;
 export const PSI_ALERT = 0.2;
@@ -42,6 +46,7 @@ export function driftSql(timeFilter = (col: string) => `$__timeFilter(${col})`) 
     errorByArrival: errorByLabelArrivalSql(timeFilter),
     labelCoverage: labelCoverageSql(timeFilter('scored_at')),
     estimated: estimatedAndRealizedSql(timeFilter),
+    attribution: attributionDriftSql(explainedScore(), timeFilter('event_time')),
   };
 }
 
@@ -89,6 +94,16 @@ export function driftDashboard() {
         .thresholds(psiThresholds)
         .span(12)
         .height(8),
+    )
+    .withPanel(
+      new TimeSeriesPanel()
+        .title(
+          `Attribution drift: each feature’s mean |SHAP| in the ${explainedScore()} score’s sampled explanations ÷ on its training rows (1 = as trained), per minute`,
+        )
+        .datasource(CLICKHOUSE_DATASOURCE)
+        .withTarget(timeseries(q.attribution))
+        .span(24)
+        .height(9),
     )
     .withPanel(
       new TimeSeriesPanel()

@@ -5,7 +5,7 @@
 import { accessSync, constants } from 'node:fs';
 import { HitstreamError } from './errors.ts';
 
-type Kind = 'string' | 'int' | 'bool' | 'list';
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'list';
 interface Setting {
   env: string;
   kind: Kind;
@@ -440,6 +440,24 @@ export const SETTINGS = {
     meaning:
       'Requests per second one client (IP) may make to `POST /predict` and `POST /tracks` each; more get 429 with `Retry-After`. 0: no limit.',
   },
+  explainSample: {
+    env: 'HITSTREAM_EXPLAIN_SAMPLE',
+    kind: 'number',
+    default: '0.01',
+    min: 0,
+    max: 1,
+    meaning:
+      'Workers: the share of events (chosen by event id) whose scores are explained and stored in `explanations` (attribution drift, the feed). 0: none. Bounded by HITSTREAM_EXPLAIN_BUDGET.',
+  },
+  explainBudget: {
+    env: 'HITSTREAM_EXPLAIN_BUDGET',
+    kind: 'number',
+    default: '0.05',
+    min: 0,
+    max: 1,
+    meaning:
+      'Workers: the most of their time explaining may take (0.05: 5%); sampled events beyond it are skipped and counted (`hitstream_explanations_total{outcome="skipped"}`). An explanation of the shipped set takes ~0.15 s.',
+  },
   predictBatchMax: {
     env: 'HITSTREAM_PREDICT_BATCH_MAX',
     kind: 'int',
@@ -556,7 +574,7 @@ export const SETTINGS = {
 
 type ValueOf<K extends Kind, C = undefined> = C extends readonly string[]
   ? C[number]
-  : K extends 'int'
+  : K extends 'int' | 'number'
     ? number
     : K extends 'bool'
       ? boolean
@@ -578,6 +596,13 @@ function parseOne(s: Setting, raw: string): number | boolean | string | string[]
     case 'int': {
       if (!/^-?\d+$/.test(raw.trim())) throw bad('must be a whole number');
       const n = Number(raw);
+      if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max))
+        throw bad(`must be between ${s.min} and ${s.max}`);
+      return n;
+    }
+    case 'number': {
+      const n = Number(raw.trim());
+      if (raw.trim() === '' || !Number.isFinite(n)) throw bad('must be a number');
       if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max))
         throw bad(`must be between ${s.min} and ${s.max}`);
       return n;

@@ -22,6 +22,12 @@ export const FeedSubscribe = Type.Object(
           'also send the shadow version’s scores of each event (`shadow` in each prediction), when one is set',
       }),
     ),
+    explanations: Type.Optional(
+      Type.Boolean({
+        description:
+          'also send `{"type":"explanation"}` messages: every score’s SHAP values for the events the workers explain (HITSTREAM_EXPLAIN_SAMPLE), a few seconds after their prediction',
+      }),
+    ),
     min_score: Type.Optional(
       Type.Number({ minimum: 0, maximum: 100, description: 'only predictions scored at least this' }),
     ),

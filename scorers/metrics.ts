@@ -60,6 +60,17 @@ export function createWorkerMetrics() {
       help: 'CPU time spent scoring with the shadow version',
       registers: [registry],
     }),
+    explanations: new Counter({
+      name: 'hitstream_explanations_total',
+      help: 'Sampled events by what became of their explanation: explained, skipped (over HITSTREAM_EXPLAIN_BUDGET), failed, not_stored',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    explainSeconds: new Counter({
+      name: 'hitstream_explain_seconds_total',
+      help: 'Time spent explaining sampled events (what HITSTREAM_EXPLAIN_BUDGET bounds)',
+      registers: [registry],
+    }),
     servedVersion: new Gauge({
       name: 'hitstream_model_version_served',
       help: '1 for each model set version this process serves, by role',

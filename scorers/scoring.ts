@@ -11,6 +11,7 @@ import { Coalescer } from './coalescer.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { type Scored, type ScoreVersions, scoredEvents } from '../warehouse/rows.ts';
 import type { PublishStage } from './publish.ts';
+import type { ExplainStage } from './explain.ts';
 
 /** Rows `start..end` of a batch prediction (views, no copies). */
 export function slicePrediction(
@@ -54,6 +55,8 @@ export function createScoringStage(deps: {
   serving: Serving;
   metrics: WorkerMetrics;
   publish: PublishStage;
+  /** Explains a sample of the scored events, off this path (explain.ts). */
+  explain?: ExplainStage;
 }): (request: ScoreRequest) => Promise<ScoreResult> {
   const { serving, metrics } = deps;
   const coalescer = new Coalescer<ScoreRequest, ScoreResult>(async (requests) => {
@@ -87,6 +90,7 @@ export function createScoringStage(deps: {
     await deps.publish.run(feed, dead, () => requests[0]!.heartbeat());
     const publishedAt = Date.now();
     for (const e of feed) metrics.latencyMs.observe(Math.max(0, publishedAt - Date.parse(e.event_time)));
+    deps.explain?.offer(valid, live, shadowSet);
     const run = {
       events: valid.length + dead.length,
       batches: requests.length,

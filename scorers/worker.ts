@@ -35,6 +35,7 @@ import { commitStage } from './commit.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { createPublishStage } from './publish.ts';
 import { createScoringStage } from './scoring.ts';
+import { createExplainStage } from './explain.ts';
 import { deadLetterRejectedRows } from './write.ts';
 import { BatchWriter, type Unstored } from './writer.ts';
 
@@ -109,8 +110,15 @@ export function createWorker(
     commit: commitStage(consumer, log),
     onWritten: (w) => log.debug({ ...w, insertMs: Math.round(w.insertMs) }, 'rows stored, offsets committed'),
   });
+  const explain = createExplainStage({
+    sample: cfg.explainSample,
+    budget: cfg.explainBudget,
+    clickhouse: ch,
+    metrics,
+    log,
+  });
   const batches = createBatchHandler({
-    score: createScoringStage({ serving: deps.serving ?? servingOf(deps.models!), metrics, publish }),
+    score: createScoringStage({ serving: deps.serving ?? servingOf(deps.models!), metrics, publish, explain }),
     writer,
     metrics,
     log,
@@ -146,6 +154,7 @@ export function createWorker(
       // Past the deadline, retries of an outage give up; what is not stored stays uncommitted.
       const timer = setTimeout(() => shutdown.abort(), Math.max(0, deadline - Date.now() - 3_000));
       await drained;
+      await within(explain.stop(), Math.max(1_000, deadline - Date.now() - 3_000));
       clearTimeout(timer);
       const unstored = writer.unstored();
       // Leaving the group and closing may hang while Kafka is down: bounded by what is left.

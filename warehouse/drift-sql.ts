@@ -378,3 +378,26 @@ export const storedEstimatesSql = (historySeconds: number, version: string) =>
   sql`SELECT toUnixTimestamp(minute) AS minute, model, estimated_rmse, events FROM error_estimates FINAL
 WHERE version = ${version} AND role = 'live' AND minute >= now() - ${Math.round(historySeconds)}
 ORDER BY minute`;
+
+/**
+ * Attribution drift: each feature's mean |SHAP| per minute in the sampled explanations of the
+ * live version's `score`, divided by that score's mean |SHAP| on its training rows (table
+ * attribution_references, from the set's explanations.json). 1 is the training influence; a
+ * feature whose influence changes moves away from 1 even when its own distribution does not.
+ */
+export function attributionDriftSql(score: ScoreName, timeFilter: string): string {
+  return `SELECT minute AS time, name, window_abs / reference_abs AS ratio
+FROM (
+  SELECT toStartOfMinute(event_time) AS minute, model_version, name, avg(abs(c)) AS window_abs
+  FROM explanations FINAL ARRAY JOIN features AS name, contributions AS c
+  WHERE model = ${sqlLiteral(score)} AND ${timeFilter} AND model_version IN (
+    SELECT model_version FROM drift_references FINAL WHERE subject = 'score' AND version = ${LIVE_VERSION_SQL}
+  )
+  GROUP BY minute, model_version, name
+) AS window
+ALL INNER JOIN (
+  SELECT model_version, feature AS name, mean_abs AS reference_abs FROM attribution_references FINAL
+) AS reference USING (model_version, name)
+WHERE reference_abs > 0
+ORDER BY time, name`;
+}

@@ -12,7 +12,7 @@ export type ClientMessageResult =
   | { ok: true; filter: Filter; reply: object }
   | { ok: false; reply: { type: 'error'; code: string; field?: string; message: string } };
 
-const USAGE = 'send {"type":"subscribe","genre"?,"model"?,"min_score"?,"shadow"?}';
+const USAGE = 'send {"type":"subscribe","genre"?,"model"?,"min_score"?,"shadow"?,"explanations"?}';
 
 export function readClientMessage(data: Buffer): ClientMessageResult {
   const text = decodeUtf8(data);
@@ -43,16 +43,23 @@ export function readClientMessage(data: Buffer): ClientMessageResult {
       reply: { type: 'error', code: e.code, field: e.field, message: `${e.message}; ${USAGE}` },
     };
   }
-  const { genre, model, min_score, shadow } = v.value;
+  const { genre, model, min_score, shadow, explanations } = v.value;
   return {
     ok: true,
-    filter: { genre: genre || undefined, model, minScore: min_score, shadow: shadow === true },
+    filter: {
+      genre: genre || undefined,
+      model,
+      minScore: min_score,
+      shadow: shadow === true,
+      explanations: explanations === true,
+    },
     reply: {
       type: 'subscribed',
       genre: genre || null,
       model: model ?? null,
       min_score: min_score ?? null,
       shadow: shadow === true,
+      explanations: explanations === true,
     },
   };
 }

@@ -14,6 +14,19 @@ export interface Filter {
   minScore?: number;
   /** Send the shadow version's scores too (left out otherwise: the feed serves live scores). */
   shadow?: boolean;
+  /** Send the sampled events' explanations too (`{"type":"explanation"}`). */
+  explanations?: boolean;
+}
+
+/** One explained event as the feed sends it: each score's base, output and SHAP values. */
+export interface FeedExplanation {
+  event_id: string;
+  track_id: string;
+  track_genre: string;
+  scores: Record<
+    string,
+    { model_version: string; base: number; output: number; contributions: Record<string, number> }
+  >;
 }
 
 export interface FeedClient {
@@ -142,6 +155,23 @@ export class FeedHub {
     while (s.queue.length && s.client.bufferedAmount() < this.maxSocketBuffer) {
       s.client.send(s.queue.shift()!);
       this.delivered++;
+    }
+  }
+
+  /** Whether any client asked for explanations (the source reads them only then). */
+  wantsExplanations(): boolean {
+    for (const s of this.subs.values()) if (s.filter.explanations) return true;
+    return false;
+  }
+
+  /** Sends explanations to the clients that asked for them (genre filter applied), queued like predictions. */
+  publishExplanations(explained: readonly FeedExplanation[]): void {
+    for (const s of this.subs.values()) {
+      if (!s.filter.explanations) continue;
+      for (const e of explained)
+        if (!s.filter.genre || e.track_genre === s.filter.genre)
+          s.queue.push(Buffer.from(JSON.stringify({ type: 'explanation', ...e })));
+      this.flush(s);
     }
   }
 

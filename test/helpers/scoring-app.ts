@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app.ts';
 import { FeedHub } from '../../api/feed/hub.ts';
+import { startExplanationsSource } from '../../api/feed/explanations-source.ts';
 import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
 import type { Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -30,7 +31,7 @@ export async function startScoringApp(
   opts: { feed?: boolean; listen?: boolean; cfg?: Partial<Config>; qualityMetrics?: boolean } = {},
 ): Promise<ScoringApp> {
   const models = await loadModels(p.cfg.modelsDir || undefined);
-  const worker = createWorker(p.cfg, {
+  const worker = createWorker({ ...p.cfg, ...opts.cfg }, {
     models,
     metrics: createWorkerMetrics(),
     log: createLogger('test-worker', 'warn'),
@@ -40,6 +41,14 @@ export async function startScoringApp(
   const hub = new FeedHub();
   const source = opts.feed
     ? await startPredictionsSource(p.cfg, createLogger('test-feed', 'warn'), (e) => hub.publish(e))
+    : undefined;
+  const explanations = opts.feed
+    ? startExplanationsSource({
+        clickhouse: p.client,
+        log: createLogger('test-feed', 'warn'),
+        wanted: () => hub.wantsExplanations(),
+        publish: (explained) => hub.publishExplanations(explained),
+      })
     : undefined;
   const app = await buildApp({
     cfg: { ...p.cfg, logLevel: 'warn', ...opts.cfg },
@@ -62,6 +71,7 @@ export async function startScoringApp(
     hub,
     base,
     async stop() {
+      explanations?.stop();
       await app.close();
       await source?.stop();
       await publisher.close();

@@ -34,6 +34,20 @@ test('a bad value is rejected with the variable named', () => {
     () => loadConfig({ HITSTREAM_RF_PREDICTOR: 'sklearn' }),
     /HITSTREAM_RF_PREDICTOR="sklearn": must be one of compact, ml-random-forest/,
   );
+  // A share of events outside [0, 1], or not a number, is refused at start, naming the setting.
+  assert.throws(
+    () => loadConfig({ HITSTREAM_EXPLAIN_SAMPLE: '1.5' }),
+    /HITSTREAM_EXPLAIN_SAMPLE="1.5": must be between 0 and 1/,
+  );
+  assert.throws(
+    () => loadConfig({ HITSTREAM_EXPLAIN_SAMPLE: '-0.1' }),
+    /HITSTREAM_EXPLAIN_SAMPLE.*between 0 and 1/,
+  );
+  assert.throws(
+    () => loadConfig({ HITSTREAM_EXPLAIN_SAMPLE: '1%' }),
+    /HITSTREAM_EXPLAIN_SAMPLE="1%": must be a number/,
+  );
+  assert.equal(loadConfig({ HITSTREAM_EXPLAIN_SAMPLE: '0.25' }).explainSample, 0.25);
 });
 
 test('README documents every setting (the table is generated from the code)', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { explanationMessages } from '../../api/feed/explanations-source.ts';
 import { type FeedClient, FeedHub, RecentIds } from '../../api/feed/hub.ts';
 import type { ScoredEvent } from '../../schemas/prediction.ts';
 
@@ -115,5 +116,53 @@ test('RecentIds forgets the oldest ids beyond its capacity', () => {
   assert.deepEqual(
     ['a', 'b', 'a', 'c', 'a', 'b'].map((x) => ids.add(x)),
     [true, true, false, true, true, true],
+  );
+});
+
+test('explanations go only to clients that asked for them, one message per event, filtered by genre', () => {
+  const hub = new FeedHub();
+  const plain = fakeClient();
+  const asked = fakeClient();
+  const askedRock = fakeClient();
+  for (const c of [plain, asked, askedRock]) hub.add(c);
+  assert.equal(hub.wantsExplanations(), false, 'nothing read from ClickHouse while no one asked');
+  hub.setFilter(asked, { explanations: true });
+  hub.setFilter(askedRock, { explanations: true, genre: 'rock' });
+  assert.equal(hub.wantsExplanations(), true);
+  const row = (event_id: string, model: string, genre: string) => ({
+    event_id,
+    track_id: `t-${event_id}`,
+    track_genre: genre,
+    model,
+    model_version: `${model}-v1`,
+    base: 30,
+    output: 42,
+    features: ['energy', 'genre_popularity'],
+    contributions: [2, 10],
+  });
+  const messages = explanationMessages([
+    row('e1', 'rf', 'pop'),
+    row('e1', 'xgb', 'pop'),
+    row('e2', 'rf', 'rock'),
+  ]);
+  assert.equal(messages.length, 2, 'one message per event, its scores together');
+  assert.deepEqual(messages[0]!.scores.xgb, {
+    model_version: 'xgb-v1',
+    base: 30,
+    output: 42,
+    contributions: { energy: 2, genre_popularity: 10 },
+  });
+  hub.publishExplanations(messages);
+  assert.deepEqual(plain.sent, []);
+  assert.deepEqual(
+    asked.sent.map((m) => [m.type, m.event_id]),
+    [
+      ['explanation', 'e1'],
+      ['explanation', 'e2'],
+    ],
+  );
+  assert.deepEqual(
+    askedRock.sent.map((m) => m.event_id),
+    ['e2'],
   );
 });

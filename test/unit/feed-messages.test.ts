@@ -7,14 +7,34 @@ const read = (m: unknown) => readClientMessage(Buffer.from(typeof m === 'string'
 test('a subscribe message sets the filters and is echoed; absent, null or empty means no filter', () => {
   const r = read({ type: 'subscribe', genre: 'pop', model: 'xgb', min_score: 50 });
   assert.ok(r.ok);
-  assert.deepEqual(r.filter, { genre: 'pop', model: 'xgb', minScore: 50, shadow: false });
-  assert.deepEqual(r.reply, { type: 'subscribed', genre: 'pop', model: 'xgb', min_score: 50, shadow: false });
+  assert.deepEqual(r.filter, {
+    genre: 'pop',
+    model: 'xgb',
+    minScore: 50,
+    shadow: false,
+    explanations: false,
+  });
+  assert.deepEqual(r.reply, {
+    type: 'subscribed',
+    genre: 'pop',
+    model: 'xgb',
+    min_score: 50,
+    shadow: false,
+    explanations: false,
+  });
   const none = read({ type: 'subscribe', genre: '', model: null });
   assert.ok(none.ok);
-  assert.deepEqual(none.filter, { genre: undefined, model: undefined, minScore: undefined, shadow: false });
-  const shadow = read({ type: 'subscribe', shadow: true });
+  assert.deepEqual(none.filter, {
+    genre: undefined,
+    model: undefined,
+    minScore: undefined,
+    shadow: false,
+    explanations: false,
+  });
+  const shadow = read({ type: 'subscribe', shadow: true, explanations: true });
   assert.ok(shadow.ok);
   assert.equal(shadow.filter.shadow, true);
+  assert.equal(shadow.filter.explanations, true);
 });
 
 test('a bad message is refused with the field at fault, and sets nothing', () => {
@@ -27,6 +47,7 @@ test('a bad message is refused with the field at fault, and sets nothing', () =>
     [{ type: 'subscribe', genres: 'pop' }, 'unknown_field', 'genres'],
     [{ type: 'hello' }, 'wrong_type', 'type'],
     [{ type: 'subscribe', shadow: 'yes' }, 'wrong_type', 'shadow'],
+    [{ type: 'subscribe', explanations: 1 }, 'wrong_type', 'explanations'],
   ];
   for (const [message, code, field] of cases) {
     const r = read(message);

@@ -1,0 +1,137 @@
+/**
+ * The worker's explain stage: a sample of the scored events (HITSTREAM_EXPLAIN_SAMPLE, chosen by
+ * event id, so a re-delivered event is chosen again) is explained off the scoring path and stored
+ * in `explanations`, by the version that scored it (live, and shadow when one is set).
+ *
+ * An explanation of the shipped set costs ~0.15 s of CPU (the forest's 1.5 M nodes), hundreds of
+ * times an event's scoring, so the stage keeps to a budget: it explains only while the time it
+ * spent in the last 30 s stays under HITSTREAM_EXPLAIN_BUDGET of that time; sampled events that
+ * arrive beyond it are skipped and counted. Best effort by design: nothing here delays a batch's
+ * commit, and what is queued when the worker stops is not explained.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from '../lib/logger.ts';
+import { describeError } from '../lib/errors.ts';
+import type { ServedSet } from '../registry/serving.ts';
+import type { Scored } from '../warehouse/rows.ts';
+import type { WorkerMetrics } from './metrics.ts';
+
+/** Sampled events waiting at most; beyond it the oldest are skipped (the budget explains fewer). */
+const QUEUE = 1000;
+const WINDOW_MS = 30_000;
+const FLUSH_MS = 2_000;
+
+/** FNV-1a of the event id as a share in [0, 1): the same events are sampled on every worker. */
+export function sampledShare(eventId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < eventId.length; i++) h = Math.imul(h ^ eventId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 2 ** 32;
+}
+
+export interface ExplainStage {
+  /** Offers a run's scored events; the sampled ones are queued for explaining. */
+  offer(events: readonly Scored[], live: ServedSet, shadow?: ServedSet): void;
+  /** Stops explaining and writes what is explained. */
+  stop(): Promise<void>;
+}
+
+export function createExplainStage(deps: {
+  sample: number;
+  budget: number;
+  clickhouse: ClickHouseClient;
+  metrics: WorkerMetrics;
+  log: Logger;
+}): ExplainStage {
+  const { metrics, log } = deps;
+  const queue: { scored: Scored; set: ServedSet }[] = [];
+  const spent: { at: number; ms: number }[] = [];
+  const rows: Record<string, unknown>[] = [];
+  let running = false;
+  let stopped = false;
+
+  const spentShare = () => {
+    const now = performance.now();
+    while (spent.length && spent[0]!.at < now - WINDOW_MS) spent.shift();
+    return spent.reduce((s, x) => s + x.ms, 0) / WINDOW_MS;
+  };
+
+  async function explainOne({ scored, set }: { scored: Scored; set: ServedSet }) {
+    const t0 = performance.now();
+    const { explanations, prediction } = await set.models.explain([scored.event]);
+    spent.push({ at: performance.now(), ms: performance.now() - t0 });
+    metrics.explainSeconds.inc((performance.now() - t0) / 1000);
+    const e = scored.event;
+    const explainedAt = Math.floor(Date.now() / 1000);
+    for (const name of prediction.names) {
+      const x = explanations[0]![name]!;
+      rows.push({
+        event_id: scored.eventId,
+        track_id: e.track_id,
+        track_genre: e.track_genre ?? '',
+        model: name,
+        model_version: set.models.versions[name],
+        base: x.base,
+        output: x.output,
+        features: set.models.features,
+        contributions: x.contributions,
+        event_time: Math.floor(Date.parse(e.event_time) / 1000),
+        explained_at: explainedAt,
+      });
+    }
+    metrics.explanations.inc({ outcome: 'explained' });
+  }
+
+  async function drain() {
+    if (running) return;
+    running = true;
+    try {
+      while (queue.length && !stopped) {
+        // Over budget: wait for the window to move on rather than take more of the worker's time.
+        if (spentShare() > deps.budget) {
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
+        await explainOne(queue.shift()!).catch((err: unknown) => {
+          metrics.explanations.inc({ outcome: 'failed' });
+          log.warn({ err: describeError(err) }, 'an event could not be explained');
+        });
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  async function flush() {
+    if (!rows.length) return;
+    const values = rows.splice(0);
+    await deps.clickhouse.insert({ table: 'explanations', format: 'JSONEachRow', values }).catch((err: unknown) => {
+      metrics.explanations.inc({ outcome: 'not_stored' }, values.length);
+      log.warn({ err: describeError(err), rows: values.length }, 'explanations not stored (best effort)');
+    });
+  }
+  const timer = setInterval(() => void flush(), FLUSH_MS);
+  timer.unref();
+
+  return {
+    offer(events, live, shadow) {
+      if (deps.sample <= 0 || stopped) return;
+      for (const scored of events) {
+        if (sampledShare(scored.eventId) >= deps.sample) continue;
+        for (const set of shadow ? [live, shadow] : [live]) {
+          if (queue.length >= QUEUE) {
+            queue.shift();
+            metrics.explanations.inc({ outcome: 'skipped' });
+          }
+          queue.push({ scored, set });
+        }
+      }
+      void drain();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      while (running) await new Promise((r) => setTimeout(r, 20));
+      await flush();
+    },
+  };
+}
