@@ -104,10 +104,12 @@ export function createExplainStage(deps: {
   async function flush() {
     if (!rows.length) return;
     const values = rows.splice(0);
-    await deps.clickhouse.insert({ table: 'explanations', format: 'JSONEachRow', values }).catch((err: unknown) => {
-      metrics.explanations.inc({ outcome: 'not_stored' }, values.length);
-      log.warn({ err: describeError(err), rows: values.length }, 'explanations not stored (best effort)');
-    });
+    await deps.clickhouse
+      .insert({ table: 'explanations', format: 'JSONEachRow', values })
+      .catch((err: unknown) => {
+        metrics.explanations.inc({ outcome: 'not_stored' }, values.length);
+        log.warn({ err: describeError(err), rows: values.length }, 'explanations not stored (best effort)');
+      });
   }
   const timer = setInterval(() => void flush(), FLUSH_MS);
   timer.unref();

@@ -118,7 +118,12 @@ export function createWorker(
     log,
   });
   const batches = createBatchHandler({
-    score: createScoringStage({ serving: deps.serving ?? servingOf(deps.models!), metrics, publish, explain }),
+    score: createScoringStage({
+      serving: deps.serving ?? servingOf(deps.models!),
+      metrics,
+      publish,
+      explain,
+    }),
     writer,
     metrics,
     log,

@@ -37,7 +37,11 @@ export function explanationMessages(rows: readonly Row[]): FeedExplanation[] {
   const byEvent = new Map<string, FeedExplanation>();
   for (const r of rows) {
     let e = byEvent.get(r.event_id);
-    if (!e) byEvent.set(r.event_id, (e = { event_id: r.event_id, track_id: r.track_id, track_genre: r.track_genre, scores: {} }));
+    if (!e)
+      byEvent.set(
+        r.event_id,
+        (e = { event_id: r.event_id, track_id: r.track_id, track_genre: r.track_genre, scores: {} }),
+      );
     e.scores[r.model] = {
       model_version: r.model_version,
       base: Number(r.base),
@@ -64,7 +68,9 @@ export function startExplanationsSource(deps: {
     try {
       const since = Math.max(startedAt, Math.floor(Date.now() / 1000) - LOOKBACK_S);
       const rs = await deps.clickhouse.query({ query: recentExplanationsSql(since), format: 'JSONEachRow' });
-      const fresh = (await rs.json<Row>()).filter((r) => seen.add(`${r.event_id}|${r.model_version}|${r.model}`));
+      const fresh = (await rs.json<Row>()).filter((r) =>
+        seen.add(`${r.event_id}|${r.model_version}|${r.model}`),
+      );
       if (fresh.length) deps.publish(explanationMessages(fresh));
     } catch (err) {
       deps.log.warn({ err: describeError(err) }, 'explanations for the feed not read');

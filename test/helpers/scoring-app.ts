@@ -31,11 +31,14 @@ export async function startScoringApp(
   opts: { feed?: boolean; listen?: boolean; cfg?: Partial<Config>; qualityMetrics?: boolean } = {},
 ): Promise<ScoringApp> {
   const models = await loadModels(p.cfg.modelsDir || undefined);
-  const worker = createWorker({ ...p.cfg, ...opts.cfg }, {
-    models,
-    metrics: createWorkerMetrics(),
-    log: createLogger('test-worker', 'warn'),
-  });
+  const worker = createWorker(
+    { ...p.cfg, ...opts.cfg },
+    {
+      models,
+      metrics: createWorkerMetrics(),
+      log: createLogger('test-worker', 'warn'),
+    },
+  );
   await worker.start();
   const publisher = await createPublisher(p.cfg);
   const hub = new FeedHub();
