@@ -13,6 +13,7 @@ import { benchPredictSaturation } from '../bench/predict-saturation.ts';
 import { benchSwap } from '../bench/swap.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { benchShap } from '../bench/shap-check.ts';
+import { benchExplain } from '../bench/explain.ts';
 import { loadConfig } from '../lib/config.ts';
 import { positive, positiveInteger } from './options.ts';
 
@@ -45,6 +46,31 @@ export function registerBenchCommand(program: Command): void {
     .action(async (o: { data: string; rows: number; python: string; writeFixture?: boolean }) => {
       await benchShap({ ...o, modelsDir: loadConfig().modelsDir || undefined });
     });
+  bench
+    .command('explain')
+    .description(
+      'POST /explain latency on one API process; the workers’ CPU per event with sampled explanations off, within the budget, and unbounded',
+    )
+    .option('--data <path>', 'CSV whose rows are explained and replayed', SAMPLE)
+    .option('--requests <n>', 'POST /explain requests, one at a time', positiveInteger, 100)
+    .option('--rate <n>', 'events per second in the worker phases', positive, 1000)
+    .option('--seconds <n>', 'length of each worker phase', positive, 20)
+    .option('--sample <share>', 'HITSTREAM_EXPLAIN_SAMPLE of the sampled phases', positive, 0.01)
+    .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
+    .option('--json', 'print JSON')
+    .action(
+      async (o: {
+        data: string;
+        requests: number;
+        rate: number;
+        seconds: number;
+        sample: number;
+        workers: number;
+        json?: boolean;
+      }) => {
+        await benchExplain(loadConfig(), o);
+      },
+    );
   bench
     .command('alerts')
     .description(
