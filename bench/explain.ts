@@ -118,7 +118,7 @@ export async function benchExplain(base: Config, opts: ExplainBenchOptions) {
       explainSample: opts.sample,
       explainBudget: base.explainBudget,
     },
-    [`sample_${opts.sample}_no_budget`]: { explainSample: opts.sample, explainBudget: 1 },
+    [`sample_${opts.sample}_no_budget`]: { explainSample: opts.sample, explainBudget: 100 },
   };
   const workers: Record<string, Awaited<ReturnType<typeof workersPhase>>> = {};
   for (const [name, settings] of Object.entries(phases)) {

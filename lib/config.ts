@@ -454,9 +454,9 @@ export const SETTINGS = {
     kind: 'number',
     default: '0.05',
     min: 0,
-    max: 1,
+    max: 100,
     meaning:
-      'Workers: the most of their time explaining may take (0.05: 5%); sampled events beyond it are skipped and counted (`hitstream_explanations_total{outcome="skipped"}`). An explanation of the shipped set takes ~0.15 s.',
+      'Workers: the most CPU explaining may take, as a share of what the worker spends on everything else (0.05: 5% more; 100: no limit); sampled events beyond it wait, then the oldest are skipped and counted (`hitstream_explanations_total{outcome="skipped"}`). A worker idle for 5 s explains without counting. An explanation of the shipped set takes ~0.15 s.',
   },
   predictBatchMax: {
     env: 'HITSTREAM_PREDICT_BATCH_MAX',

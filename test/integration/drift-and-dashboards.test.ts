@@ -30,7 +30,8 @@ const SHIFTED = ['energy', 'loudness'];
 
 before(async () => {
   p = await isolatedPipeline();
-  s = await startScoringApp(p);
+  // Explanations of 2% of the events, with no budget: the attribution panel has rows to draw.
+  s = await startScoringApp(p, { cfg: { explainSample: 0.02, explainBudget: 100 } });
   ({ models, publisher, app } = s);
   // What `models push` (or a worker's start) writes: the dashboards' SQL reads references here.
   await writeDriftReferences(p.client, versionOf(models), models);
@@ -111,6 +112,12 @@ test('every dashboard panel query runs on the real ClickHouse with data and retu
   await eventually(
     () => p.count('SELECT count() FROM dead_letters FINAL'),
     (c) => c >= 2,
+  );
+  // The attribution panel draws the workers' explanations, written a few seconds after scoring.
+  await eventually(
+    () => p.count('SELECT count() FROM explanations'),
+    (c) => c > 0,
+    120_000,
   );
   const from = new Date(Date.now() - 3600_000);
   const to = new Date(Date.now() + 60_000);

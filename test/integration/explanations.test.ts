@@ -24,7 +24,7 @@ let s: ScoringApp;
 before(async () => {
   p = await isolatedPipeline();
   // No budget: every sampled event is explained (the default budget would skip some).
-  s = await startScoringApp(p, { feed: true, listen: true, cfg: { explainSample: 0.1, explainBudget: 1 } });
+  s = await startScoringApp(p, { feed: true, listen: true, cfg: { explainSample: 0.1, explainBudget: 100 } });
   await writeDriftReferences(p.client, versionOf(s.models), s.models);
 });
 after(async () => {
