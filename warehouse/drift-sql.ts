@@ -384,14 +384,17 @@ ORDER BY minute`;
  * live version's `score`, divided by that score's mean |SHAP| on its training rows (table
  * attribution_references, from the set's explanations.json). 1 is the training influence; a
  * feature whose influence changes moves away from 1 even when its own distribution does not.
+ * The live version's model version is a scalar subquery, not `IN (…)`: on a sharded cluster an IN
+ * over one Distributed table inside a read of another is refused (distributed_product_mode).
  */
 export function attributionDriftSql(score: ScoreName, timeFilter: string): string {
   return `SELECT minute AS time, name, window_abs / reference_abs AS ratio
 FROM (
   SELECT toStartOfMinute(event_time) AS minute, model_version, name, avg(abs(c)) AS window_abs
   FROM explanations FINAL ARRAY JOIN features AS name, contributions AS c
-  WHERE model = ${sqlLiteral(score)} AND ${timeFilter} AND model_version IN (
-    SELECT model_version FROM drift_references FINAL WHERE subject = 'score' AND version = ${LIVE_VERSION_SQL}
+  WHERE model = ${sqlLiteral(score)} AND ${timeFilter} AND model_version = (
+    SELECT any(model_version) FROM drift_references FINAL
+    WHERE subject = 'score' AND name = ${sqlLiteral(score)} AND version = ${LIVE_VERSION_SQL}
   )
   GROUP BY minute, model_version, name
 ) AS window

@@ -56,14 +56,42 @@ function run(cmd: string, args: string[], timeoutMs: number) {
 /**
  * Known ids for path parameters: a version that exists, so `POST /models/{version}/promote`
  * reaches its logic (promoted once, then 409 "live already") instead of 404 on every try.
+ * A request refused with 413 is refused: an invalid body over 1 MiB (too many alerts for the
+ * webhook's maxItems) is answered `body_too_large` before its schema is read, which
+ * schemathesis's default list of rejections (400, 401, 403, 404, …) leaves out.
  */
 function config(): string {
   const path = join(mkdtempSync(join(tmpdir(), 'hitstream-schemathesis-')), 'schemathesis.toml');
-  writeFileSync(path, '[parameters]\n"path.version" = "${HITSTREAM_TEST_VERSION}"\n');
+  const rejections = [
+    '400',
+    '401',
+    '403',
+    '404',
+    '405',
+    '406',
+    '409',
+    '413',
+    '415',
+    '422',
+    '428',
+    '429',
+    '5XX',
+  ];
+  writeFileSync(
+    path,
+    [
+      '[parameters]',
+      '"path.version" = "${HITSTREAM_TEST_VERSION}"',
+      '',
+      '[checks.negative_data_rejection]',
+      `expected-statuses = [${rejections.map((s) => `"${s}"`).join(', ')}]`,
+      '',
+    ].join('\n'),
+  );
   return path;
 }
 
-test('schemathesis --checks all finds no failure in the API against its OpenAPI document', async () => {
+test('schemathesis (every check but one) finds no failure in the API against its OpenAPI document', async () => {
   const result = await run(
     'schemathesis',
     [
@@ -75,6 +103,13 @@ test('schemathesis --checks all finds no failure in the API against its OpenAPI 
       s.base,
       '--checks',
       'all',
+      // But one: "a resource a POST created answers at once" (ensure_resource_availability).
+      // `POST /tracks` answers 202 Accepted: an event is stored once a worker has scored it, so a
+      // track just posted has no stored event for `GET /tracks/{id}/explanation` yet (404
+      // `unknown_track`, as documented). The stateful phase applies checks for every operation
+      // alike (a per-operation exception in the config file is not read there).
+      '--exclude-checks',
+      'ensure_resource_availability',
       '--seed',
       '20261201',
       '--no-color',
