@@ -83,6 +83,13 @@ export function expectedValue(m: ShapTrees): number {
   return m.offset + m.scale * sum;
 }
 
+export type TreeShapExplainer = (
+  x: Float32Array,
+  phi: Float64Array,
+  fromTree?: number,
+  toTree?: number,
+) => void;
+
 /**
  * Adds each feature's SHAP value for row `x` to `phi` (length f), from trees [fromTree, toTree)
  * (all by default). Buffers are reused across calls: one explainer explains one row at a time.
@@ -95,13 +102,6 @@ export function expectedValue(m: ShapTrees): number {
  * - x goes this way (p stays 1): q_new = t + (1 − t) r_new.
  * A leaf child is summed in its parent's loop, without a call.
  */
-export type TreeShapExplainer = (
-  x: Float32Array,
-  phi: Float64Array,
-  fromTree?: number,
-  toTree?: number,
-) => void;
-
 export function treeShapExplainer(m: ShapTrees, f: number): TreeShapExplainer {
   // Exact for polynomials of degree ≤ 2K − 1: a path with u distinct features needs K ≥ u/2, so
   // each tree gets the K of its longest path (XGBoost's depth-10 trees need 5 points, not 11).
