@@ -3,6 +3,7 @@
  * prints them: every score with its base, output and one contribution per model feature, named.
  */
 import { ARTIST_FEATURES, type FeatureRow, GENRE_FEATURES, toMatrix } from '../models/features.ts';
+import { HitstreamError } from '../lib/errors.ts';
 import type { LoadedModels } from '../models/model-set.ts';
 import type { ExplainResponse, FEATURE_KINDS, ScoreExplanation } from '../schemas/api.ts';
 
@@ -19,9 +20,20 @@ export const featureKind = (feature: string): FeatureKind =>
 export async function explainRows(
   models: LoadedModels,
   rows: readonly FeatureRow[],
+  /** How an error names the set ("version …"). */
+  setName = 'the model set',
 ): Promise<Omit<ExplainResponse, 'version'>[]> {
   const t0 = performance.now();
-  const { prediction, explanations } = await models.explain(rows);
+  const { prediction, explanations } = await models.explain(rows).catch((err: unknown) => {
+    // "it was trained before explanations" → which set it is.
+    if (err instanceof HitstreamError && err.code === 'explain_unavailable')
+      throw new HitstreamError(err.code, `${setName}: ${err.message}`, {
+        status: err.status,
+        cause: err,
+        explainsCause: true,
+      });
+    throw err;
+  });
   const explainMs = (performance.now() - t0) / Math.max(1, rows.length);
   const features = models.features;
   const X = toMatrix(rows, models.manifests.rf.preprocessing);

@@ -55,7 +55,12 @@ export function describeExplanation(e: Explained, top: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function explainCsv(models: LoadedModels, path: string, out: NodeJS.WritableStream): Promise<number> {
+async function explainCsv(
+  models: LoadedModels,
+  path: string,
+  out: NodeJS.WritableStream,
+  setName: string,
+): Promise<number> {
   const features = models.features;
   out.write(`track_id,score_name,method,score,base,output,${features.join(',')}\n`);
   const progress = new ProgressReporter('explain', await countRows(path));
@@ -63,7 +68,7 @@ async function explainCsv(models: LoadedModels, path: string, out: NodeJS.Writab
   let bad = 0;
   let batch: KaggleTrack[] = [];
   const flush = async () => {
-    const explained = await explainRows(models, batch);
+    const explained = await explainRows(models, batch, setName);
     explained.forEach((e, i) => {
       const id = /[",\n]/.test(batch[i]!.track_id) ? JSON.stringify(batch[i]!.track_id) : batch[i]!.track_id;
       for (const [name, s] of Object.entries(e.explanations))
@@ -113,13 +118,14 @@ export function registerExplainCommand(program: Command): void {
         const input = track ? parseTrack(track) : undefined;
         const cfg = loadConfig();
         const models = await loadModels(cfg.modelsDir || undefined);
+        const setName = `the models in ${cfg.modelsDir || 'models/artifacts'}`;
         if (opts.data) {
           const out = opts.out ? createWriteStream(opts.out) : process.stdout;
-          if (await explainCsv(models, opts.data, out)) process.exitCode = 2;
+          if (await explainCsv(models, opts.data, out, setName)) process.exitCode = 2;
           if (opts.out) await new Promise<void>((r) => out.end(() => r()));
           return;
         }
-        const [e] = await explainRows(models, [input!]);
+        const [e] = await explainRows(models, [input!], setName);
         process.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : describeExplanation(e!, opts.top));
       },
     );

@@ -28,7 +28,7 @@ export const explainRoutes =
       },
       async (req) => {
         const set = servedSet(serving, req.query.version);
-        const [row] = await explainRows(set.models, [req.body]);
+        const [row] = await explainRows(set.models, [req.body], `version ${set.version}`);
         return { ...row!, version: set.version };
       },
     );

@@ -88,7 +88,7 @@ export const trackExplanationRoutes =
           ...(event.track_genre ? { track_genre: event.track_genre } : {}),
           ...(event.artists ? { artists: event.artists } : {}),
         } as unknown as FeatureRow;
-        const [explained] = await explainRows(set.models, [row]);
+        const [explained] = await explainRows(set.models, [row], `version ${set.version}`);
         return {
           ...explained!,
           version: set.version,

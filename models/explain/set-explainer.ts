@@ -120,7 +120,7 @@ export function createSetExplainer(
       else
         throw new HitstreamError(
           'explain_unavailable',
-          `${parts.dir} has no ${EXPLANATIONS_FILE} of its run (trained before explanations), so ${name} has no background to be explained against: train again`,
+          `it was trained before explanations (no ${EXPLANATIONS_FILE} of its run, so ${name} has no background rows to be explained against): train again, or push and promote a version trained since`,
           { status: 409 },
         );
     }

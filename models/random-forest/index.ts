@@ -51,7 +51,7 @@ export const randomForestLoader: ModelLoader = {
         const gz = await readFile(join(dir, FOREST_COVERS_FILE)).catch((err: unknown) => {
           throw new HitstreamError(
             'explain_unavailable',
-            `${join(dir, FOREST_COVERS_FILE)} is missing: this forest was trained before explanations (train again to explain it)`,
+            `its forest was trained before explanations (it has no ${FOREST_COVERS_FILE}): train again, or push and promote a version trained since`,
             { cause: err, status: 409, explainsCause: true },
           );
         });
