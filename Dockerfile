@@ -1,9 +1,10 @@
 # One image for every hitstream process (worker, api, migrate); the command picks the role.
-FROM node:20-bookworm-slim
+# Node 26: the active LTS line ("lithium"), the one every test and bench runs on (infra/setup.sh).
+FROM node:26-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: what npm 11 does on our machines, where the tests run. node:20's npm 10 would
-# run install scripts, and nothing hitstream runs needs one.
+# --ignore-scripts: nothing hitstream runs needs an install script, and the tests ran without any
+# (npm 11 on our machines does not run them).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY . .
 ENV NODE_ENV=production

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
         { type: 'stats', clients: stats.map((s) => s.report()) } satisfies FromClients,
         undefined,
         {},
-        () => process.disconnect(),
+        () => process.disconnect?.(),
       );
     }
   });

@@ -14,6 +14,7 @@ import { benchSwap } from '../bench/swap.ts';
 import { benchSoak } from '../bench/soak.ts';
 import { benchShap } from '../bench/shap-check.ts';
 import { benchExplain } from '../bench/explain.ts';
+import { benchKafkaClients } from '../bench/kafka-clients.ts';
 import { loadConfig } from '../lib/config.ts';
 import { positive, positiveInteger } from './options.ts';
 
@@ -233,5 +234,16 @@ export function registerBenchCommand(program: Command): void {
     .action(async (o: Parameters<typeof benchPredict>[0] & { saturate?: boolean; connections: number }) => {
       if (o.saturate) await benchPredictSaturation(loadConfig(), o);
       else await benchPredict(o);
+    });
+  bench
+    .command('kafka-clients')
+    .description(
+      'kafkajs vs @platformatic/kafka on the configured brokers: produce and consume events/s and CPU per event, latency at 1,000/s, idle CPU',
+    )
+    .option('--events <n>', 'events produced and consumed per client and round', positiveInteger, 200_000)
+    .option('--rounds <n>', 'rounds, clients alternating', positiveInteger, 2)
+    .option('--json', 'print JSON')
+    .action(async (o: Parameters<typeof benchKafkaClients>[1]) => {
+      await benchKafkaClients(loadConfig(), o);
     });
 }

@@ -11,6 +11,9 @@
 #   - Docker Compose v2 (tests only), built from the Go module proxy: `docker compose config` checks
 #     docker-compose.yml without a Docker engine. Cached under ~/.cache/hitstream (~5 min to build).
 #   - node_modules, from package-lock.json.
+#   - Node.js 26 LTS when the machine's Node is older: the official build from the npm registry
+#     (node-<platform>-<arch>), cached, linked as node_modules/.bin/node. npm puts that folder first
+#     on the PATH of every script it runs, so `npm start`, `npm test` and `npx hitstream` run on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -70,3 +73,21 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing node modules (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# Node 20 is past its end of life (2026-04-30). hitstream runs on Node 26, the active LTS line; a
+# machine with an older Node gets the official build from the npm registry (~1 s, 60 MB download).
+NODE_VERSION=26.12.1
+NODE_MAJOR=${NODE_VERSION%%.*}
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt "$NODE_MAJOR" ]; then
+  node_pkg="node-$(node -p 'process.platform + "-" + process.arch')"
+  node_dir="${XDG_CACHE_HOME:-$HOME/.cache}/hitstream/$node_pkg-$NODE_VERSION"
+  if [ ! -x "$node_dir/bin/node" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack -q "$node_pkg@$NODE_VERSION" >/dev/null && tar xzf ./*.tgz)
+    mkdir -p "$(dirname "$node_dir")"
+    rm -rf "$node_dir" && mv "$tmp/package" "$node_dir" && rm -rf "$tmp"
+  fi
+  ln -sfn "$node_dir/bin/node" node_modules/.bin/node
+  say "Node $(node -v) is older than $NODE_MAJOR LTS: npm's scripts and npx run on Node $NODE_VERSION from the npm registry ($node_dir, linked as node_modules/.bin/node)"
+fi
+

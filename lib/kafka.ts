@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import { HitstreamError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { firstSpeakingTls } from './tls-probe.ts';
+import './kafkajs-negative-timer.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
