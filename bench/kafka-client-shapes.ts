@@ -94,9 +94,10 @@ function platformaticClient(cfg: Config): ProbeClient {
       : {}),
   };
   return {
-    async producer() {
+    producer() {
+      // Connects on its first send.
       const producer = new Producer({ ...base, acks: -1 });
-      return {
+      return Promise.resolve({
         async send(topic, messages) {
           await producer.send({
             messages: messages.map((m) => ({
@@ -108,7 +109,7 @@ function platformaticClient(cfg: Config): ProbeClient {
           });
         },
         close: () => producer.close(),
-      };
+      });
     },
     async consumer(group, topic, onBatch, onValue, fromEnd) {
       const consumer = new Consumer({ ...base, groupId: group, maxWaitTime: 1000 });

@@ -7,7 +7,7 @@
  */
 const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
 
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
   const name = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
   if (
     name === 'TimeoutNegativeWarning' ||
@@ -15,4 +15,4 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   )
     return;
   emitWarning(warning, ...rest);
-}) as typeof process.emitWarning;
+};
