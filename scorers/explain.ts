@@ -15,7 +15,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../lib/logger.ts';
-import { describeError } from '../lib/errors.ts';
+import { describeError, HitstreamError } from '../lib/errors.ts';
 import type { ServedSet } from '../registry/serving.ts';
 import type { Scored } from '../warehouse/rows.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -64,6 +64,11 @@ export function createExplainStage(deps: {
   let running = false;
   let stopped = false;
   let lastScored = 0;
+  /**
+   * Versions trained before explanations: said once, then their sampled events are counted as
+   * `unavailable` rather than each failing with the same warning (a registry's older live version).
+   */
+  const unexplainable = new Set<string>();
 
   /** Explaining's time in the window over the CPU the process spent on everything else in it. */
   const sampleCpu = (now: number) => {
@@ -116,7 +121,21 @@ export function createExplainStage(deps: {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
-        await explainOne(queue.shift()!).catch((err: unknown) => {
+        const next = queue.shift()!;
+        if (unexplainable.has(next.set.version)) {
+          metrics.explanations.inc({ outcome: 'unavailable' });
+          continue;
+        }
+        await explainOne(next).catch((err: unknown) => {
+          if (err instanceof HitstreamError && err.code === 'explain_unavailable') {
+            unexplainable.add(next.set.version);
+            metrics.explanations.inc({ outcome: 'unavailable' });
+            log.warn(
+              { version: next.set.version, err: describeError(err) },
+              'sampled events scored by this version are not explained',
+            );
+            return;
+          }
           metrics.explanations.inc({ outcome: 'failed' });
           log.warn({ err: describeError(err) }, 'an event could not be explained');
         });
@@ -147,6 +166,10 @@ export function createExplainStage(deps: {
       for (const scored of events) {
         if (sampledShare(scored.eventId) >= deps.sample) continue;
         for (const set of shadow ? [live, shadow] : [live]) {
+          if (unexplainable.has(set.version)) {
+            metrics.explanations.inc({ outcome: 'unavailable' });
+            continue;
+          }
           if (queue.length >= QUEUE) {
             queue.shift();
             metrics.explanations.inc({ outcome: 'skipped' });

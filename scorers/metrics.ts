@@ -62,7 +62,7 @@ export function createWorkerMetrics() {
     }),
     explanations: new Counter({
       name: 'hitstream_explanations_total',
-      help: 'Sampled events by what became of their explanation: explained, skipped (over HITSTREAM_EXPLAIN_BUDGET), failed, not_stored',
+      help: 'Sampled events by what became of their explanation: explained, skipped (over HITSTREAM_EXPLAIN_BUDGET), unavailable (a version trained before explanations), failed, not_stored',
       labelNames: ['outcome'],
       registers: [registry],
     }),

@@ -13,6 +13,7 @@ import { commitStage } from '../../scorers/commit.ts';
 import { decodeBatch } from '../../scorers/decode.ts';
 import { chunkBySize, createPublishStage } from '../../scorers/publish.ts';
 import type { ScoreResult } from '../../scorers/scoring.ts';
+import type { ServedSet } from '../../registry/serving.ts';
 import { batchRows } from '../../scorers/write.ts';
 import { EVENT_ID_HEADER, MODEL_NAMES, type ScoredEvent } from '../../schemas/index.ts';
 
@@ -142,4 +143,46 @@ test('commit stage: a refused commit is logged, not thrown (a later commit cover
     log,
   )([{ topic: 't', partition: 0, offset: '6' }]);
   assert.match(warnings.join('\n'), /commit refused \(NOT_COORDINATOR\)/);
+});
+
+test('explain stage: a version trained before explanations is said once, and its sampled events are counted unavailable', async () => {
+  const { createExplainStage } = await import('../../scorers/explain.ts');
+  const { createWorkerMetrics } = await import('../../scorers/metrics.ts');
+  const { HitstreamError } = await import('../../lib/errors.ts');
+  const warnings: string[] = [];
+  const log = {
+    ...silent,
+    warn: (_: unknown, msg: string) => warnings.push(msg),
+  } as unknown as typeof silent;
+  let calls = 0;
+  const old = {
+    version: 'v-old',
+    models: {
+      explain: () => {
+        calls++;
+        return Promise.reject(new HitstreamError('explain_unavailable', 'trained before explanations'));
+      },
+    },
+  } as unknown as ServedSet;
+  const metrics = createWorkerMetrics();
+  const stage = createExplainStage({
+    sample: 1,
+    budget: 100,
+    clickhouse: { insert: () => Promise.resolve() } as never,
+    metrics,
+    log,
+  });
+  const events = Array.from({ length: 20 }, (_, i) => ({
+    eventId: `e${i}`,
+    event: good as never,
+    origin: {} as never,
+  }));
+  stage.offer(events.slice(0, 10), old);
+  await new Promise((r) => setTimeout(r, 50));
+  stage.offer(events.slice(10), old);
+  await stage.stop();
+  assert.equal(calls, 1, 'explained once, not once per sampled event');
+  assert.deepEqual(warnings, ['sampled events scored by this version are not explained']);
+  const counted = (await metrics.explanations.get()).values.find((v) => v.labels.outcome === 'unavailable');
+  assert.equal(counted?.value, 20);
 });
