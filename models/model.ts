@@ -2,6 +2,7 @@
 import type { ModelName } from '../schemas/prediction.ts';
 import type { ShapTrees } from './explain/tree-shap.ts';
 import type { Preprocessing } from './features.ts';
+import type { DecodedTrees } from './tree-decoding.ts';
 
 export interface Scorer {
   readonly name: ModelName;
@@ -18,6 +19,8 @@ export interface Scorer {
 export interface LoadOptions {
   /** Random Forest: typed-array walk over the trees (default), or ml-random-forest's predictor. */
   rfPredictor?: 'compact' | 'ml-random-forest';
+  /** The tree models already decoded (by a worker thread): their loaders skip reading their files. */
+  decoded?: DecodedTrees;
 }
 
 /** The serving half of a model kind: reads its files back into a scorer. Its training half is in training/. */

@@ -13,10 +13,11 @@ import type { Config } from '../lib/config.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { ARTIFACTS_DIR, type LoadedModels, loadModels } from '../models/model-set.ts';
+import { fetchVersionInThread } from './load-thread.ts';
 import { watchRoles } from './role-topic.ts';
 import type { RoleState } from './roles.ts';
 import { writeDriftReferences } from './references.ts';
-import { createModelStore, readVersionDir } from './store.ts';
+import { readVersionDir } from './store.ts';
 
 export interface ServedSet {
   version: string;
@@ -55,7 +56,6 @@ const RETRY_MS = 30_000;
 async function loadVersion(
   version: string,
   ctx: {
-    store: ReturnType<typeof createModelStore>;
     cache: string;
     loaded: Map<string, ServedSet>;
     cfg: Config;
@@ -71,12 +71,9 @@ async function loadVersion(
   const parent = await mkdtemp(join(ctx.cache, 'load-'));
   let set: ServedSet;
   try {
-    set = {
-      version,
-      models: await loadModels(await ctx.store.download(version, parent), {
-        rfPredictor: ctx.cfg.rfPredictor,
-      }),
-    };
+    // Downloaded and its trees decoded in a worker thread; the arrays arrive ready to score with.
+    const { dir, decoded } = await fetchVersionInThread({ cfg: ctx.cfg, version, parent });
+    set = { version, models: await loadModels(dir, { rfPredictor: ctx.cfg.rfPredictor, decoded }) };
   } finally {
     await rm(parent, { recursive: true, force: true });
   }
@@ -97,7 +94,6 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
   };
   await local.models.warmUp();
   const ch = createClickhouse(cfg, { timeoutMs: 120_000 });
-  const store = createModelStore(ch);
   // The drift panels find a set's references in ClickHouse; the checkout's may never be pushed.
   await writeDriftReferences(ch, local.version, local.models).catch((err: unknown) =>
     log.warn({ err: describeError(err) }, 'drift references of the checkout models not written'),
@@ -118,7 +114,6 @@ export async function startServing(cfg: Config, log: Logger): Promise<Serving> {
 
   const load = (version: string) =>
     loadVersion(version, {
-      store,
       cache,
       loaded,
       cfg,

@@ -39,7 +39,7 @@ export function mlForestScorer(forest: RandomForestRegression, f: number): Score
 export const randomForestLoader: ModelLoader = {
   name: 'rf',
   async load(dir, preprocessing, options: LoadOptions = {}) {
-    const trees = await decodeForest(await readFile(join(dir, FOREST_FILE)));
+    const trees = options.decoded?.rf ?? (await decodeForest(await readFile(join(dir, FOREST_FILE))));
     const opts = JSON.parse(await readFile(join(dir, FOREST_OPTIONS_FILE), 'utf8')) as ForestOptions;
     const f = preprocessing.features.length;
     if (options.rfPredictor === 'ml-random-forest')

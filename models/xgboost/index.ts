@@ -24,7 +24,8 @@ export const xgbScorer = (m: XgbTrees, f: number): Scorer => ({
 
 export const xgboostLoader: ModelLoader = {
   name: 'xgb',
-  async load(dir, preprocessing) {
+  async load(dir, preprocessing, options = {}) {
+    if (options.decoded) return xgbScorer(options.decoded.xgb, preprocessing.features.length);
     // Decompressed in zlib's thread pool: a hot swap loads this while the worker scores.
     const bytes = await gunzipAsync(await readFile(join(dir, XGB_FILE)));
     return xgbScorer(parseXgbModel(bytes), preprocessing.features.length);

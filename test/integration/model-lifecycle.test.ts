@@ -16,6 +16,7 @@ import type { Config } from '../../lib/config.ts';
 import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { ARTIFACTS_DIR, scoreNamesOf } from '../../models/model-set.ts';
+import type { FeatureRow } from '../../models/features.ts';
 import { startPredictionsSource } from '../../api/feed/predictions-source.ts';
 import { driftSql } from '../../dashboards/drift.ts';
 import { LIVE_VERSION_SQL, VERSION_OF_ROW, versionErrorSql } from '../../warehouse/drift-sql.ts';
@@ -413,4 +414,30 @@ test('two role changes made at once (same seq): the later one in the topic wins,
     (s) => s.every((x) => x.live === second.live && x.shadow === second.shadow),
     30_000,
   );
+});
+
+test('a promotion whose worker-thread load fails keeps the old version serving on every worker, and says why', async () => {
+  const before = served();
+  // Files that pass the registry's checksums (they are what was pushed) but do not decode.
+  const dir = variant('undecodable');
+  writeFileSync(join(dir, 'rf', 'forest.bin.gz'), Buffer.from('not a gzip stream'));
+  const bad = (await lifecycle.push(dir)).version;
+  await lifecycle.promote(bad, { force: true });
+  const after = await eventually(
+    () => Promise.resolve(served()),
+    (s) => s.every((x) => (x.loadFailures[bad] ?? 0) >= 1),
+    30_000,
+  );
+  for (const [i, s] of after.entries()) {
+    assert.equal(s.live, before[i]!.live, 'the version served before the promotion still serves');
+    assert.equal(s.wanted?.live, bad);
+    assert.match(s.error ?? '', /incorrect header check/, 'the failure says what went wrong');
+  }
+  const [first] = workers;
+  const { value } = JSON.parse(readFileSync('schemas/examples/good/track-features-full.json', 'utf8')) as {
+    value: FeatureRow;
+  };
+  const scored = await first!.serving.live().models.predictBatch([value]);
+  assert.ok(Number.isFinite(scored.scores.rf[0]), 'and it scores');
+  await lifecycle.rollback();
 });
