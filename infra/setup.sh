@@ -78,6 +78,7 @@ fi
 # machine with an older Node gets the official build from the npm registry (~1 s, 60 MB download).
 NODE_VERSION=26.12.1
 NODE_MAJOR=${NODE_VERSION%%.*}
+machine_node=$(node -v)
 if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt "$NODE_MAJOR" ]; then
   node_pkg="node-$(node -p 'process.platform + "-" + process.arch')"
   node_dir="${XDG_CACHE_HOME:-$HOME/.cache}/hitstream/$node_pkg-$NODE_VERSION"
@@ -88,6 +89,6 @@ if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt "$NODE_MAJOR" ]; the
     rm -rf "$node_dir" && mv "$tmp/package" "$node_dir" && rm -rf "$tmp"
   fi
   ln -sfn "$node_dir/bin/node" node_modules/.bin/node
-  say "Node $(node -v) is older than $NODE_MAJOR LTS: npm's scripts and npx run on Node $NODE_VERSION from the npm registry ($node_dir, linked as node_modules/.bin/node)"
+  say "Node $machine_node is older than $NODE_MAJOR LTS: npm's scripts and npx run on Node $NODE_VERSION from the npm registry ($node_dir, linked as node_modules/.bin/node)"
 fi
 
