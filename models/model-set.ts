@@ -25,7 +25,7 @@ import {
   readExplanations,
 } from './explain/explanations-file.ts';
 import type { ShapTrees } from './explain/tree-shap.ts';
-import { createSetExplainer, type RowExplanations } from './explain/set-explainer.ts';
+import { type BetweenSlices, createSetExplainer, type RowExplanations } from './explain/set-explainer.ts';
 import { LOADERS } from './kinds.ts';
 import { contextReader } from './context.ts';
 import { type ModelManifest, readManifest } from './manifest.ts';
@@ -66,6 +66,8 @@ export interface LoadedModels {
   /** Each row's scores and, for every score, its SHAP values (models/explain/). */
   explain(
     rows: readonly FeatureRow[],
+    /** Runs between slices of the work (~2 ms each): by default a yield to the event loop. */
+    between?: BetweenSlices,
   ): Promise<{ prediction: BatchPrediction; explanations: RowExplanations[] }>;
   /** A tree model's trees as Tree SHAP reads them (undefined for the networks). */
   shapTrees(name: ModelName): Promise<ShapTrees> | undefined;
@@ -179,9 +181,9 @@ export async function loadModels(
     ...(ensemble ? { ensemble } : {}),
     ...(ownExplanations ? { explanationsFile: ownExplanations } : {}),
     shapTrees: (name) => scorers[name].shapTrees?.(),
-    async explain(rows) {
+    async explain(rows, between) {
       const prediction = await predictBatch(rows);
-      const explanations = rows.length ? await explainMatrix(toMatrix(rows, pre)) : [];
+      const explanations = rows.length ? await explainMatrix(toMatrix(rows, pre), between) : [];
       return { prediction, explanations };
     },
     ...(errorEstimator ? { errorEstimator } : {}),

@@ -2,7 +2,13 @@
 import type { ShapTrees } from '../explain/tree-shap.ts';
 import type { CompactTree } from './tree.ts';
 
-export function forestShapTrees(trees: readonly CompactTree[], covers: readonly Float32Array[]): ShapTrees {
+/** Trees flattened between two yields: a worker builds these on its first explanation, between live batches. */
+const TREES_PER_SLICE = 8;
+
+export async function forestShapTrees(
+  trees: readonly CompactTree[],
+  covers: readonly Float32Array[],
+): Promise<ShapTrees> {
   const total = trees.reduce((n, t) => n + t.feature.length, 0);
   const m: ShapTrees = {
     roots: new Int32Array(trees.length),
@@ -16,7 +22,8 @@ export function forestShapTrees(trees: readonly CompactTree[], covers: readonly 
     maxDepth: 0,
   };
   let base = 0;
-  trees.forEach((t, ti) => {
+  for (const [ti, t] of trees.entries()) {
+    if (ti > 0 && ti % TREES_PER_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
     m.roots[ti] = base;
     const depth = new Int32Array(t.feature.length);
     for (let k = 0; k < t.feature.length; k++) {
@@ -30,6 +37,6 @@ export function forestShapTrees(trees: readonly CompactTree[], covers: readonly 
       else depth[k + 1] = depth[t.right[k]!] = depth[k]! + 1; // preorder: children come later
     }
     base += t.feature.length;
-  });
+  }
   return m;
 }

@@ -186,3 +186,41 @@ test('explain stage: a version trained before explanations is said once, and its
   const counted = (await metrics.explanations.get()).values.find((v) => v.labels.outcome === 'unavailable');
   assert.equal(counted?.value, 20);
 });
+
+test('explain stage: an explanation is paced to the budget between its slices, unless the budget is unlimited', async () => {
+  const { createExplainStage } = await import('../../scorers/explain.ts');
+  const { createWorkerMetrics } = await import('../../scorers/metrics.ts');
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  // Five slices of 2 ms of work: at a 5% budget each is followed by a ~38 ms pause.
+  const set = {
+    version: 'v',
+    models: {
+      explain: async (_rows: unknown, between: () => Promise<void>) => {
+        for (let i = 0; i < 5; i++) {
+          busy(2);
+          await between();
+        }
+        return { explanations: [{}], prediction: { names: [] } };
+      },
+    },
+  } as unknown as ServedSet;
+  const timeOne = async (budget: number) => {
+    const metrics = createWorkerMetrics();
+    const stage = createExplainStage({ sample: 1, budget, clickhouse: {} as never, metrics, log: silent });
+    const t0 = performance.now();
+    stage.offer([{ eventId: 'e', event: good as never, origin: {} as never }], set);
+    const explained = async () =>
+      (await metrics.explanations.get()).values.find((v) => v.labels.outcome === 'explained')?.value;
+    while (!(await explained())) await new Promise((r) => setTimeout(r, 5));
+    const ms = performance.now() - t0;
+    await stage.stop();
+    return ms;
+  };
+  const paced = await timeOne(0.05);
+  const unlimited = await timeOne(100);
+  assert.ok(paced >= 150, `paced: ${paced.toFixed(0)} ms for 10 ms of work`);
+  assert.ok(unlimited < 100, `unlimited: ${unlimited.toFixed(0)} ms`);
+});
