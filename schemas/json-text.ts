@@ -25,8 +25,19 @@ export function decodeUtf8(bytes: Uint8Array): { ok: true; text: string } | { ok
   }
 }
 
+/** How often `c` occurs in `text`, counting no further than `atMost + 1` (native search). */
+function occurrences(text: string, c: string, atMost: number): number {
+  let n = 0;
+  for (let i = text.indexOf(c); i !== -1 && n <= atMost; i = text.indexOf(c, i + 1)) n++;
+  return n;
+}
+
 /** How deeply `text` nests objects and arrays, stopping as soon as it passes `limit`. */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
+  // A record of ours opens one brace and no bracket: with at most `limit` openers in the whole
+  // text, no nesting can pass it, and the character-by-character walk below is skipped.
+  const braces = occurrences(text, '{', limit);
+  if (braces + occurrences(text, '[', limit - braces) <= limit) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -5,16 +5,8 @@
  */
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
-import {
-  deadLetterOrigin,
-  deadLetterRow,
-  encodeRows,
-  predictionOrigins,
-  predictionRows,
-  type Scored,
-  shadowPredictionRows,
-  trackRow,
-} from '../warehouse/rows.ts';
+import { predictionRowsText, trackRowsText } from '../warehouse/row-text.ts';
+import { deadLetterOrigin, deadLetterRow, encodeRows, type Scored } from '../warehouse/rows.ts';
 import { rejectedRowDeadLetter } from './decode.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { PublishStage } from './publish.ts';
@@ -25,22 +17,16 @@ import type { RejectedRow } from './writer.ts';
 export function batchRows(valid: readonly Scored[], dead: readonly DeadLetter[], scored: ScoreResult) {
   const { pred, versions, shadow, scoredAt } = scored;
   return {
-    track_events: encodeRows(
-      valid.map((s) => trackRow(s, scoredAt)),
-      valid.map((s) => s.origin),
-    ),
-    predictions: encodeRows(predictionRows(valid, pred, versions, scoredAt), predictionOrigins(valid, pred)),
+    track_events: trackRowsText(valid, scoredAt),
+    predictions: predictionRowsText(valid, pred, versions, scoredAt),
     ...(shadow
       ? {
-          shadow_predictions: encodeRows(
-            shadowPredictionRows(
-              valid,
-              shadow.pred,
-              shadow.set.version,
-              shadow.set.models.versions,
-              scoredAt,
-            ),
-            predictionOrigins(valid, shadow.pred),
+          shadow_predictions: predictionRowsText(
+            valid,
+            shadow.pred,
+            shadow.set.models.versions,
+            scoredAt,
+            shadow.set.version,
           ),
         }
       : {}),

@@ -37,3 +37,25 @@ test('there are bad examples for every kind of field error', () => {
   for (const c of ['missing_field', 'wrong_type', 'out_of_range', 'unknown_field', 'invalid_value'])
     assert.ok(codes.has(c), c);
 });
+
+test('jsonDepthExceeds: exact at the limit, with braces and brackets inside strings, for random nesting', async () => {
+  const { jsonDepthExceeds } = await import('../../schemas/json-text.ts');
+  const fc = (await import('fast-check')).default;
+  const depthOf = (v: unknown): number =>
+    typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0;
+  const nested = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.string({ unit: fc.constantFrom('{', '[', '}', ']', '"', '\\', 'a') }),
+      fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 3 }), tie('value'), { maxKeys: 3 }),
+    ),
+  })).value;
+  fc.assert(
+    fc.property(nested, fc.integer({ min: 0, max: 6 }), (v, limit) => {
+      const text = JSON.stringify(v);
+      assert.equal(jsonDepthExceeds(text, limit), depthOf(v) > limit, text);
+    }),
+    { seed: 20261204, numRuns: 500 },
+  );
+});
