@@ -96,10 +96,13 @@ function platformaticClient(cfg: Config): ProbeClient {
   return {
     producer() {
       // Connects on its first send.
-      const producer = new Producer({ ...base, acks: -1 });
+      const producer = new Producer(base);
       return Promise.resolve({
         async send(topic, messages) {
+          // acks per send: 2.12.1's send() defaults acks to 1 (leader only) before it looks at
+          // the constructor's, so `new Producer({ acks: -1 })` alone produces with acks 1.
           await producer.send({
+            acks: -1,
             messages: messages.map((m) => ({
               topic,
               key: Buffer.from(m.key),
