@@ -1,6 +1,7 @@
 /**
- * Kafka failures as retriable or fatal, from kafkajs' error classes and the broker's error type
- * (never the message text). Retriable: connections, timeouts, leader and coordinator changes,
+ * Kafka failures as retriable or fatal, from the clients' error classes and the broker's error type
+ * (never the message text): kafkajs' `type` and @platformatic/kafka's `apiId` name the same
+ * protocol errors; platformatic gathers a response's errors in an AggregateError's `errors`. Retriable: connections, timeouts, leader and coordinator changes,
  * everything kafkajs itself retries. Fatal: what no retry fixes: authentication and ACLs, a
  * record the broker will never take, a topic that is not there when we may not create it.
  */
@@ -29,20 +30,30 @@ const NOT_ENOUGH_REPLICAS = new Set(['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS
 
 interface KafkaLike {
   name?: string;
+  /** kafkajs: the broker's error type; @platformatic/kafka: `code` is its own, `apiId` the broker's. */
   type?: string;
+  apiId?: string;
+  code?: unknown;
   retriable?: boolean;
   cause?: unknown;
   originalError?: unknown;
+  errors?: unknown;
 }
 
-/** The error and its causes, outermost first (kafkajs wraps retries-exceeded around the last one). */
+/**
+ * The error, its causes and the errors it gathers, outermost first (kafkajs wraps
+ * retries-exceeded around the last one; platformatic a response's errors in `errors`).
+ */
 function chain(err: unknown): KafkaLike[] {
   const out: KafkaLike[] = [];
-  let e: unknown = err;
-  while (e && typeof e === 'object' && out.length < 8) {
+  const pending: unknown[] = [err];
+  while (pending.length && out.length < 16) {
+    const e = pending.shift();
+    if (!e || typeof e !== 'object') continue;
     const k: KafkaLike = e;
-    out.push(k);
-    e = k.cause ?? k.originalError;
+    out.push({ ...k, type: k.type ?? k.apiId });
+    pending.push(k.cause ?? k.originalError);
+    if (Array.isArray(k.errors)) pending.push(...(k.errors as unknown[]));
   }
   return out;
 }
@@ -52,7 +63,9 @@ export function classifyKafkaError(err: unknown, what: string): HitstreamError {
   if (err instanceof HitstreamError) return err;
   const errors = chain(err);
   const fatalType = errors.find((e) => e.type && FATAL_TYPES.has(e.type))?.type;
-  const authFailed = errors.some((e) => e.name === 'KafkaJSSASLAuthenticationError');
+  const authFailed = errors.some(
+    (e) => e.name === 'KafkaJSSASLAuthenticationError' || e.code === 'PLT_KFK_AUTHENTICATION',
+  );
   const text = err instanceof Error ? err.message : String(err);
   if (fatalType || authFailed) {
     const fix =

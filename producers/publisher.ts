@@ -6,10 +6,9 @@
  * `retryForMs`; a copy a retry duplicates is the same event, which storage keeps once.
  */
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
-import { createKafka, PRODUCER_RETRY } from '../lib/kafka.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
+import { createProducer } from '../lib/kafka-producer.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { withRetry } from '../lib/retry.ts';
 import { EVENT_ID_HEADER, type FieldError, TrackFeatures, validate } from '../schemas/index.ts';
@@ -55,17 +54,13 @@ export interface PublisherOptions {
   log?: Logger;
 }
 
-export async function createPublisher(
+/** Async for its callers' sake (kafkajs connected here); the client connects on the first send. */
+export function createPublisher(
   cfg: Config,
   clientIdOrOptions: string | PublisherOptions = {},
 ): Promise<Publisher> {
   const opts = typeof clientIdOrOptions === 'string' ? { clientId: clientIdOrOptions } : clientIdOrOptions;
-  const producer: Producer = createKafka(cfg, opts.clientId ?? 'hitstream-publisher').producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    retry: PRODUCER_RETRY,
-  });
-  await producer.connect();
+  const producer = createProducer(cfg, opts.clientId ?? 'hitstream-publisher');
   const retry = {
     log: opts.log ?? createLogger('publisher'),
     giveUpAfterMs: opts.retryForMs ?? cfg.publishRetrySeconds * 1000,
@@ -74,7 +69,7 @@ export async function createPublisher(
     maxDelayMs: 2_000,
     meanwhile: 'the events wait here; nothing is lost',
   };
-  return {
+  return Promise.resolve({
     async publish(records) {
       const { results, accepted } = validateRecords(records);
       // The id travels in a header so that a retried send's second copy is the same event.
@@ -86,7 +81,7 @@ export async function createPublisher(
       if (messages.length)
         await withRetry(
           'publish track events',
-          () => producer.send({ topic: cfg.topicTracks, acks: -1, messages }),
+          () => producer.send(cfg.topicTracks, messages),
           retry,
           (err) => classifyKafkaError(err, 'publish track events'),
         );
@@ -96,11 +91,11 @@ export async function createPublisher(
       if (!messages.length) return;
       await withRetry(
         `publish to ${topic}`,
-        () => producer.send({ topic, acks: -1, messages }),
+        () => producer.send(topic, messages),
         retry,
         (err) => classifyKafkaError(err, `publish to ${topic}`),
       );
     },
-    close: () => producer.disconnect(),
-  };
+    close: () => producer.close(),
+  });
 }

@@ -2,6 +2,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ClickHouseError } from '@clickhouse/client';
+import {
+  AuthenticationError,
+  NetworkError,
+  ProtocolError,
+  ResponseError,
+  TimeoutError,
+} from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { classifyClickhouseError } from '../../lib/clickhouse-errors.ts';
 import { describeError } from '../../lib/errors.ts';
@@ -110,6 +117,28 @@ const kafkaCases: [string, unknown, string, boolean][] = [
     protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND', true),
     'kafka_not_enough_replicas',
     true,
+  ],
+  // @platformatic/kafka (the publisher's client): its own classes, a response's errors gathered.
+  ['platformatic: broker down', new NetworkError('Connection failed'), 'kafka_unavailable', true],
+  ['platformatic: request timed out', new TimeoutError('Request timed out'), 'kafka_unavailable', true],
+  [
+    'platformatic: leader moved, in a produce response',
+    new ResponseError(0, 9, { '/topics/0/partitions/1': [6, null] }, {}),
+    'kafka_unavailable',
+    true,
+  ],
+  [
+    'platformatic: too few in-sync replicas, in a produce response',
+    new ResponseError(0, 9, { '/topics/0/partitions/0': [19, null] }, {}),
+    'kafka_not_enough_replicas',
+    true,
+  ],
+  ['platformatic: record too large', new ProtocolError('MESSAGE_TOO_LARGE'), 'kafka_refused', false],
+  [
+    'platformatic: wrong password',
+    new AuthenticationError('SASL authentication failed'),
+    'kafka_refused',
+    false,
   ],
 ];
 test('Kafka: too few in-sync replicas names the cause, the fix and the setting', () => {
