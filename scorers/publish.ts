@@ -1,10 +1,10 @@
 /**
- * The worker's publish stage: predictions and dead letters go to Kafka with `acks: -1`, chunked
- * under the broker's request limit, retried through outages (offsets stay uncommitted meanwhile).
+ * The worker's publish stage: predictions and dead letters go to Kafka (@platformatic/kafka,
+ * lib/kafka-producer.ts) with `acks: -1`, chunked under the broker's request limit, retried through outages (offsets stay uncommitted meanwhile).
  */
-import type { Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
+import type { KafkaProducer } from '../lib/kafka-producer.ts';
 import { type RetryOptions, withRetry } from '../lib/retry.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import type { ScoredEvent } from '../schemas/index.ts';
@@ -35,7 +35,7 @@ export function chunkBySize<T extends { value: string }>(items: readonly T[], ma
 
 export function createPublishStage(deps: {
   cfg: Config;
-  producer: Producer;
+  producer: KafkaProducer;
   retry: Omit<RetryOptions, 'onWait'>;
 }) {
   const { cfg, producer } = deps;
@@ -53,16 +53,7 @@ export function createPublishStage(deps: {
       for (const chunk of chunkBySize(outgoing, MAX_REQUEST_BYTES))
         await withRetry(
           'publish predictions',
-          () =>
-            producer.sendBatch({
-              acks: -1,
-              topicMessages: [cfg.topicPredictions, cfg.topicDeadLetters]
-                .map((topic) => ({
-                  topic,
-                  messages: chunk.filter((m) => m.topic === topic).map(({ key, value }) => ({ key, value })),
-                }))
-                .filter((t) => t.messages.length),
-            }),
+          () => producer.sendMany(chunk),
           retry,
           (err) => classifyKafkaError(err, 'publish predictions'),
         );
@@ -73,11 +64,10 @@ export function createPublishStage(deps: {
       await withRetry(
         'publish dead letters',
         () =>
-          producer.send({
-            topic: cfg.topicDeadLetters,
-            acks: -1,
-            messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
-          }),
+          producer.send(
+            cfg.topicDeadLetters,
+            dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
+          ),
         deps.retry,
         (err) => classifyKafkaError(err, 'publish dead letters'),
       );

@@ -21,12 +21,13 @@
  * resolves with the cause, the process exits non-zero, and until then `ready()` is false.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type Consumer, Partitioners, type Producer } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { HitstreamError } from '../lib/errors.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
-import { createKafka, PRODUCER_RETRY, restartUnless } from '../lib/kafka.ts';
+import { createKafka, restartUnless } from '../lib/kafka.ts';
+import { createProducer } from '../lib/kafka-producer.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { LoadedModels } from '../models/model-set.ts';
 import { type Serving, servingOf } from '../registry/serving.ts';
@@ -87,11 +88,8 @@ export function createWorker(
     ...fetchWait(cfg.fetchWaitMs),
     retry: restartUnless(() => stopping),
   });
-  const producer: Producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    retry: PRODUCER_RETRY,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  // Connects on its first send.
+  const producer = createProducer(cfg, `hitstream-worker-${process.pid}`);
   const ch = deps.clickhouse ?? createClickhouse(cfg);
   /** Aborted when the shutdown deadline comes: retries of outages give up then. */
   const shutdown = new AbortController();
@@ -137,7 +135,7 @@ export function createWorker(
     fatal: ending.fatal,
     ready: () => group.consuming() && !ending.error() && !stopping,
     async start() {
-      await Promise.all([consumer.connect(), producer.connect()]);
+      await consumer.connect();
       await consumer.subscribe({ topic: cfg.topicTracks, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
@@ -163,7 +161,7 @@ export function createWorker(
       clearTimeout(timer);
       const unstored = writer.unstored();
       // Leaving the group and closing may hang while Kafka is down: bounded by what is left.
-      for (const close of [() => consumer.disconnect(), () => producer.disconnect(), () => ch.close()])
+      for (const close of [() => consumer.disconnect(), () => producer.close(), () => ch.close()])
         await within(
           close().catch(() => undefined),
           Math.max(1_000, deadline - Date.now()),
