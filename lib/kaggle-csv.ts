@@ -26,7 +26,6 @@ export const REQUIRED_COLUMNS = [
   'tempo',
   'time_signature',
 ] as const;
-const OPTIONAL_TEXT = ['artists', 'album_name', 'track_name', 'track_genre'] as const;
 
 export interface KaggleTrack {
   track_id: string;
@@ -63,7 +62,7 @@ interface ColumnIndex {
   explicit: number;
   popularity: number;
   numeric: Int32Array;
-  text: Record<(typeof OPTIONAL_TEXT)[number], number>;
+  text: Record<'artists' | 'album_name' | 'track_name' | 'track_genre', number>;
 }
 
 function columnIndex(header: string[]): ColumnIndex {
