@@ -10,6 +10,8 @@
  * Writes are also spaced by `minIntervalMs`: every insert makes a new part in each table (and
  * each materialized view's table) that ClickHouse later merges, and at 1,000 events/s an insert
  * per ~30 ms kept ClickHouse at 50–80% of a core on this 2-core box, which the scorers needed.
+ * When the stream pauses (`quietMs` without a batch), what is in hand is written at once, at most
+ * once a second: the last events of a replay were stored up to 2 s after their scores.
  *
  * An insert that ClickHouse refuses for its data (`storage_rejected`) is split in halves until
  * the refused rows are alone: those become dead letters (`rejectedRows`), the rest is stored,
@@ -67,11 +69,23 @@ export interface BatchWriterOptions {
    */
   minIntervalMs?: number;
   /**
+   * When no batch came for this long, the rows in hand are written without waiting out the rest
+   * of `minIntervalMs`, if the last write started at least `QUIET_WRITE_FLOOR_MS` ago. 200 by default.
+   */
+  quietMs?: number;
+  /**
    * More refused rows than this in one write means the rows and the tables do not match (a
    * schema changed under us), not a few bad rows: the write fails instead of dead-lettering all.
    */
   maxRejectedRows?: number;
 }
+
+/**
+ * A stream that pauses (a replay's end, a lull) has its last rows stored after `quietMs` rather
+ * than up to `minIntervalMs` later; never more than one such write a second (ClickHouse's own
+ * advice for inserts), so a slow trickle of events does not become an insert per event.
+ */
+export const QUIET_WRITE_FLOOR_MS = 1_000;
 
 interface Queued extends PendingBatch {
   resolve: () => void;
@@ -84,6 +98,8 @@ export class BatchWriter {
   private failure: Error | undefined;
   private readonly maxPendingEvents: number;
   private lastWriteAt = -Infinity;
+  /** When the last batch was handed in (the quiet rule counts from it). */
+  private lastHandedAt = -Infinity;
   /** Ends the wait between two writes early (set while waiting). */
   private wake: (() => void) | undefined;
   /** Every batch handed in whose rows are not stored and committed (kept after a failure). */
@@ -103,6 +119,7 @@ export class BatchWriter {
   write(batch: PendingBatch): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     this.pendingEvents += batch.events;
+    this.lastHandedAt = performance.now();
     const done = new Promise<void>((resolve, reject) => {
       const queued: Queued = { ...batch, resolve, reject };
       this.queue.push(queued);
@@ -154,8 +171,7 @@ export class BatchWriter {
   private async drainLoop(): Promise<void> {
     try {
       while (this.queue.length) {
-        const wait = this.lastWriteAt + (this.opts.minIntervalMs ?? 0) - performance.now();
-        if (wait > 0 && !this.flushing && this.pendingEvents < this.maxPendingEvents / 2)
+        for (let wait = this.waitBeforeWrite(); wait > 0; wait = this.waitBeforeWrite())
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, wait);
             this.wake = () => {
@@ -172,6 +188,16 @@ export class BatchWriter {
     } finally {
       this.running = undefined;
     }
+  }
+
+  /** Milliseconds until the rows in hand may be written (≤ 0: now). */
+  private waitBeforeWrite(): number {
+    if (this.flushing || this.pendingEvents >= this.maxPendingEvents / 2) return 0;
+    const now = performance.now();
+    const interval = this.lastWriteAt + (this.opts.minIntervalMs ?? 0) - now;
+    const quiet =
+      Math.max(this.lastHandedAt + (this.opts.quietMs ?? 200), this.lastWriteAt + QUIET_WRITE_FLOOR_MS) - now;
+    return Math.min(interval, quiet);
   }
 
   private async writeTogether(taken: Queued[]): Promise<void> {

@@ -144,6 +144,32 @@ test('writes are spaced by minIntervalMs: batches arriving meanwhile go in one i
   ]);
 });
 
+test('a pause in the stream writes what is in hand after quietMs, not the whole interval, at most once a second', async () => {
+  const ch = fakeClickhouse({ delayMs: 5 });
+  const writer = spacedWriter(ch.client);
+  await writer.write(batch(0, 9, 10));
+  const firstWriteAt = performance.now();
+  // A steady stream (a batch every 50 ms) keeps waiting for the interval...
+  const steady: Promise<void>[] = [];
+  for (let i = 0; i < 30; i++) {
+    steady.push(writer.write(batch(0, 19 + i, 1)));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(ch.inserts.length, 1, 'batches keep coming: still waiting for the interval');
+  // ...and once it pauses, the batches in hand go after ~200 ms (the last write was > 1 s ago).
+  const pausedAt = performance.now();
+  await Promise.all(steady);
+  const waited = performance.now() - pausedAt;
+  assert.ok(waited < 2_000, `written ${Math.round(waited)} ms after the pause, not 10 s`);
+  assert.equal(ch.inserts.length, 2);
+  // Right after a write, a quiet stream still waits for the one-second floor.
+  const t0 = performance.now();
+  await writer.write(batch(1, 0, 1));
+  const since = performance.now() - t0;
+  assert.ok(since >= 700 && since < 5_000, `${Math.round(since)} ms: the floor, not quietMs`);
+  assert.ok(performance.now() - firstWriteAt < 9_000);
+});
+
 test('the interval is skipped once the waiting events reach half of maxPendingEvents', async () => {
   const ch = fakeClickhouse({ delayMs: 5 });
   const writer = spacedWriter(ch.client, 40);
