@@ -1,10 +1,10 @@
 /**
  * One partition batch through the worker's stages: decode → score and publish (with the other
- * partitions' batches in hand) → resolve the offsets → write, then commit (in the background) →
- * wait while too much is unstored. A batch that cannot be handled ends the worker (`fail`); it is
+ * partitions' batches in hand) → write, then commit (in the background) → wait while too much is
+ * unstored (the client heart-beats on a timer of its own, so the wait does not cost the partitions). A batch that cannot be handled ends the worker (`fail`); it is
  * re-read after a restart, since nothing of it was committed.
  */
-import type { EachBatchPayload } from 'kafkajs';
+import type { ConsumedBatch } from '../lib/kafka-consumer.ts';
 import type { Logger } from '../lib/logger.ts';
 import { decodeBatch } from './decode.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -30,32 +30,16 @@ export function createBatchHandler(stages: BatchStages) {
   /** Batch handlers running now (stop waits for them). */
   let active = 0;
 
-  async function handle(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    if (!stages.accepting() || !batch.messages.length || !payload.isRunning() || payload.isStale()) return;
-    // A failed heartbeat (the coordinator just died, the group is rebalancing) must not end the
-    // worker: kafkajs finds the new coordinator or rejoins on its next request. Only logged.
-    const heartbeat = () =>
-      payload
-        .heartbeat()
-        .catch((err: unknown) =>
-          log.debug({ err, partition: batch.partition }, 'heartbeat failed; kafkajs recovers'),
-        );
+  async function run(batch: ConsumedBatch): Promise<void> {
+    if (!stages.accepting() || !batch.messages.length) return;
     const t0 = performance.now();
     const { valid, dead } = decodeBatch(batch, new Date());
     metrics.eventsIn.inc(batch.messages.length);
     metrics.batchSize.observe(batch.messages.length);
     const decodeMs = performance.now() - t0;
 
-    const scored = await score({ valid, dead, heartbeat });
+    const scored = await score({ valid, dead });
     const last = batch.messages[batch.messages.length - 1]!.offset;
-    metrics.lag.set(
-      { partition: String(batch.partition) },
-      Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
-    );
-    // Resolve now: kafkajs fetches the partition's next batch from the last *resolved* offset,
-    // while the commit waits for the write.
-    payload.resolveOffset(last);
     const stored = writer.write({
       topic: batch.topic,
       partition: batch.partition,
@@ -85,6 +69,7 @@ export function createBatchHandler(stages: BatchStages) {
     log.debug(
       {
         partition: batch.partition,
+        offsets: `${batch.messages[0]!.offset}..${last}`,
         events: batch.messages.length,
         decodeMs: Math.round(decodeMs * 10) / 10,
         run: scored.run,
@@ -95,18 +80,17 @@ export function createBatchHandler(stages: BatchStages) {
       },
       'batch scored',
     );
-    if (writer.full) await waitForWrite(stored, heartbeat);
-    await heartbeat();
+    if (writer.full) await stored.catch(() => undefined); // a failure is reported through `fail`
   }
 
   return {
-    /** kafkajs' eachBatch: never throws to kafkajs, which would retry the batch and then crash, in a loop. */
-    async eachBatch(payload: EachBatchPayload): Promise<void> {
+    /** One partition's batch; never throws: a batch that cannot be handled ends the worker. */
+    async handle(batch: ConsumedBatch): Promise<void> {
       active++;
       try {
-        await handle(payload);
+        await run(batch);
       } catch (err) {
-        if (!stages.aborted()) stages.fail(err, `partition ${payload.batch.partition}`);
+        if (!stages.aborted()) stages.fail(err, `partition ${batch.partition}`);
       } finally {
         active--;
       }
@@ -116,18 +100,4 @@ export function createBatchHandler(stages: BatchStages) {
       while (active > 0) await new Promise((r) => setTimeout(r, 20));
     },
   };
-}
-
-/**
- * Backpressure: with too many events not yet stored (ClickHouse slow or down), wait for this
- * batch's write, heart-beating so the group does not take the partitions away meanwhile.
- */
-async function waitForWrite(stored: Promise<unknown>, heartbeat: () => Promise<void>): Promise<void> {
-  const settled = stored.then(
-    () => true,
-    () => true,
-  );
-  while (!(await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), 1000))])))
-    await heartbeat();
-  await stored.catch(() => undefined); // reported through `fail`
 }

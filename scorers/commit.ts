@@ -2,16 +2,16 @@
  * The worker's commit stage: a batch's offsets, committed after its rows are stored.
  *
  * A refused commit is not an error: the partition moved to another member, or the group's
- * coordinator is gone until kafkajs finds the new one. A later commit covers these offsets; if
+ * coordinator is gone until the client finds the new one. A later commit covers these offsets; if
  * none comes, the next reader re-reads from the last commit and its writes replace the rows.
  */
-import type { Consumer } from 'kafkajs';
+import type { GroupConsumer } from '../lib/kafka-consumer.ts';
 import type { Logger } from '../lib/logger.ts';
 
-export function commitStage(consumer: Pick<Consumer, 'commitOffsets'>, log: Logger) {
+export function commitStage(consumer: Pick<GroupConsumer, 'commit'>, log: Logger) {
   return async (offsets: { topic: string; partition: number; offset: string }[]) => {
     try {
-      await consumer.commitOffsets(offsets);
+      await consumer.commit(offsets);
     } catch (err) {
       log.warn(
         { err, offsets },

@@ -33,28 +33,23 @@ export function chunkBySize<T extends { value: string }>(items: readonly T[], ma
   return chunks;
 }
 
-export function createPublishStage(deps: {
-  cfg: Config;
-  producer: KafkaProducer;
-  retry: Omit<RetryOptions, 'onWait'>;
-}) {
+export function createPublishStage(deps: { cfg: Config; producer: KafkaProducer; retry: RetryOptions }) {
   const { cfg, producer } = deps;
   return {
     /**
      * A scoring run's predictions and dead letters, in as few produce requests as fit; returns
-     * when the broker acknowledged them all (`heartbeat` keeps the session alive while retrying).
+     * when the broker acknowledged them all.
      */
-    async run(feed: readonly ScoredEvent[], dead: readonly DeadLetter[], heartbeat: () => Promise<void>) {
+    async run(feed: readonly ScoredEvent[], dead: readonly DeadLetter[]) {
       const outgoing = [
         ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
         ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),
       ];
-      const retry = { ...deps.retry, onWait: heartbeat };
       for (const chunk of chunkBySize(outgoing, MAX_REQUEST_BYTES))
         await withRetry(
           'publish predictions',
           () => producer.sendMany(chunk),
-          retry,
+          deps.retry,
           (err) => classifyKafkaError(err, 'publish predictions'),
         );
     },

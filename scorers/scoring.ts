@@ -34,8 +34,6 @@ export function slicePrediction(
 export interface ScoreRequest {
   valid: Scored[];
   dead: DeadLetter[];
-  /** Keeps the consumer's session alive while a publish is retried. */
-  heartbeat: () => Promise<void>;
 }
 
 export interface ScoreResult {
@@ -87,7 +85,7 @@ export function createScoringStage(deps: {
       scoredAt,
       shadow && { version: shadow.set.version, pred: shadow.pred },
     );
-    await deps.publish.run(feed, dead, () => requests[0]!.heartbeat());
+    await deps.publish.run(feed, dead);
     const publishedAt = Date.now();
     for (const e of feed) metrics.latencyMs.observe(Math.max(0, publishedAt - Date.parse(e.event_time)));
     deps.explain?.offer(valid, live, shadowSet);

@@ -21,12 +21,10 @@
  * resolves with the cause, the process exits non-zero, and until then `ready()` is false.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Consumer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { HitstreamError } from '../lib/errors.ts';
-import { classifyKafkaError } from '../lib/kafka-errors.ts';
-import { createKafka, restartUnless } from '../lib/kafka.ts';
+import { createGroupConsumer, type GroupConsumer } from '../lib/kafka-consumer.ts';
 import { createProducer } from '../lib/kafka-producer.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { LoadedModels } from '../models/model-set.ts';
@@ -62,9 +60,12 @@ export interface Worker {
   readonly fatal: Promise<HitstreamError>;
 }
 
-/** kafkajs' fetch settings for HITSTREAM_FETCH_WAIT_MS: the broker answers at 64 KB or after the wait. */
-export const fetchWait = (ms: number) =>
-  ms > 0 ? { minBytes: 64 * 1024, maxWaitTimeInMs: ms } : { minBytes: 1, maxWaitTimeInMs: 5_000 };
+/** Fetch settings for HITSTREAM_FETCH_WAIT_MS: the broker answers at 64 KB or after the wait. */
+const fetchWait = (ms: number) =>
+  ms > 0 ? { minBytes: 64 * 1024, maxWaitMs: ms } : { minBytes: 1, maxWaitMs: 5_000 };
+
+/** How often the consumer lag gauge is refreshed (the log end offsets are asked of the brokers). */
+const LAG_INTERVAL_MS = 5_000;
 
 export function createWorker(
   cfg: Config,
@@ -78,16 +79,7 @@ export function createWorker(
   },
 ): Worker {
   const { metrics, log } = deps;
-  const kafka = createKafka(cfg, `hitstream-worker-${process.pid}`);
   let stopping = false;
-  const consumer: Consumer = kafka.consumer({
-    groupId: cfg.consumerGroup,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-    maxBytesPerPartition: 2 * 1024 * 1024,
-    ...fetchWait(cfg.fetchWaitMs),
-    retry: restartUnless(() => stopping),
-  });
   // Connects on its first send.
   const producer = createProducer(cfg, `hitstream-worker-${process.pid}`);
   const ch = deps.clickhouse ?? createClickhouse(cfg);
@@ -95,10 +87,28 @@ export function createWorker(
   const shutdown = new AbortController();
   const ending = fatalOutcome(
     () => shutdown.signal.aborted,
-    () => pauseConsuming(consumer, cfg),
+    () => consumer.pause(),
   );
   const retry = { log, signal: shutdown.signal, meanwhile: UNCOMMITTED };
 
+  const consumer: GroupConsumer = createGroupConsumer(cfg, {
+    clientId: `hitstream-worker-${process.pid}`,
+    groupId: cfg.consumerGroup,
+    topics: [cfg.topicTracks],
+    fromBeginning: true,
+    sessionTimeoutMs: 30_000,
+    heartbeatIntervalMs: 3_000,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+    ...fetchWait(cfg.fetchWaitMs),
+    // Every partition of a fetch at once, so that the scoring stage scores them together (one
+    // call per model, one produce request) rather than one after another.
+    onBatches: async (fetched) => {
+      await Promise.all(fetched.map((b) => batches.handle(b)));
+    },
+    onFatal: (err) => ending.fail(err, 'the consumer stopped'),
+    stopped: () => stopping || ending.error() !== undefined,
+    log,
+  });
   const publish = createPublishStage({ cfg, producer, retry });
   const writer = new BatchWriter({
     target: { client: ch, url: cfg.clickhouseUrl, database: cfg.clickhouseDatabase },
@@ -129,30 +139,29 @@ export function createWorker(
     fail: ending.fail,
     aborted: () => shutdown.signal.aborted,
   });
-  const group = watchGroup(consumer, log, () => stopping, ending.fail);
+  const lagTimer = setInterval(() => {
+    consumer.lag().then(
+      (lag) => {
+        for (const [partition, behind] of lag) metrics.lag.set({ partition: String(partition) }, behind);
+      },
+      (err: unknown) => log.debug({ err }, 'consumer lag not measured this time'),
+    );
+  }, LAG_INTERVAL_MS).unref();
 
   return {
     fatal: ending.fatal,
-    ready: () => group.consuming() && !ending.error() && !stopping,
+    ready: () => consumer.consuming() && !ending.error() && !stopping,
     async start() {
-      await consumer.connect();
-      await consumer.subscribe({ topic: cfg.topicTracks, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        // Every partition of a fetch in flight at once, so that the scoring stage scores them
-        // together (one call per model, one produce request) rather than one after another.
-        partitionsConsumedConcurrently: 64,
-        eachBatch: (payload) => batches.eachBatch(payload),
-      });
+      await consumer.start();
     },
     async stop(timeoutMs = cfg.shutdownTimeoutMs) {
       const deadline = Date.now() + timeoutMs;
       // No new batches; the one in hand finishes; then its write and commit, while still in the
       // group (a commit after leaving would be refused and the batch re-read by the next owner).
       stopping = true;
-      pauseConsuming(consumer, cfg);
-      // Not consumer.stop(): it leaves the group, after which the commits below would be refused.
+      clearInterval(lagTimer);
+      // Paused, still in the group: a commit after leaving it would be refused.
+      consumer.pause();
       const drained = batches.idle().then(() => writer.flushed());
       // Past the deadline, retries of an outage give up; what is not stored stays uncommitted.
       const timer = setTimeout(() => shutdown.abort(), Math.max(0, deadline - Date.now() - 3_000));
@@ -161,7 +170,7 @@ export function createWorker(
       clearTimeout(timer);
       const unstored = writer.unstored();
       // Leaving the group and closing may hang while Kafka is down: bounded by what is left.
-      for (const close of [() => consumer.disconnect(), () => producer.close(), () => ch.close()])
+      for (const close of [() => consumer.close(), () => producer.close(), () => ch.close()])
         await within(
           close().catch(() => undefined),
           Math.max(1_000, deadline - Date.now()),
@@ -169,15 +178,6 @@ export function createWorker(
       return { clean: unstored.length === 0 && !ending.error(), unstored };
     },
   };
-}
-
-/** No more fetches of the tracks topic (a consumer that never started has nothing to pause). */
-function pauseConsuming(consumer: Consumer, cfg: Config) {
-  try {
-    consumer.pause([{ topic: cfg.topicTracks }]);
-  } catch {
-    // not running: nothing to pause
-  }
 }
 
 /**
@@ -204,30 +204,6 @@ function fatalOutcome(shuttingDown: () => boolean, stopFetching: () => void) {
     report(error);
   };
   return { fatal, fail, error: () => error };
-}
-
-/** Whether the consumer is in its group: false from a crash until kafkajs rejoins; a crash for good is fatal. */
-function watchGroup(
-  consumer: Consumer,
-  log: Logger,
-  stopping: () => boolean,
-  fail: (err: unknown, what: string) => void,
-) {
-  let consuming = false;
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    consuming = true;
-    log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
-  });
-  consumer.on(consumer.events.CRASH, (e) => {
-    consuming = false;
-    const { error, restart } = e.payload as { error: Error; restart: boolean };
-    if (stopping()) log.info({ err: error }, 'the consumer crashed while stopping; not restarted');
-    else if (restart)
-      log.warn({ err: error }, 'consumer crashed; kafkajs restarts it (unready until it rejoins)');
-    else fail(classifyKafkaError(error, 'the consumer stopped'), 'the consumer stopped');
-  });
-  consumer.on(consumer.events.STOP, () => (consuming = false));
-  return { consuming: () => consuming };
 }
 
 /** `p`, or undefined once `ms` have passed. */

@@ -110,7 +110,7 @@ test('publish stage: predictions and dead letters go together, in chunks under t
     { length: 3000 },
     (_, i) => ({ track_id: `t${i}`, pad: 'x'.repeat(300) }) as unknown as ScoredEvent,
   );
-  await publish.run(feed, [{ key: 'k', error_code: 'malformed_json' } as never], () => Promise.resolve());
+  await publish.run(feed, [{ key: 'k', error_code: 'malformed_json' } as never]);
   assert.ok(sent.length > 1, `${sent.length} requests`);
   assert.equal(
     sent.reduce((n, s) => n + (s.topics.p ?? 0), 0),
@@ -132,12 +132,12 @@ test('commit stage: a refused commit is logged, not thrown (a later commit cover
   const log = { ...silent, warn: (_: unknown, msg: string) => warnings.push(msg) } as never;
   const commits: unknown[] = [];
   await commitStage(
-    { commitOffsets: (o) => (commits.push(o), Promise.resolve()) },
+    { commit: (o) => (commits.push(o), Promise.resolve()) },
     log,
   )([{ topic: 't', partition: 0, offset: '5' }]);
   assert.deepEqual(commits, [[{ topic: 't', partition: 0, offset: '5' }]]);
   await commitStage(
-    { commitOffsets: () => Promise.reject(new Error('NOT_COORDINATOR')) },
+    { commit: () => Promise.reject(new Error('NOT_COORDINATOR')) },
     log,
   )([{ topic: 't', partition: 0, offset: '6' }]);
   assert.match(warnings.join('\n'), /commit refused \(NOT_COORDINATOR\)/);
