@@ -36,6 +36,11 @@ export async function runLabelSink(cfg: Config): Promise<void> {
       onWait: (problem) => log.warn({ problem }, 'waiting for ClickHouse (CLICKHOUSE_URL) to answer'),
     });
     await ensureTopics(cfg, SERVICE_KAFKA_WAIT(log));
+    void sink.fatal.then(async (err) => {
+      log.fatal({ code: err.code }, describeError(err));
+      await sink.stop();
+      process.exit(1);
+    });
     await sink.start();
     log.info({ topic: cfg.topicLabels }, 'storing labels');
   } catch (err) {

@@ -9,11 +9,12 @@
  * landing while the workers restart or swap models.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
+import type { HitstreamError } from '../lib/errors.ts';
+import { type ConsumedBatch, createGroupConsumer } from '../lib/kafka-consumer.ts';
 import { classifyKafkaError } from '../lib/kafka-errors.ts';
-import { createKafka, PRODUCER_RETRY, restartUnless } from '../lib/kafka.ts';
+import { createProducer } from '../lib/kafka-producer.ts';
 import type { Logger } from '../lib/logger.ts';
 import { withRetry } from '../lib/retry.ts';
 import { type DeadLetter, deadLetterFor } from '../schemas/dead-letter.ts';
@@ -32,7 +33,7 @@ const WRITE_INTERVAL_MS = 500;
 export const labelGroupOf = (cfg: Config) => `${cfg.consumerGroup}-labels`;
 
 /** A batch of the labels topic as labels and dead letters. Pure. */
-export function decodeLabels(batch: EachBatchPayload['batch'], now: Date) {
+export function decodeLabels(batch: ConsumedBatch, now: Date) {
   const labels: Label[] = [];
   const dead: DeadLetter[] = [];
   for (const m of batch.messages) {
@@ -46,29 +47,33 @@ export function decodeLabels(batch: EachBatchPayload['batch'], now: Date) {
 export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: ClickHouseClient }) {
   const { log } = deps;
   let stopping = false;
-  const kafka = createKafka(cfg, `hitstream-label-sink-${process.pid}`);
-  const consumer: Consumer = kafka.consumer({
+  let reportFatal: (err: HitstreamError) => void = () => undefined;
+  const fatal = new Promise<HitstreamError>((resolve) => (reportFatal = resolve));
+  const consumer = createGroupConsumer(cfg, {
+    clientId: `hitstream-label-sink-${process.pid}`,
     groupId: labelGroupOf(cfg),
-    retry: restartUnless(() => stopping),
+    topics: [cfg.topicLabels],
+    fromBeginning: true,
+    onBatches: async (batches) => {
+      await Promise.all(batches.map(handleBatch));
+    },
+    onFatal: (err) => reportFatal(err),
+    stopped: () => stopping,
+    log,
   });
-  const producer: Producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    retry: PRODUCER_RETRY,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  // Connects on its first send.
+  const producer = createProducer(cfg, `hitstream-label-sink-${process.pid}`);
   const ch = deps.clickhouse ?? createClickhouse(cfg);
   const target = { client: ch, url: cfg.clickhouseUrl, database: cfg.clickhouseDatabase };
   const shutdown = new AbortController();
   const retry = { log, signal: shutdown.signal, meanwhile: 'offsets are not committed until it succeeds' };
   let stored = 0;
-  const writes = coalescedWrites(WRITE_INTERVAL_MS, async (labelRows, deadRows, heartbeat) => {
-    await insertRows(target, 'labels', labelRows, { ...retry, onWait: heartbeat });
-    await insertRows(target, 'dead_letters', deadRows, { ...retry, onWait: heartbeat });
+  const writes = coalescedWrites(WRITE_INTERVAL_MS, async (labelRows, deadRows) => {
+    await insertRows(target, 'labels', labelRows, retry);
+    await insertRows(target, 'dead_letters', deadRows, retry);
   });
 
-  async function eachBatch(payload: EachBatchPayload) {
-    const { batch } = payload;
-    const heartbeat = () => payload.heartbeat();
+  async function handleBatch(batch: ConsumedBatch) {
     if (!batch.messages.length) return;
     const now = new Date();
     const { labels, dead } = decodeLabels(batch, now);
@@ -76,12 +81,11 @@ export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: C
       await withRetry(
         'publish dead letters',
         () =>
-          producer.send({
-            topic: cfg.topicDeadLetters,
-            acks: -1,
-            messages: dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
-          }),
-        { ...retry, onWait: heartbeat },
+          producer.send(
+            cfg.topicDeadLetters,
+            dead.map((d) => ({ key: d.key ?? null, value: JSON.stringify(d) })),
+          ),
+        retry,
         (err) => classifyKafkaError(err, 'publish dead letters'),
       );
       log.warn(
@@ -99,12 +103,18 @@ export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: C
         [],
       ),
       encodeRows(dead.map(deadLetterRow), dead.map(deadLetterOrigin)),
-      heartbeat,
     );
     const last = batch.messages[batch.messages.length - 1]!.offset;
-    await consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) },
-    ]);
+    await consumer
+      .commit([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) }])
+      .catch((err: unknown) =>
+        // The partition moved, or the coordinator did: the next reader re-reads these labels,
+        // which the table keeps once.
+        log.warn(
+          { err, partition: batch.partition },
+          'labels stored, their commit refused; they may be read again',
+        ),
+      );
     stored += labels.length;
     log.debug({ partition: batch.partition, labels: labels.length, dead: dead.length }, 'labels stored');
   }
@@ -112,20 +122,22 @@ export function createLabelSink(cfg: Config, deps: { log: Logger; clickhouse?: C
   return {
     /** Labels stored since start. */
     stored: () => stored,
+    /** Resolves with the error that ended the sink for good (a batch it could not store). */
+    fatal,
     async start() {
-      await Promise.all([consumer.connect(), producer.connect()]);
-      await consumer.subscribe({ topic: cfg.topicLabels, fromBeginning: true });
-      await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 8, eachBatch });
+      await consumer.start();
     },
     async stop() {
       stopping = true;
       // A batch being stored finishes (its commit included) before the consumer leaves the group;
       // past the deadline its retries give up, uncommitted, and the next sink reads it again.
       const timer = setTimeout(() => shutdown.abort(), Math.max(0, cfg.shutdownTimeoutMs - 3_000));
-      await consumer.disconnect().catch(() => undefined);
+      consumer.pause();
+      await consumer.idle();
       clearTimeout(timer);
       shutdown.abort();
-      await producer.disconnect().catch(() => undefined);
+      await consumer.close();
+      await producer.close().catch(() => undefined);
       await ch.close().catch(() => undefined);
     },
   };
@@ -144,12 +156,8 @@ const joinRows = (all: readonly Rows[]): Rows => ({
  * `add` resolves when its rows are stored (or rejects with the write's error), so its batch can
  * then commit.
  */
-export function coalescedWrites(
-  intervalMs: number,
-  write: (labels: Rows, dead: Rows, heartbeat: () => Promise<void>) => Promise<void>,
-) {
-  let pending: { labels: Rows; dead: Rows; heartbeat: () => Promise<void>; done: (err?: Error) => void }[] =
-    [];
+export function coalescedWrites(intervalMs: number, write: (labels: Rows, dead: Rows) => Promise<void>) {
+  let pending: { labels: Rows; dead: Rows; done: (err?: Error) => void }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let last = 0;
   const flush = async () => {
@@ -158,9 +166,7 @@ export function coalescedWrites(
     pending = [];
     last = Date.now();
     try {
-      await write(joinRows(taken.map((p) => p.labels)), joinRows(taken.map((p) => p.dead)), () =>
-        Promise.all(taken.map((p) => p.heartbeat())).then(() => undefined),
-      );
+      await write(joinRows(taken.map((p) => p.labels)), joinRows(taken.map((p) => p.dead)));
       taken.forEach((p) => p.done());
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
@@ -168,9 +174,9 @@ export function coalescedWrites(
     }
   };
   return {
-    add(labels: Rows, dead: Rows, heartbeat: () => Promise<void>): Promise<void> {
+    add(labels: Rows, dead: Rows): Promise<void> {
       return new Promise<void>((resolve, reject) => {
-        pending.push({ labels, dead, heartbeat, done: (err) => (err ? reject(err) : resolve()) });
+        pending.push({ labels, dead, done: (err) => (err ? reject(err) : resolve()) });
         timer ??= setTimeout(() => void flush(), Math.max(0, last + intervalMs - Date.now()));
       });
     },

@@ -15,9 +15,9 @@
  * (authentication, ACLs) is handed to `onFatal` instead. This is what kafkajs' consumer did on a
  * crash with `restartOnFailure`.
  */
-import { Consumer, type Message } from '@platformatic/kafka';
+import { Admin, Consumer, type Message } from '@platformatic/kafka';
 import type { Config } from './config.ts';
-import type { HitstreamError } from './errors.ts';
+import { HitstreamError } from './errors.ts';
 import { classifyKafkaError } from './kafka-errors.ts';
 import { platformaticConnection } from './kafka-producer.ts';
 import type { Logger } from './logger.ts';
@@ -49,13 +49,18 @@ export interface GroupConsumerOptions {
   topics: string[];
   /** Where a group with no committed offset starts: the oldest message, or only new ones. */
   fromBeginning: boolean;
-  /** Every partition batch of one fetch, together; resolves when they may be taken as handled. */
+  /**
+   * Every partition batch of one fetch, together; resolves when they may be taken as handled.
+   * A rejection is fatal (`onFatal`): those messages are not committed, a restarted process reads them.
+   */
   onBatches: (batches: ConsumedBatch[]) => Promise<void>;
   /** An error no restart fixes; the member stops fetching. */
   onFatal: (err: HitstreamError) => void;
   /** True while shutting down: failures then end it quietly, no restart. */
   stopped: () => boolean;
   log: Logger;
+  /** Group joins and rebalances at debug level (a helper group, not a service's partitions). */
+  quiet?: boolean;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   /** The broker answers a fetch at `minBytes`, or after `maxWaitMs`. */
@@ -76,6 +81,10 @@ export interface GroupConsumer {
   consuming(): boolean;
   /** Per partition, the messages after the last one handed over (its log end minus that). */
   lag(): Promise<Map<number, number>>;
+  /** Per topic, each partition's log end offset (the offset the next message will get). */
+  endOffsets(): Promise<Map<string, bigint[]>>;
+  /** Resolves when no hand-over is running (after `pause`: the last one finished). */
+  idle(): Promise<void>;
   /** Leaves the group and disconnects. */
   close(): Promise<void>;
 }
@@ -88,7 +97,6 @@ const MAX_RESTART_DELAY_MS = 30_000;
 export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): GroupConsumer {
   const { log } = opts;
   const maxBuffered = opts.maxBufferedMessages ?? 20_000;
-  let client: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
   let stream: Stream | undefined;
   let buffered: Fetched[] = [];
   let handing = false;
@@ -106,7 +114,7 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
    */
   const takenUpTo = new Map<string, bigint>();
 
-  const newClient = () => {
+  function newClient() {
     const c = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       ...platformaticConnection(cfg, opts.clientId),
       groupId: opts.groupId,
@@ -117,16 +125,17 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
     c.on('consumer:group:join', (e: { assignments?: { topic: string; partitions: number[] }[] }) => {
       joined = true;
       restarts = 0;
-      log.info({ assignment: e.assignments }, 'joined consumer group');
+      log[opts.quiet ? 'debug' : 'info']({ assignment: e.assignments }, 'joined consumer group');
     });
-    c.on('consumer:group:rebalance', () => log.info('consumer group rebalancing'));
+    c.on('consumer:group:rebalance', () => log[opts.quiet ? 'debug' : 'info']('consumer group rebalancing'));
     // A failed rejoin: the client stops heart-beating until it is asked to consume again. (While
     // no stream is open, opening one is under way and fails or succeeds by itself.)
     c.on('error', (err: unknown) => {
       if (c === client && stream) restart(stream, err, 'the consumer group client failed');
     });
     return c;
-  };
+  }
+  let client = newClient();
 
   /**
    * Opens a stream on the client (joining the group first); a client that failed a few times in a
@@ -135,8 +144,8 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
    * leader-kill test take 57 s instead of 16).
    */
   const openStream = async (): Promise<void> => {
-    if (!client || restarts > 3) {
-      void client?.close(true).catch(() => undefined);
+    if (restarts > 3) {
+      void client.close(true).catch(() => undefined);
       client = newClient();
     }
     const s = await client.consume({
@@ -199,7 +208,7 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
     if (!handing) {
       handing = true;
       // After this turn: the rest of the fetch response is pushed in it.
-      setImmediate(() => void handOver());
+      handedOver = new Promise((resolve) => setImmediate(() => void handOver().then(resolve)));
     }
   };
 
@@ -212,7 +221,7 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
   let ownedFrom: unknown;
   let ownedKeys = new Set<string>();
   const owned = (topic: string, partition: number) => {
-    const now = client?.assignments;
+    const now = client.assignments;
     if (now !== ownedFrom) {
       ownedFrom = now;
       ownedKeys = new Set((now ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}:${p}`)));
@@ -220,6 +229,7 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
     return ownedKeys.has(`${topic}:${partition}`);
   };
 
+  let handedOver: Promise<void> = Promise.resolve();
   const handOver = async (): Promise<void> => {
     try {
       while (buffered.length && !paused) {
@@ -231,6 +241,18 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
         await opts.onBatches(batches);
         if (!paused && stream?.isPaused() && buffered.length < maxBuffered) stream.resume();
       }
+    } catch (err) {
+      paused = true;
+      stream?.pause();
+      opts.onFatal(
+        err instanceof HitstreamError
+          ? err
+          : new HitstreamError(
+              'consumer_failed',
+              `handling a batch: ${err instanceof Error ? err.message : String(err)}`,
+              { cause: err },
+            ),
+      );
     } finally {
       handing = false;
     }
@@ -248,7 +270,6 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
       stream?.pause();
     },
     async commit(offsets) {
-      if (!client) throw new Error('not in the group yet');
       await client.commit({
         offsets: offsets.map((o) => ({
           topic: o.topic,
@@ -261,7 +282,6 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
     consuming: () => joined && stream !== undefined,
     async lag() {
       const lag = new Map<number, number>();
-      if (!client) return lag;
       const ends = await client.listOffsets({ topics: opts.topics });
       for (const [topic, partitions] of ends)
         partitions.forEach((end, partition) => {
@@ -270,12 +290,16 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
         });
       return lag;
     },
+    endOffsets: () => client.listOffsets({ topics: opts.topics }),
+    async idle() {
+      while (handing) await handedOver;
+    },
     async close() {
       closed = true;
       clearTimeout(restartTimer);
       joined = false;
       await stream?.close().catch(() => undefined);
-      await client?.close().catch(() => undefined);
+      await client.close().catch(() => undefined);
     },
   };
 }
@@ -292,4 +316,19 @@ function byPartition(messages: readonly Fetched[]): ConsumedBatch[] {
     b.messages.push({ key: m.key ?? null, value: m.value ?? null, headers, offset: String(m.offset) });
   }
   return [...batches.values()];
+}
+
+/**
+ * Removes a consumer group that was only ever one process's (the feed's, a role watcher's), so
+ * such groups do not pile up on the broker. Best effort: a group left behind expires on its own.
+ */
+export async function deleteGroup(cfg: Config, groupId: string): Promise<void> {
+  const admin = new Admin(platformaticConnection(cfg, 'hitstream-admin'));
+  try {
+    await admin.deleteGroups({ groups: [groupId] });
+  } catch {
+    // the broker's offsets.retention.minutes removes it later
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }

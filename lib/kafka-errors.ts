@@ -58,6 +58,11 @@ function chain(err: unknown): KafkaLike[] {
   return out;
 }
 
+/** The broker error types (kafkajs' `type`, platformatic's `apiId`) in `err` and its causes. */
+export function brokerErrorTypes(err: unknown): string[] {
+  return chain(err).flatMap((e) => (e.type ? [e.type] : []));
+}
+
 /** `err` from kafkajs as a HitstreamError: `kafka_unavailable` (retriable) or `kafka_refused` (fatal). */
 export function classifyKafkaError(err: unknown, what: string): HitstreamError {
   if (err instanceof HitstreamError) return err;

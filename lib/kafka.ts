@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, type KafkaConfig, logLevel, type logCreator, type SASLOptions } from 'kafkajs';
 import type { Config } from './config.ts';
 import { HitstreamError } from './errors.ts';
+import { brokerErrorTypes } from './kafka-errors.ts';
 import { createLogger } from './logger.ts';
 import { firstSpeakingTls } from './tls-probe.ts';
 import './kafkajs-negative-timer.ts';
@@ -313,6 +314,8 @@ async function warnAboutExisting(
 
 /** Errors a broker gives about a topic created a moment ago, before the metadata reached it. */
 const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+/** ...and while its leader does not serve it yet (kafkajs' name, and the protocol's since 2.4). */
+const NOT_LEADER_YET = new Set(['NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
 
 /**
  * Runs a read of a topic created a moment ago (its end offsets), asking again while its leader
@@ -326,8 +329,8 @@ export async function whileTopicSettles<T>(read: () => Promise<T>, timeoutMs = 3
     try {
       return await read();
     } catch (err) {
-      const type = (err as { type?: string }).type ?? '';
-      if (!(NOT_YET_KNOWN.has(type) || type === 'NOT_LEADER_FOR_PARTITION') || Date.now() > deadline)
+      const types = brokerErrorTypes(err);
+      if (!types.some((t) => NOT_YET_KNOWN.has(t) || NOT_LEADER_YET.has(t)) || Date.now() > deadline)
         throw err;
     }
     await new Promise((r) => setTimeout(r, 200));

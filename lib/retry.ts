@@ -10,8 +10,6 @@ import type { Logger } from './logger.ts';
 
 export interface RetryOptions {
   log: Logger;
-  /** Called between attempts (e.g. the Kafka heartbeat). */
-  onWait?: () => Promise<void>;
   /** Give up (throw) when this is aborted: the shutdown deadline has come. */
   signal?: AbortSignal;
   /** Give up (throw the last error) once the failures have lasted this long. */
@@ -59,7 +57,6 @@ export async function withRetry<T>(
       }
       const until = Date.now() + delay;
       while (Date.now() < until && !opts.signal?.aborted) {
-        await opts.onWait?.().catch(() => undefined);
         await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
       }
       delay = Math.min(delay * 2, opts.maxDelayMs ?? 10_000);

@@ -6,28 +6,29 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Partitioners } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
-import { createKafka, whileTopicSettles } from '../lib/kafka.ts';
-import type { Logger } from '../lib/logger.ts';
+import { whileTopicSettles } from '../lib/kafka.ts';
+import { createGroupConsumer, deleteGroup } from '../lib/kafka-consumer.ts';
+import { createProducer } from '../lib/kafka-producer.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { classifyKafkaError } from '../lib/kafka-errors.ts';
+import { withRetry } from '../lib/retry.ts';
 import type { RoleState } from './roles.ts';
 
 const KEY = 'roles';
 
+/** Publishes the new state; a send Kafka cannot take now is retried for up to 30 s, saying why. */
 export async function publishRoles(cfg: Config, state: RoleState): Promise<void> {
-  const producer = createKafka(cfg, 'hitstream-models').producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
+  const producer = createProducer(cfg, 'hitstream-models');
   try {
-    await producer.send({
-      topic: cfg.topicModels,
-      acks: -1,
-      messages: [{ key: KEY, value: JSON.stringify(state) }],
-    });
+    await withRetry(
+      'publish the model roles',
+      () => producer.send(cfg.topicModels, [{ key: KEY, value: JSON.stringify(state) }]),
+      { log: createLogger('model-roles'), giveUpAfterMs: 30_000, maxDelayMs: 2_000 },
+      (err) => classifyKafkaError(err, 'publish the model roles'),
+    );
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
 }
 
@@ -46,43 +47,50 @@ function parseState(value: Buffer | null): RoleState | undefined {
  * topic is empty).
  */
 export async function watchRoles(cfg: Config, log: Logger, onState: (s: RoleState) => void) {
-  const kafka = createKafka(cfg, 'hitstream-roles');
-  const admin = kafka.admin();
-  await admin.connect();
-  const [end] = await whileTopicSettles(() => admin.fetchTopicOffsets(cfg.topicModels));
-  const endOffset = Number(end?.high ?? 0);
   const groupId = `hitstream-roles-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, maxWaitTimeInMs: 500 });
   let latest: RoleState | undefined;
   let caughtUp: (s: RoleState | undefined) => void = () => undefined;
   const initial = new Promise<RoleState | undefined>((r) => (caughtUp = r));
-  if (endOffset === 0) caughtUp(undefined);
-  await consumer.connect();
-  await consumer.subscribe({ topic: cfg.topicModels, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachMessage: async ({ message }) => {
-      const s = message.key?.toString() === KEY ? parseState(message.value) : undefined;
-      if (message.key?.toString() === KEY && !s)
-        log.warn({ offset: message.offset }, 'ignoring an unreadable role state');
-      // `>=`: two changes made at once carry the same seq; the later one in the log wins, as it
-      // does after compaction (which keeps only the last), so running and restarted processes agree.
-      if (s && (!latest || s.seq >= latest.seq)) {
-        latest = s;
-        onState(s);
+  let stopped = false;
+  let endOffset = 0n;
+  const consumer = createGroupConsumer(cfg, {
+    clientId: 'hitstream-roles',
+    groupId,
+    topics: [cfg.topicModels],
+    fromBeginning: true,
+    maxWaitMs: 500,
+    onBatches: (batches) => {
+      for (const m of batches.flatMap((b) => b.messages)) {
+        const isState = m.key?.toString() === KEY;
+        const s = isState ? parseState(m.value) : undefined;
+        if (isState && !s) log.warn({ offset: m.offset }, 'ignoring an unreadable role state');
+        // `>=`: two changes made at once carry the same seq; the later one in the log wins, as it
+        // does after compaction (which keeps only the last), so running and restarted processes agree.
+        if (s && (!latest || s.seq >= latest.seq)) {
+          latest = s;
+          onState(s);
+        }
+        if (BigInt(m.offset) >= endOffset - 1n) caughtUp(latest);
       }
-      if (Number(message.offset) >= endOffset - 1) caughtUp(latest);
       return Promise.resolve();
     },
+    onFatal: (err) => log.error({ err }, `no longer following model roles: ${err.message}`),
+    stopped: () => stopped,
+    log,
+    quiet: true,
   });
+  const ends = await whileTopicSettles(() => consumer.endOffsets());
+  endOffset = ends.get(cfg.topicModels)?.[0] ?? 0n;
+  if (endOffset === 0n) caughtUp(undefined);
+  await consumer.start();
   return {
     initial,
     current: () => latest,
     async stop() {
-      await consumer.disconnect().catch(() => undefined);
+      stopped = true;
+      await consumer.close();
       // The group held no offsets worth keeping: remove it so the broker does not collect them.
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
+      await deleteGroup(cfg, groupId);
     },
   };
 }

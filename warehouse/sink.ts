@@ -1,6 +1,6 @@
 /**
  * Writes to ClickHouse that do not give up on an outage: while ClickHouse is down the worker keeps
- * retrying (`lib/retry.ts`, keeping its Kafka session alive through `onWait`). Offsets are
+ * retrying (`lib/retry.ts`; the Kafka client heart-beats on its own meanwhile). Offsets are
  * committed only after this returns. Errors that no retry can fix (no database, wrong password, rows ClickHouse refuses) are
  * thrown at once, classified (`lib/clickhouse-errors.ts`), for the caller to act on.
  */

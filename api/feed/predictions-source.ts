@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../lib/config.ts';
-import { createKafka, restartUnless } from '../../lib/kafka.ts';
+import { type CommitOffset, createGroupConsumer, deleteGroup } from '../../lib/kafka-consumer.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { ScoredEvent } from '../../schemas/prediction.ts';
 
@@ -17,69 +17,63 @@ export async function startPredictionsSource(
   log: Logger,
   onEvents: (events: ScoredEvent[]) => void,
 ) {
-  const kafka = createKafka(cfg, 'hitstream-api-feed');
   const groupId = `hitstream-feed-${randomUUID()}`;
   let stopped = false;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, retry: restartUnless(() => stopped) });
-  let joined = false;
-  // kafkajs hands over one partition at a time; the partitions of one fetch go out together.
-  let pending: ScoredEvent[] = [];
-  const deliver = () => {
-    const events = pending;
-    pending = [];
-    onEvents(events);
-  };
-  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   /** Per partition, the next offset to read, once it is past the last commit. */
   const uncommitted = new Map<number, string>();
+  const consumer = createGroupConsumer(cfg, {
+    clientId: 'hitstream-api-feed',
+    groupId,
+    topics: [cfg.topicPredictions],
+    fromBeginning: false,
+    maxWaitMs: 50,
+    // Every partition of a fetch goes out together; the position is committed from a timer, not
+    // after each fetch: a commit round trip per fetch held the next fetch back (bench feed,
+    // broker append → API receipt: p50 6–8 ms, p99 40–66 ms committing each batch; 2–3 and 10–33
+    // without, measured with kafkajs).
+    onBatches: (batches) => {
+      const events: ScoredEvent[] = [];
+      for (const batch of batches) {
+        uncommitted.set(batch.partition, (BigInt(batch.messages.at(-1)!.offset) + 1n).toString());
+        for (const m of batch.messages) {
+          try {
+            if (m.value) events.push(JSON.parse(m.value.toString('utf8')) as ScoredEvent);
+          } catch (err) {
+            log.warn({ err, offset: m.offset }, 'unreadable message on the predictions topic');
+          }
+        }
+      }
+      if (events.length) onEvents(events);
+      return Promise.resolve();
+    },
+    onFatal: (err) => log.error({ err }, `the live feed stopped: ${err.message}`),
+    stopped: () => stopped,
+    log,
+    quiet: true,
+  });
   const commit = () => {
     if (!uncommitted.size) return;
-    const offsets = [...uncommitted].map(([partition, offset]) => ({
+    const offsets: CommitOffset[] = [...uncommitted].map(([partition, offset]) => ({
       topic: cfg.topicPredictions,
       partition,
       offset,
     }));
     uncommitted.clear();
-    consumer.commitOffsets(offsets).catch((err: unknown) => {
+    consumer.commit(offsets).catch((err: unknown) => {
       log.debug({ err }, 'feed position not committed; the next round retries');
       for (const o of offsets) if (!uncommitted.has(o.partition)) uncommitted.set(o.partition, o.offset);
     });
   };
-  await consumer.connect();
-  await consumer.subscribe({ topic: cfg.topicPredictions, fromBeginning: false });
-  await consumer.run({
-    // Committed from a timer, not by kafkajs: with autoCommit it awaits an OffsetCommit round
-    // trip after every partition's batch before it fetches again, which held each fetch's later
-    // partitions back (bench feed, broker append → API receipt: p50 6–8 ms, p99 40–66 ms with
-    // autoCommit; 2–3 and 10–33 without).
-    autoCommit: false,
-    eachBatch: ({ batch }) => {
-      if (batch.messages.length)
-        uncommitted.set(batch.partition, (BigInt(batch.lastOffset()) + 1n).toString());
-      const before = pending.length;
-      for (const m of batch.messages) {
-        try {
-          if (m.value) pending.push(JSON.parse(m.value.toString('utf8')) as ScoredEvent);
-        } catch (err) {
-          log.warn({ err, offset: m.offset }, 'unreadable message on the predictions topic');
-        }
-      }
-      if (before === 0 && pending.length) setImmediate(deliver);
-      return Promise.resolve();
-    },
-  });
+  await consumer.start();
   const committer = setInterval(commit, COMMIT_INTERVAL_MS).unref();
   return {
-    ready: () => joined,
+    ready: () => consumer.consuming(),
     stop: async () => {
       stopped = true;
       clearInterval(committer);
-      await consumer.disconnect();
+      await consumer.close();
       // The group was only ever this process's: remove it so groups do not pile up on the broker.
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-      await admin.disconnect();
+      await deleteGroup(cfg, groupId);
     },
   };
 }
