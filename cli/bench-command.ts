@@ -1,20 +1,16 @@
+// Each bench is imported when it runs: they use devDependencies (autocannon, kafkajs for the
+// client comparison) that an image installed with --omit=dev does not have, and the CLI's other
+// commands must start there.
 import type { Command } from 'commander';
-import { benchAlerts } from '../bench/alerts.ts';
-import { benchScaleout } from '../bench/scaleout.ts';
-import { benchDashboards } from '../bench/dashboards.ts';
-import { benchFeed } from '../bench/feed.ts';
-import { benchModels } from '../bench/models.ts';
-import { benchPipeline } from '../bench/pipeline.ts';
-import { benchPredict } from '../bench/predict.ts';
-import { benchShadow } from '../bench/shadow.ts';
-import { benchLabels } from '../bench/labels.ts';
-import { benchAutopilot } from '../bench/autopilot.ts';
-import { benchPredictSaturation } from '../bench/predict-saturation.ts';
-import { benchSwap } from '../bench/swap.ts';
-import { benchSoak } from '../bench/soak.ts';
-import { benchShap } from '../bench/shap-check.ts';
-import { benchExplain } from '../bench/explain.ts';
-import { benchKafkaClients } from '../bench/kafka-clients.ts';
+import type { benchShadow } from '../bench/shadow.ts';
+import type { benchLabels } from '../bench/labels.ts';
+import type { benchAutopilot } from '../bench/autopilot.ts';
+import type { benchSwap } from '../bench/swap.ts';
+import type { benchPipeline } from '../bench/pipeline.ts';
+import type { benchFeed } from '../bench/feed.ts';
+import type { benchSoak } from '../bench/soak.ts';
+import type { benchPredict } from '../bench/predict.ts';
+import type { benchKafkaClients } from '../bench/kafka-clients.ts';
 import { loadConfig } from '../lib/config.ts';
 import { positive, positiveInteger } from './options.ts';
 
@@ -30,7 +26,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--data <path>', 'CSV to score', SAMPLE)
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
-      await benchModels({ ...o, modelsDir: loadConfig().modelsDir || undefined });
+      await (
+        await import('../bench/models.ts')
+      ).benchModels({ ...o, modelsDir: loadConfig().modelsDir || undefined });
     });
   bench
     .command('shap')
@@ -45,7 +43,9 @@ export function registerBenchCommand(program: Command): void {
       'keep the first 40 rows and shap’s values in test/fixtures/shap-reference.json',
     )
     .action(async (o: { data: string; rows: number; python: string; writeFixture?: boolean }) => {
-      await benchShap({ ...o, modelsDir: loadConfig().modelsDir || undefined });
+      await (
+        await import('../bench/shap-check.ts')
+      ).benchShap({ ...o, modelsDir: loadConfig().modelsDir || undefined });
     });
   bench
     .command('explain')
@@ -69,7 +69,7 @@ export function registerBenchCommand(program: Command): void {
         workers: number;
         json?: boolean;
       }) => {
-        await benchExplain(loadConfig(), o);
+        await (await import('../bench/explain.ts')).benchExplain(loadConfig(), o);
       },
     );
   bench
@@ -81,7 +81,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--rate <n>', 'drifted events per second', positiveInteger, 20)
     .option('--json', 'print JSON')
     .action(async (o: { data: string; rate: number; json?: boolean }) => {
-      await benchAlerts(loadConfig(), o);
+      await (await import('../bench/alerts.ts')).benchAlerts(loadConfig(), o);
     });
   bench
     .command('dashboards')
@@ -92,7 +92,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--rounds <n>', 'first visits and 15-minute refreshes measured', positiveInteger, 6)
     .option('--json', 'print JSON')
     .action(async (o: { data: string; rounds: number; json?: boolean }) => {
-      await benchDashboards(loadConfig(), o);
+      await (await import('../bench/dashboards.ts')).benchDashboards(loadConfig(), o);
     });
   bench
     .command('shadow')
@@ -104,7 +104,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--rounds <n>', 'off/on pairs', positiveInteger, 2)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchShadow>[1]) => {
-      await benchShadow(loadConfig(), o);
+      await (await import('../bench/shadow.ts')).benchShadow(loadConfig(), o);
     });
   bench
     .command('labels')
@@ -120,7 +120,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--rounds <n>', 'quiet/flood pairs', positiveInteger, 2)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchLabels>[1]) => {
-      await benchLabels(loadConfig(), o);
+      await (await import('../bench/labels.ts')).benchLabels(loadConfig(), o);
     });
   bench
     .command('autopilot')
@@ -133,7 +133,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--seconds <n>', 'length of the quiet phase', positive, 20)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchAutopilot>[1]) => {
-      await benchAutopilot(loadConfig(), o);
+      await (await import('../bench/autopilot.ts')).benchAutopilot(loadConfig(), o);
     });
   bench
     .command('swap')
@@ -144,7 +144,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--steady-seconds <n>', 'steady state before the promotion', positive, 15)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchSwap>[1]) => {
-      await benchSwap(loadConfig(), o);
+      await (await import('../bench/swap.ts')).benchSwap(loadConfig(), o);
     });
   bench
     .command('pipeline')
@@ -160,7 +160,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchPipeline>[1]) => {
-      await benchPipeline(loadConfig(), o);
+      await (await import('../bench/pipeline.ts')).benchPipeline(loadConfig(), o);
     });
   bench
     .command('scaleout')
@@ -191,7 +191,9 @@ export function registerBenchCommand(program: Command): void {
         fetchWaitMs?: number[];
         json?: boolean;
       }) => {
-        await benchScaleout(loadConfig(), { ...o, counts: o.workers, fetchWaits: o.fetchWaitMs });
+        await (
+          await import('../bench/scaleout.ts')
+        ).benchScaleout(loadConfig(), { ...o, counts: o.workers, fetchWaits: o.fetchWaitMs });
       },
     );
   bench
@@ -205,7 +207,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--data <path>', 'CSV in the Kaggle format (looped as needed)', SAMPLE)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchFeed>[1]) => {
-      await benchFeed(loadConfig(), o);
+      await (await import('../bench/feed.ts')).benchFeed(loadConfig(), o);
     });
   bench
     .command('soak')
@@ -217,7 +219,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--data <path>', 'CSV in the Kaggle format (looped)', SAMPLE)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchSoak>[1]) => {
-      await benchSoak(loadConfig(), o);
+      await (await import('../bench/soak.ts')).benchSoak(loadConfig(), o);
     });
   bench
     .command('predict')
@@ -232,8 +234,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--connections <n>', 'with --saturate: open connections', positiveInteger, 50)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchPredict>[0] & { saturate?: boolean; connections: number }) => {
-      if (o.saturate) await benchPredictSaturation(loadConfig(), o);
-      else await benchPredict(o);
+      if (o.saturate)
+        await (await import('../bench/predict-saturation.ts')).benchPredictSaturation(loadConfig(), o);
+      else await (await import('../bench/predict.ts')).benchPredict(o);
     });
   bench
     .command('kafka-clients')
@@ -244,6 +247,6 @@ export function registerBenchCommand(program: Command): void {
     .option('--rounds <n>', 'rounds, clients alternating', positiveInteger, 2)
     .option('--json', 'print JSON')
     .action(async (o: Parameters<typeof benchKafkaClients>[1]) => {
-      await benchKafkaClients(loadConfig(), o);
+      await (await import('../bench/kafka-clients.ts')).benchKafkaClients(loadConfig(), o);
     });
 }
