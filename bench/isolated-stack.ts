@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Config, configToEnv } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import { createKafka, ensureTopics } from '../lib/kafka.ts';
+import { createAdmin, ensureTopics } from '../lib/kafka.ts';
 import { SERVICE_NODE_FLAGS } from '../lib/node-flags.ts';
 import { ident, sql } from '../lib/sql.ts';
 import { migrate } from '../infra/migrate.ts';
@@ -150,8 +150,7 @@ export async function withIsolatedStack<T>(
         say(`could not drop database ${id} (${String(err)}); drop it by hand: DROP DATABASE ${id}`),
       );
     await ch.close();
-    const admin = createKafka(cfg, 'bench-cleanup').admin();
-    await admin.connect();
+    const admin = createAdmin(cfg, 'bench-cleanup');
     await admin
       .deleteTopics({
         topics: [
@@ -163,7 +162,7 @@ export async function withIsolatedStack<T>(
         ],
       })
       .catch(() => undefined);
-    await admin.disconnect();
+    await admin.close().catch(() => undefined);
   }
   const onSignal = (signal: NodeJS.Signals) => {
     say(`${signal}: stopping the bench's workers and dropping ${id} (its database and topics)`);
@@ -174,14 +173,13 @@ export async function withIsolatedStack<T>(
   try {
     for (let i = 0; i < workers; i++) stack.workers.push(stack.spawn('worker'));
     // Wait until the group has all its members, so no clock times worker start-up.
-    const admin = createKafka(cfg, 'bench').admin();
-    await admin.connect();
+    const admin = createAdmin(cfg, 'bench');
     for (let i = 0; workers > 0 && i < 240; i++) {
-      const { groups } = await admin.describeGroups([cfg.consumerGroup]);
-      if ((groups[0]?.members.length ?? 0) >= workers && groups[0]?.state === 'Stable') break;
+      const group = (await admin.describeGroups({ groups: [cfg.consumerGroup] })).get(cfg.consumerGroup);
+      if ((group?.members.size ?? 0) >= workers && String(group?.state).toUpperCase() === 'STABLE') break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    await admin.disconnect();
+    await admin.close();
     return await run(stack);
   } finally {
     process.off('SIGINT', onSignal);

@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config.ts';
-import { createKafka } from '../lib/kafka.ts';
+import { HitstreamError } from '../lib/errors.ts';
+import { createAdmin, waitForLeaders } from '../lib/kafka.ts';
 import type { ClientName } from './kafka-client-shapes.ts';
 import { say } from './isolated-stack.ts';
 
@@ -17,12 +18,12 @@ const CLIENTS: ClientName[] = ['kafkajs', 'platformatic'];
 type Probe = Record<string, number | string>;
 
 async function createTopic(cfg: Config, topic: string, partitions: number) {
-  const admin = createKafka(cfg, 'bench-clients-admin').admin();
-  await admin.connect();
+  const admin = createAdmin(cfg, 'bench-clients-admin');
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await admin.createTopics({ topics: [topic], partitions, replicas: 1 });
+    await waitForLeaders(admin, [topic]);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
@@ -63,6 +64,12 @@ export async function benchKafkaClients(
   cfg: Config,
   opts: { events: number; rounds: number; json?: boolean },
 ) {
+  await import('kafkajs').catch(() => {
+    throw new HitstreamError(
+      'BENCH_NEEDS_DEV_DEPENDENCIES',
+      'bench kafka-clients measures against kafkajs, a devDependency hitstream itself no longer uses: run it from a checkout with `npm ci` (not --omit=dev)',
+    );
+  });
   const results: Record<ClientName, Probe[]> = { kafkajs: [], platformatic: [] };
   const stamp = Date.now();
   for (let round = 1; round <= opts.rounds; round++)

@@ -40,7 +40,7 @@ export const isRetriable = (err: unknown): boolean => err instanceof HitstreamEr
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   if (err instanceof HitstreamError && err.explainsCause) return err.message;
-  // kafkajs wraps errors in ones with the same message: say it once.
+  // Clients wrap errors in ones with the same message: say it once.
   const cause =
     err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : '';
   return `${err.message}${cause}`;

@@ -19,7 +19,7 @@ import { Admin, Consumer, type Message } from '@platformatic/kafka';
 import type { Config } from './config.ts';
 import { HitstreamError } from './errors.ts';
 import { classifyKafkaError } from './kafka-errors.ts';
-import { platformaticConnection } from './kafka-producer.ts';
+import { platformaticConnection } from './kafka.ts';
 import type { Logger } from './logger.ts';
 
 export interface ConsumedMessage {

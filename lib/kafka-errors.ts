@@ -1,9 +1,9 @@
 /**
- * Kafka failures as retriable or fatal, from the clients' error classes and the broker's error type
- * (never the message text): kafkajs' `type` and @platformatic/kafka's `apiId` name the same
- * protocol errors; platformatic gathers a response's errors in an AggregateError's `errors`. Retriable: connections, timeouts, leader and coordinator changes,
- * everything kafkajs itself retries. Fatal: what no retry fixes: authentication and ACLs, a
- * record the broker will never take, a topic that is not there when we may not create it.
+ * Kafka failures as retriable or fatal, from @platformatic/kafka's error classes and the broker's
+ * error type (`apiId`, the protocol's name), not the message text; the client gathers a
+ * response's errors in an AggregateError's `errors`. Retriable: connections, timeouts, leader and
+ * coordinator changes. Fatal: what no retry fixes: authentication and ACLs, a record the broker
+ * will never take, a topic that is not there when we may not create it.
  */
 import { HitstreamError } from './errors.ts';
 
@@ -30,19 +30,21 @@ const NOT_ENOUGH_REPLICAS = new Set(['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS
 
 interface KafkaLike {
   name?: string;
-  /** kafkajs: the broker's error type; @platformatic/kafka: `code` is its own, `apiId` the broker's. */
+  /** The broker's error type (`apiId`), or the one a client error stands for. */
   type?: string;
+  /** @platformatic/kafka: `code` is its own, `apiId` the broker's. */
   apiId?: string;
   code?: unknown;
   retriable?: boolean;
   cause?: unknown;
-  originalError?: unknown;
   errors?: unknown;
+  message?: unknown;
 }
 
 /**
- * The error, its causes and the errors it gathers, outermost first (kafkajs wraps
- * retries-exceeded around the last one; platformatic a response's errors in `errors`).
+ * The error, its causes and the errors it gathers (a response's errors), outermost first.
+ * The client's metadata turns the broker's UNKNOWN_TOPIC_OR_PARTITION into an error of its own,
+ * "Unknown topic NAME." with no type (its base client): typed here as what it stands for.
  */
 function chain(err: unknown): KafkaLike[] {
   const out: KafkaLike[] = [];
@@ -51,26 +53,41 @@ function chain(err: unknown): KafkaLike[] {
     const e = pending.shift();
     if (!e || typeof e !== 'object') continue;
     const k: KafkaLike = e;
-    out.push({ ...k, type: k.type ?? k.apiId });
-    pending.push(k.cause ?? k.originalError);
+    // `message` is not enumerable on an Error: named, not spread.
+    const unknownTopic = typeof k.message === 'string' && /^Unknown topic /.test(k.message);
+    out.push({
+      ...k,
+      type: k.type ?? k.apiId ?? (unknownTopic ? 'UNKNOWN_TOPIC_OR_PARTITION' : undefined),
+      message: k.message,
+    });
+    pending.push(k.cause);
     if (Array.isArray(k.errors)) pending.push(...(k.errors as unknown[]));
   }
   return out;
 }
 
-/** The broker error types (kafkajs' `type`, platformatic's `apiId`) in `err` and its causes. */
+/** The broker error types (`apiId`) in `err` and its causes. */
 export function brokerErrorTypes(err: unknown): string[] {
   return chain(err).flatMap((e) => (e.type ? [e.type] : []));
 }
 
-/** `err` from kafkajs as a HitstreamError: `kafka_unavailable` (retriable) or `kafka_refused` (fatal). */
+/**
+ * The messages of `err`, its causes and the errors it gathers, each once: what a probe reports
+ * (platformatic's "Cannot connect to any broker." says why only in the errors it gathers).
+ */
+export function errorTexts(err: unknown): string[] {
+  const texts = chain(err).flatMap((e) =>
+    typeof e.message === 'string' && e.message ? [e.message.replace(/\.$/, '')] : [],
+  );
+  return texts.length ? [...new Set(texts)] : [String(err)];
+}
+
+/** A Kafka client's `err` as a HitstreamError: `kafka_unavailable` (retriable) or `kafka_refused` (fatal). */
 export function classifyKafkaError(err: unknown, what: string): HitstreamError {
   if (err instanceof HitstreamError) return err;
   const errors = chain(err);
   const fatalType = errors.find((e) => e.type && FATAL_TYPES.has(e.type))?.type;
-  const authFailed = errors.some(
-    (e) => e.name === 'KafkaJSSASLAuthenticationError' || e.code === 'PLT_KFK_AUTHENTICATION',
-  );
+  const authFailed = errors.some((e) => e.code === 'PLT_KFK_AUTHENTICATION');
   const text = err instanceof Error ? err.message : String(err);
   if (fatalType || authFailed) {
     const fix =

@@ -1,17 +1,16 @@
 /**
- * Producing through @platformatic/kafka, the client hitstream is moving to (README "Kafka
- * client": measured 2× kafkajs' produce rate at 0.6× its CPU, and idle at ~0.7 ms of CPU a second
- * against kafkajs' ~24). The publisher (replay, POST /tracks, the CLI, alerts) and the worker's
- * publish stage produce through this; the worker's consumer, the label sink and the role topic
- * still use kafkajs until their consumers move too (issue #29).
+ * Producing through @platformatic/kafka, hitstream's Kafka client (README "Kafka client":
+ * measured 2× kafkajs' produce rate at 0.6× its CPU, and idle at ~0.7 ms of CPU a second against
+ * kafkajs' ~24). The publisher (replay, POST /tracks, the CLI, alerts), the worker's publish stage
+ * and the role topic produce through this.
  *
  * Sends are never retried inside the client (`retries: 0`): `withRetry` (lib/retry.ts) sends the
  * whole request again and says why meanwhile, as it did with kafkajs; the event-id header makes a
  * duplicated copy the same event, which storage keeps once.
  */
-import { compatibilityPartitioner, Producer, type SASLMechanismValue } from '@platformatic/kafka';
+import { compatibilityPartitioner, Producer } from '@platformatic/kafka';
 import type { Config } from './config.ts';
-import { kafkaSecurity } from './kafka.ts';
+import { platformaticConnection } from './kafka.ts';
 
 export interface OutgoingMessage {
   key?: string | null;
@@ -29,31 +28,6 @@ export interface KafkaProducer {
   /** Messages for several topics in one produce request; acknowledged like `send`. */
   sendMany(messages: readonly TopicMessage[]): Promise<void>;
   close(): Promise<void>;
-}
-
-const SASL_MECHANISMS: Record<Config['kafkaSaslMechanism'], SASLMechanismValue> = {
-  plain: 'PLAIN',
-  'scram-sha-256': 'SCRAM-SHA-256',
-  'scram-sha-512': 'SCRAM-SHA-512',
-};
-
-/** The brokers, TLS and SASL of the settings, as @platformatic/kafka's client options take them. */
-export function platformaticConnection(cfg: Config, clientId: string) {
-  const { ssl, sasl } = kafkaSecurity(cfg);
-  return {
-    clientId,
-    bootstrapBrokers: cfg.kafkaBrokers,
-    ...(ssl ? { tls: ssl === true ? {} : ssl } : {}),
-    ...(sasl
-      ? {
-          sasl: {
-            mechanism: SASL_MECHANISMS[cfg.kafkaSaslMechanism],
-            username: cfg.kafkaSaslUsername,
-            password: cfg.kafkaSaslPassword,
-          },
-        }
-      : {}),
-  };
 }
 
 const buffer = (v: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v);

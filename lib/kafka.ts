@@ -1,40 +1,22 @@
+/**
+ * Hitstream's Kafka settings as @platformatic/kafka's client options, and what is asked of the
+ * cluster before anything else: is a broker there (`requireKafka`), and do the topics exist
+ * (`ensureTopics`). The producer and the group consumer are in kafka-producer.ts and
+ * kafka-consumer.ts; every process talks to Kafka through this one client (README "Kafka client").
+ */
 import { readFileSync } from 'node:fs';
-import { Kafka, type KafkaConfig, logLevel, type logCreator, type SASLOptions } from 'kafkajs';
+import { Admin, type SASLMechanismValue } from '@platformatic/kafka';
 import type { Config } from './config.ts';
 import { HitstreamError } from './errors.ts';
-import { brokerErrorTypes } from './kafka-errors.ts';
+import { brokerErrorTypes, errorTexts } from './kafka-errors.ts';
 import { createLogger } from './logger.ts';
 import { firstSpeakingTls } from './tls-probe.ts';
-import './kafkajs-negative-timer.ts';
-
-const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
-export const ROUTINE_KAFKA_ERRORS =
-  /rebalanc|coordinator is not available|not the correct coordinator|coordinator is loading|not the leader for that topic-partition|leadership election|There is no leader for this topic-partition/i;
-
-/** kafkajs logs through pino, as structured lines like everything else. */
-const pinoLogCreator: logCreator = () => {
-  const log = createLogger('kafkajs');
-  return ({ level, log: entry }) => {
-    const { message, ...fields } = entry;
-    // kafkajs logs at ERROR the broker's answers it retries by itself: during a group rebalance,
-    // and on a fresh or restarted broker while the coordinator loads or a partition's leader is
-    // elected. They are expected, and a newcomer read them as failures; one that lasts ends in an
-    // error that is said where it is thrown.
-    const routine =
-      ROUTINE_KAFKA_ERRORS.test(`${message} ${String(fields.error ?? '')}`) ||
-      /^Restarting the consumer in/.test(String(message));
-    log[routine ? 'debug' : (LEVELS[level] ?? 'info')](fields, message);
-  };
-};
 
 /** The security part of a client's settings: TLS (with a CA, mutual) and SASL, from the config. */
-export type KafkaSecurity = Pick<KafkaConfig, 'ssl' | 'sasl'>;
+export interface KafkaSecurity {
+  ssl?: true | { ca?: string[]; cert?: string; key?: string };
+  sasl?: { mechanism: Config['kafkaSaslMechanism']; username: string; password: string };
+}
 
 export function kafkaSecurity(cfg: Config): KafkaSecurity {
   const protocol = cfg.kafkaSecurityProtocol;
@@ -51,47 +33,43 @@ export function kafkaSecurity(cfg: Config): KafkaSecurity {
       mechanism: cfg.kafkaSaslMechanism,
       username: cfg.kafkaSaslUsername,
       password: cfg.kafkaSaslPassword,
-    } as SASLOptions;
+    };
   return out;
 }
 
-export function createKafka(cfg: Config, clientId: string): Kafka {
-  return new Kafka({
-    ...kafkaSecurity(cfg),
-    brokers: cfg.kafkaBrokers,
+const SASL_MECHANISMS: Record<Config['kafkaSaslMechanism'], SASLMechanismValue> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+/** Brokers, TLS and SASL as @platformatic/kafka's client options take them. */
+export function clientConnection(brokers: string[], clientId: string, { ssl, sasl }: KafkaSecurity) {
+  return {
     clientId,
-    logLevel: logLevel.WARN,
-    logCreator: pinoLogCreator,
-    // Keep retrying while a broker restarts, rather than giving up after kafkajs' default ~10 s.
-    retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 30 },
-  });
+    bootstrapBrokers: brokers,
+    ...(ssl ? { tls: ssl === true ? {} : ssl } : {}),
+    ...(sasl
+      ? {
+          sasl: {
+            mechanism: SASL_MECHANISMS[sasl.mechanism],
+            username: sasl.username,
+            password: sasl.password,
+          },
+        }
+      : {}),
+  };
 }
 
-/**
- * Producers never retry a send inside kafkajs: `withRetry` (lib/retry.ts) sends the whole request
- * again, saying what is wrong while it waits. Why not kafkajs' own retries: kafkajs 2.2.4 keeps
- * each broker's success across the retries of one send, so when a partition's leader dies and
- * the partition moves to a broker that had already answered for other partitions, its messages
- * are never sent and `send()` still resolves (kafkajs#1303, fix proposed in kafkajs#1798, not
- * released). Measured here: a SIGKILLed leader lost one batch of 25 acknowledged events in a
- * 2,964-event replay. A whole resend duplicates the partitions that had succeeded; the event id
- * header makes those copies the same events, which storage keeps once.
- */
-export const PRODUCER_RETRY = { retries: 0 };
+/** The settings' brokers, TLS and SASL as @platformatic/kafka's client options take them. */
+export function platformaticConnection(cfg: Config, clientId: string) {
+  return clientConnection(cfg.kafkaBrokers, clientId, kafkaSecurity(cfg));
+}
 
-/**
- * A consumer's `retry` that never restarts it once `stopped()` is true. kafkajs restarts a crashed
- * consumer from a timer it sets after its crash handler's own disconnect; a stop that lands
- * meanwhile cleared no timer yet, and the consumer came back after it was stopped (CI: a stopped
- * feed consumer kept reconnecting to brokers already shut down, and its process never exited).
- */
-export const restartUnless = (stopped: () => boolean) => ({
-  // kafkajs' consumer default, which a `retry` of our own replaces by the client's 30: with 30,
-  // a consumer that lost the group's coordinator retried for ~2.5 min before the crash and
-  // restart that find the new one, and stored nothing meanwhile (replicated-kafka test).
-  retries: 5,
-  restartOnFailure: () => Promise.resolve(!stopped()),
-});
+/** An admin client; close it when done (it holds connections to the brokers it asked). */
+export function createAdmin(cfg: Config, clientId: string): Admin {
+  return new Admin(platformaticConnection(cfg, clientId));
+}
 
 /** A probe's failure that waiting cannot fix: the settings are wrong, and which one to fix. */
 export interface KafkaSetupProblem {
@@ -105,7 +83,7 @@ const TLS_UNTRUSTED =
 
 /**
  * What a failed probe says about the settings, or undefined when it looks like an outage. Errors
- * from TLS and SASL are the socket's and kafkajs' own words; a plaintext client at a TLS port
+ * from TLS and SASL are the socket's and the client's own words; a plaintext client at a TLS port
  * sees its connection closed or timed out before any answer, which is also what a restart looks
  * like, so that case is named only with the hint to check, not as certain.
  */
@@ -152,22 +130,20 @@ export async function kafkaProblem(
   timeoutMs = 3_000,
   security: KafkaSecurity = {},
 ): Promise<string | undefined> {
-  const admin = new Kafka({
-    ...security,
-    brokers,
-    clientId: 'hitstream-probe',
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: timeoutMs,
-    retry: { retries: 0 },
-  }).admin();
+  const admin = new Admin({
+    ...clientConnection(brokers, 'hitstream-probe', security),
+    connectTimeout: timeoutMs,
+    timeout: timeoutMs,
+    retries: 0,
+  });
   try {
-    await admin.connect();
-    const meta = await admin.describeCluster();
-    return meta.brokers.length > 0 ? undefined : 'the cluster lists no brokers';
+    const meta = await admin.metadata({ topics: [] });
+    return meta.brokers.size > 0 ? undefined : 'the cluster lists no brokers';
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    // "Cannot connect to any broker" says why only in the errors it gathers: all of them, once.
+    return errorTexts(err).join(': ');
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    await admin.close().catch(() => undefined);
   }
 }
 
@@ -220,57 +196,60 @@ export async function requireKafka(
   }
 }
 
+interface WantedTopic {
+  topic: string;
+  numPartitions: number;
+  configs?: { name: string; value: string }[];
+}
+
 /** Creates hitstream's topics if they are missing (idempotent); the first thing commands ask of Kafka. */
 export async function ensureTopics(
   cfg: Config,
   opts: Parameters<typeof requireKafka>[1] & { log?: (msg: string) => void } = {},
-  kafka = createKafka(cfg, 'hitstream-admin'),
 ): Promise<void> {
   await requireKafka(cfg, opts);
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = createAdmin(cfg, 'hitstream-admin');
   try {
-    const brokers = (await admin.describeCluster()).brokers.length;
+    const brokers = (await admin.metadata({ topics: [] })).brokers.size;
     const { replicationFactor, minInsync } = topicReplication(cfg, brokers);
-    const replicated = (t: {
-      topic: string;
-      numPartitions: number;
-      configEntries?: { name: string; value: string }[];
-    }) => ({
-      ...t,
-      replicationFactor,
-      configEntries: [...(t.configEntries ?? []), { name: 'min.insync.replicas', value: String(minInsync) }],
-    });
     const existing = new Set(await admin.listTopics());
-    const all = [
+    const all: WantedTopic[] = [
       { topic: cfg.topicTracks, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicPredictions, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicDeadLetters, numPartitions: 1 },
       { topic: cfg.topicLabels, numPartitions: cfg.tracksPartitions },
       { topic: cfg.topicAlerts, numPartitions: 1 },
       // One key (`roles`) whose latest value is the whole role state: compaction keeps it forever.
-      {
-        topic: cfg.topicModels,
-        numPartitions: 1,
-        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-      },
+      { topic: cfg.topicModels, numPartitions: 1, configs: [{ name: 'cleanup.policy', value: 'compact' }] },
     ];
     // Partitions matter for the tracks topic only: they cap how many workers share the stream.
     const present = all
       .filter((t) => existing.has(t.topic))
       .map((t) => ({ ...t, numPartitions: t.topic === cfg.topicTracks ? t.numPartitions : 0 }));
     await warnAboutExisting(admin, present, replicationFactor, opts.log);
-    const wanted = all.filter((t) => !existing.has(t.topic)).map(replicated);
+    const wanted = all.filter((t) => !existing.has(t.topic));
     if (!wanted.length) return;
-    // kafkajs's own wait (waitForLeaders) asks one broker once and fails on UNKNOWN_TOPIC_OR_PARTITION:
-    // on a KRaft cluster the broker it asks may not have heard of the new topic yet (CI saw it).
-    await admin.createTopics({ topics: wanted, waitForLeaders: false });
+    // One request per topic: the client's createTopics takes one partition count and one set of
+    // configs for all the topics it is given.
+    for (const t of wanted)
+      await admin
+        .createTopics({
+          topics: [t.topic],
+          partitions: t.numPartitions,
+          replicas: replicationFactor,
+          configs: [...(t.configs ?? []), { name: 'min.insync.replicas', value: String(minInsync) }],
+        })
+        .catch((err: unknown) => {
+          // Another process (the second worker of `up`) created it a moment ago: that is the goal.
+          if (!brokerErrorTypes(err).includes('TOPIC_ALREADY_EXISTS')) throw err;
+        });
+    // A KRaft cluster's other brokers may not have heard of the new topics yet: ask until they have.
     await waitForLeaders(
       admin,
       wanted.map((t) => t.topic),
     );
   } finally {
-    await admin.disconnect();
+    await admin.close().catch(() => undefined);
   }
 }
 
@@ -297,24 +276,28 @@ export function topicShortfalls(
 }
 
 async function warnAboutExisting(
-  admin: ReturnType<Kafka['admin']>,
+  admin: Admin,
   topics: { topic: string; numPartitions: number }[],
   replicationFactor: number,
   log: ((msg: string) => void) | undefined,
 ): Promise<void> {
   if (!topics.length) return;
   const say = log ?? ((msg: string) => createLogger('kafka-topics').warn(msg));
-  const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+  const found = (await admin.metadata({ topics: topics.map((t) => t.topic), forceUpdate: true })).topics;
   for (const t of topics) {
-    const meta = found.find((m) => m.name === t.topic);
+    const meta = found.get(t.topic);
     if (meta?.partitions.length)
-      for (const msg of topicShortfalls(meta, { ...t, replicationFactor })) say(msg);
+      for (const msg of topicShortfalls(
+        { name: t.topic, partitions: meta.partitions },
+        { ...t, replicationFactor },
+      ))
+        say(msg);
   }
 }
 
 /** Errors a broker gives about a topic created a moment ago, before the metadata reached it. */
 const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
-/** ...and while its leader does not serve it yet (kafkajs' name, and the protocol's since 2.4). */
+/** ...and while its leader does not serve it yet (the protocol's older name, and its name since 2.4). */
 const NOT_LEADER_YET = new Set(['NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
 
 /**
@@ -330,16 +313,18 @@ export async function whileTopicSettles<T>(read: () => Promise<T>, timeoutMs = 3
       return await read();
     } catch (err) {
       const types = brokerErrorTypes(err);
-      if (!types.some((t) => NOT_YET_KNOWN.has(t) || NOT_LEADER_YET.has(t)) || Date.now() > deadline)
+      if ((!topicNotYetKnown(err) && !types.some((t) => NOT_LEADER_YET.has(t))) || Date.now() > deadline)
         throw err;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
+const topicNotYetKnown = (err: unknown) => brokerErrorTypes(err).some((t) => NOT_YET_KNOWN.has(t));
+
 /** Waits until every partition of the topics has a leader, or names the topics that have none. */
 export async function waitForLeaders(
-  admin: Pick<ReturnType<Kafka['admin']>, 'fetchTopicMetadata'>,
+  admin: Pick<Admin, 'metadata'>,
   topics: string[],
   timeoutMs = 30_000,
 ): Promise<void> {
@@ -347,14 +332,14 @@ export async function waitForLeaders(
   let waitingFor = topics;
   for (;;) {
     try {
-      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      const found = (await admin.metadata({ topics, forceUpdate: true })).topics;
       waitingFor = topics.filter((name) => {
-        const partitions = found.find((t) => t.name === name)?.partitions ?? [];
+        const partitions = found.get(name)?.partitions ?? [];
         return !partitions.length || partitions.some((p) => p.leader < 0);
       });
       if (!waitingFor.length) return;
     } catch (err) {
-      if (!NOT_YET_KNOWN.has((err as { type?: string }).type ?? '')) throw err;
+      if (!topicNotYetKnown(err)) throw err;
     }
     if (Date.now() > deadline)
       throw new HitstreamError(

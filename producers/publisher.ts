@@ -54,7 +54,7 @@ export interface PublisherOptions {
   log?: Logger;
 }
 
-/** Async for its callers' sake (kafkajs connected here); the client connects on the first send. */
+/** Async for its callers' sake; the client connects on the first send. */
 export function createPublisher(
   cfg: Config,
   clientIdOrOptions: string | PublisherOptions = {},

@@ -2,7 +2,7 @@
  * Runs concurrent calls as one. Requests submitted in the same turn of the event loop, or while
  * a run is in progress, are handed to the next run together, and each caller gets its own result.
  *
- * Why: kafkajs calls `eachBatch` once per partition. Scoring each partition's ~12 events on their
+ * Why: the consumer hands over a fetch as one batch per partition. Scoring each partition's ~12 events on their
  * own paid the four models' per-call cost (about 3 ms, mostly TensorFlow.js op dispatch) four
  * times per fetch, and one Kafka produce request each; scored together, once.
  */

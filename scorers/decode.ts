@@ -59,7 +59,7 @@ export function rejectedRowDeadLetter(
   };
 }
 
-/** A fetched partition batch as the decode stage reads it (kafkajs' `Batch`, narrowed). */
+/** A fetched partition batch as the decode stage reads it (one partition's messages, from lib/kafka-consumer.ts). */
 export interface FetchedBatch {
   topic: string;
   partition: number;

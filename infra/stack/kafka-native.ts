@@ -13,7 +13,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Admin } from '@platformatic/kafka';
 import type { Config } from '../../lib/config.ts';
 import { kafkaProblem } from '../../lib/kafka.ts';
 import { HitstreamError } from '../../lib/errors.ts';
@@ -319,12 +319,11 @@ async function waitForBrokers(cfg: Config, nodes: KafkaNode[], pids: Map<string,
 }
 
 async function clusterBrokerCount(brokers: string[]): Promise<number> {
-  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  const admin = new Admin({ clientId: 'hitstream-stack', bootstrapBrokers: brokers, retries: 0 });
   try {
-    await admin.connect();
-    return (await admin.describeCluster()).brokers.length;
+    return (await admin.metadata({ topics: [] })).brokers.size;
   } finally {
-    await admin.disconnect();
+    await admin.close().catch(() => undefined);
   }
 }
 

@@ -24,7 +24,7 @@ import {
 import { stackPaths } from '../../infra/stack/paths.ts';
 import { isAlive, runningPid, waitUntil } from '../../infra/stack/processes.ts';
 import type { Config } from '../../lib/config.ts';
-import { ensureTopics, waitForLeaders } from '../../lib/kafka.ts';
+import { ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { loadModels } from '../../models/model-set.ts';
 import { createPublisher } from '../../producers/publisher.ts';
@@ -155,10 +155,17 @@ async function groupCoordinatedByTopLeader(prefix: string): Promise<{ groupId: s
   await admin.connect();
   try {
     await admin.describeGroups([prefix]); // creates __consumer_offsets, if not there yet
-    await waitForLeaders(admin, ['__consumer_offsets'], 60_000);
   } finally {
     await admin.disconnect();
   }
+  // Asked through kafkajs: @platformatic/kafka's metadata leaves internal topics out.
+  await waitUntil(
+    async () => {
+      const leaders = await partitionLeaders('__consumer_offsets');
+      return leaders.length > 0 && leaders.every((l) => l >= 0);
+    },
+    { timeoutMs: 60_000, what: 'a leader for every __consumer_offsets partition' },
+  );
   const leaders = await partitionLeaders(cfg.topicTracks);
   const broker = brokers
     .map((b) => ({ id: b.id, leads: leaders.filter((l) => l === b.id).length }))

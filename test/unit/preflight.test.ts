@@ -49,7 +49,7 @@ test('requireKafka is not fooled by a port that accepts connections but is not K
   try {
     await assert.rejects(
       requireKafka(loadConfig({ KAFKA_BROKERS: `127.0.0.1:${port}` })),
-      unreachable(/Closed connection/),
+      unreachable(/Connection closed/),
     );
   } finally {
     server.close();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { topicShortfalls, waitForLeaders } from '../../lib/kafka.ts';
 
-type Metadata = { topics: { name: string; partitions: { leader: number }[] }[] };
+type Metadata = { topics: Map<string, { partitions: { leader: number }[] }> };
 
 /** An admin whose metadata answers come from a script, one per call (the last one repeats). */
 function scriptedAdmin(answers: (Metadata | Error)[]) {
@@ -11,32 +11,38 @@ function scriptedAdmin(answers: (Metadata | Error)[]) {
     get calls() {
       return calls;
     },
-    fetchTopicMetadata: () => {
+    metadata: () => {
       const answer = answers[Math.min(calls++, answers.length - 1)]!;
       return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
     },
   };
 }
 
-function kafkaError(type: string): Error {
-  return Object.assign(new Error(type), { type });
+/** A broker's error as @platformatic/kafka names it (`apiId`). */
+function kafkaError(apiId: string): Error {
+  return Object.assign(new Error(apiId), { apiId });
 }
 
-const ready: Metadata = { topics: [{ name: 't', partitions: [{ leader: 1 }, { leader: 2 }] }] };
+const topicT = (...leaders: number[]): Metadata => ({
+  topics: new Map([['t', { partitions: leaders.map((leader) => ({ leader })) }]]),
+});
+const ready = topicT(1, 2);
 
 test('a broker that has not heard of a new topic yet is asked again until every partition has a leader', async () => {
   const admin = scriptedAdmin([
+    // The client's own words for the broker's UNKNOWN_TOPIC_OR_PARTITION in a metadata answer.
+    new Error('Unknown topic t.'),
     kafkaError('UNKNOWN_TOPIC_OR_PARTITION'),
     kafkaError('LEADER_NOT_AVAILABLE'),
-    { topics: [{ name: 't', partitions: [{ leader: 1 }, { leader: -1 }] }] },
+    topicT(1, -1),
     ready,
   ]);
   await waitForLeaders(admin as never, ['t'], 5_000);
-  assert.equal(admin.calls, 4);
+  assert.equal(admin.calls, 5);
 });
 
 test('partitions still without a leader at the deadline: the error names the topic', async () => {
-  const admin = scriptedAdmin([{ topics: [{ name: 't', partitions: [{ leader: -1 }] }] }]);
+  const admin = scriptedAdmin([topicT(-1)]);
   await assert.rejects(waitForLeaders(admin as never, ['t'], 300), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'KAFKA_NO_LEADER');
     assert.match(err.message, /created the topics t, but after 0.3 s/);
