@@ -312,9 +312,8 @@ export async function whileTopicSettles<T>(read: () => Promise<T>, timeoutMs = 3
     try {
       return await read();
     } catch (err) {
-      const types = brokerErrorTypes(err);
-      if ((!topicNotYetKnown(err) && !types.some((t) => NOT_LEADER_YET.has(t))) || Date.now() > deadline)
-        throw err;
+      const settling = brokerErrorTypes(err).some((t) => NOT_YET_KNOWN.has(t) || NOT_LEADER_YET.has(t));
+      if (!settling || Date.now() > deadline) throw err;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
