@@ -153,6 +153,12 @@ export function registerBenchCommand(program: Command): void {
     .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
     .option('--latency-seconds <n>', 'length of the 1,000 events/s phase', positive, 20)
     .option(
+      '--latency-ticks <n>',
+      'sends a second in that phase: 1 = 1,000 events at once each second, 100 = 10 every 10 ms',
+      positiveInteger,
+      1,
+    )
+    .option(
       '--brokers <n>',
       'also run on a cluster of N brokers of its own, and print the cost of replication as ratios',
       positiveInteger,
