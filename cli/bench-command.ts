@@ -22,7 +22,7 @@ export function registerBenchCommand(program: Command): void {
     .description('Benchmarks that print their figures (never run as tests)');
   bench
     .command('models')
-    .description('Per-model inference µs/row at batch 1 and 256')
+    .description('Per-model inference µs/row at batch 1, 8 and 256')
     .option('--data <path>', 'CSV to score', SAMPLE)
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {

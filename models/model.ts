@@ -19,6 +19,8 @@ export interface Scorer {
 export interface LoadOptions {
   /** Random Forest: typed-array walk over the trees (default), or ml-random-forest's predictor. */
   rfPredictor?: 'compact' | 'ml-random-forest';
+  /** TabNet: small batches in plain JavaScript and big ones in TensorFlow.js (default), or all in TensorFlow.js. */
+  tabnetPass?: 'by-batch-size' | 'tensorflow';
   /** The tree models already decoded (by a worker thread): their loaders skip reading their files. */
   decoded?: DecodedTrees;
 }

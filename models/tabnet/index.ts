@@ -2,10 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { standardize, type Preprocessing } from '../features.ts';
-import type { ModelLoader, Scorer } from '../model.ts';
+import type { LoadOptions, ModelLoader, Scorer } from '../model.ts';
 import { loadTensors } from '../tensor-file.ts';
 import { tf, tfReady } from '../tf-backend.ts';
 import { TabNet, type TabNetParams } from './network.ts';
+import { PLAIN_PASS_MAX_ROWS } from './plain-pass.ts';
 import { buildTabNetScoringGraph } from './scoring-graph.ts';
 
 export const TABNET_FILE = 'tabnet.json';
@@ -15,33 +16,45 @@ export interface TabNetScorer extends Scorer {
   explain(X: Float32Array): Promise<{ scores: Float32Array; masks: Float32Array }>;
 }
 
+/** `plainMaxRows`: batches up to this many rows skip TensorFlow.js (`./plain-pass.ts`); 0: none do. */
 export function tabnetScorer(
   net: TabNet,
   pre: Preprocessing,
   scale: { mean: number; std: number },
+  plainMaxRows = PLAIN_PASS_MAX_ROWS,
 ): TabNetScorer {
   const f = pre.features.length;
   const graph = buildTabNetScoringGraph(net);
   const explain = async (X: Float32Array) => {
-    const input = tf.tensor3d(graph.normalizeInput(standardize(X, pre)), [1, X.length / f, f]);
-    const { y, masks } = tf.tidy(() => {
-      const r = graph.forward(input);
-      return { y: r.y, masks: tf.div(r.aggregate, tf.add(tf.sum(r.aggregate, 2, true), 1e-9)) };
-    });
-    const scores = ((await y.data()) as Float32Array).map((v) => v * scale.std + scale.mean);
-    const m = (await masks.data()) as Float32Array;
-    tf.dispose([input, y, masks]);
-    return { scores, masks: m };
+    const rows = X.length / f;
+    const z = graph.normalizeInput(standardize(X, pre));
+    const { y, aggregate } = rows <= plainMaxRows ? graph.forwardRows(z, rows) : await tfPass(z, rows);
+    const masks = aggregate;
+    for (let r = 0; r < rows; r++) {
+      const row = masks.subarray(r * f, (r + 1) * f);
+      const total = row.reduce((s, v) => s + v, 0) + 1e-9;
+      for (let j = 0; j < f; j++) row[j]! /= total;
+    }
+    return { scores: y.map((v) => v * scale.std + scale.mean), masks };
+  };
+  const tfPass = async (z: Float32Array, rows: number) => {
+    const input = tf.tensor3d(z, [1, rows, f]);
+    const { y, aggregate } = tf.tidy(() => graph.forward(input));
+    const r = { y: (await y.data()) as Float32Array, aggregate: (await aggregate.data()) as Float32Array };
+    tf.dispose([input, y, aggregate]);
+    return r;
   };
   return { name: 'tabnet', explain, predict: async (X) => (await explain(X)).scores };
 }
 
 /** Loads TabNet with its `explain`, which the model set uses for the masks. */
-export const tabnetLoader: ModelLoader & { load(dir: string, pre: Preprocessing): Promise<TabNetScorer> } = {
+export const tabnetLoader: ModelLoader & {
+  load(dir: string, pre: Preprocessing, options?: LoadOptions): Promise<TabNetScorer>;
+} = {
   name: 'tabnet',
-  async load(dir, pre) {
+  async load(dir, pre, options = {}) {
     const { net, scale } = await loadTabNet(dir, pre);
-    return tabnetScorer(net, pre, scale);
+    return tabnetScorer(net, pre, scale, options.tabnetPass === 'tensorflow' ? 0 : PLAIN_PASS_MAX_ROWS);
   },
 };
 

@@ -4,8 +4,9 @@
  * fewer ops: a GLU block is two fused matMuls (linear half; gate half with its sigmoid) and a
  * multiply, where the training graph runs a matMul, a batch norm, two slices, a sigmoid and a
  * multiply. The input batch norm is applied to the standardized rows in JavaScript. A one-row
- * call ran ~175 ops before and ~110 now. `TabNet.forward(x, false)` stays the reference: the
- * unit tests check both give the same scores and masks.
+ * call ran ~175 ops before and ~110 now. `forwardRows` runs the same folded layers in plain
+ * JavaScript for small batches (`./plain-pass.ts`). `TabNet.forward(x, false)` stays the
+ * reference: the unit tests check all three give the same scores and masks.
  */
 import {
   type BatchNormStats,
@@ -18,6 +19,7 @@ import {
 } from '../batch-norm-folding.ts';
 import { tf } from '../tf-backend.ts';
 import type { TabNet } from './network.ts';
+import { type FoldedTabNet, plainPass } from './plain-pass.ts';
 import { sparsemax } from './sparsemax.ts';
 
 /** Epsilon of the network's batch norms (`TabNet.gbn`). */
@@ -33,6 +35,8 @@ export interface TabNetScoringGraph {
   normalizeInput(z: Float32Array): Float32Array;
   /** x: 1 × n × f. y: standardized score (1 × n × 1); aggregate: unnormalized feature use (1 × n × f). */
   forward(x: tf.Tensor3D): { y: tf.Tensor3D; aggregate: tf.Tensor3D };
+  /** The same for `rows` normalized rows (row-major): y (rows), aggregate (rows × f). */
+  forwardRows(x: Float32Array, rows: number): { y: Float32Array; aggregate: Float32Array };
   dispose(): void;
 }
 
@@ -63,18 +67,26 @@ export function buildTabNetScoringGraph(net: TabNet): TabNetScoringGraph {
     tensors.push(t.w, t.b);
     return t;
   };
-  const glu = (weight: string, norm: string): GluBlock => {
-    const folded = foldBatchNorm(weights(weight, 2 * half), stats(norm));
-    return { linear: keep(denseColumns(folded, 0, half)), gate: keep(denseColumns(folded, half, half)) };
+  const glu = (weight: string, norm: string) => foldBatchNorm(weights(weight, 2 * half), stats(norm));
+  const folded: FoldedTabNet = {
+    p: net.p,
+    transformers: Array.from({ length: nSteps + 1 }, (_, step) => [
+      ...Array.from({ length: nShared }, (_, l) => glu(`shared${l}`, `step${step}.shared${l}`)),
+      ...Array.from({ length: nIndependent }, (_, l) => glu(`step${step}.glu${l}`, `step${step}.glu${l}`)),
+    ]),
+    attention: Array.from({ length: nSteps }, (_, i) =>
+      foldBatchNorm(weights(`att${i + 1}`, f), stats(`att${i + 1}`)),
+    ),
+    output: { w: read('out.w'), b: read('out.b'), inputs: nD, outputs: 1 },
   };
-  const transformers = Array.from({ length: nSteps + 1 }, (_, step) => [
-    ...Array.from({ length: nShared }, (_, l) => glu(`shared${l}`, `step${step}.shared${l}`)),
-    ...Array.from({ length: nIndependent }, (_, l) => glu(`step${step}.glu${l}`, `step${step}.glu${l}`)),
-  ]);
-  const attention = Array.from({ length: nSteps + 1 }, (_, step) =>
-    step === 0 ? undefined : keep(foldBatchNorm(weights(`att${step}`, f), stats(`att${step}`))),
+  const transformers = folded.transformers.map((blocks) =>
+    blocks.map((b): GluBlock => ({
+      linear: keep(denseColumns(b, 0, half)),
+      gate: keep(denseColumns(b, half, half)),
+    })),
   );
-  const output = keep({ w: read('out.w'), b: read('out.b'), inputs: nD, outputs: 1 });
+  const attention = [undefined, ...folded.attention.map(keep)];
+  const output = keep(folded.output);
   const inputScale = Float32Array.from(input.gamma, (g, j) => g / Math.sqrt(input.variance[j]! + EPSILON));
   const inputShift = Float32Array.from(inputScale, (s, j) => input.beta[j]! - input.mean[j]! * s);
   const sqrtHalf = tf.scalar(Math.SQRT1_2);
@@ -123,6 +135,7 @@ export function buildTabNetScoringGraph(net: TabNet): TabNetScoringGraph {
       if (!out || !aggregate) throw new Error('TabNet: nSteps must be at least 1');
       return { y: dense(out, output), aggregate };
     },
+    forwardRows: plainPass(folded),
     dispose: () => tf.dispose(tensors),
   };
 }

@@ -21,7 +21,8 @@ import { contextReader } from '../../models/context.ts';
 import { readManifest } from '../../models/manifest.ts';
 import { loadMlp } from '../../models/mlp/index.ts';
 import { buildMlpScoringGraph } from '../../models/mlp/scoring-graph.ts';
-import { loadTabNet } from '../../models/tabnet/index.ts';
+import { loadTabNet, tabnetLoader } from '../../models/tabnet/index.ts';
+import { PLAIN_PASS_MAX_ROWS } from '../../models/tabnet/plain-pass.ts';
 import { TABNET_DEFAULTS } from '../../training/tabnet.ts';
 import { TabNet } from '../../models/tabnet/network.ts';
 import { buildTabNetScoringGraph } from '../../models/tabnet/scoring-graph.ts';
@@ -131,8 +132,11 @@ async function standardizedSample(dir: string) {
   return { manifest, Z: standardize(toMatrix(tracks, manifest.preprocessing), manifest.preprocessing) };
 }
 
-/** Scores and feature use of the folded scoring graph and of `TabNet.forward(x, false)`. */
-function bothTabNetPasses(net: TabNet, Z: Float32Array, width: number) {
+/**
+ * Scores and feature use of `TabNet.forward(x, false)`, of the folded scoring graph, and of the
+ * same folded pass in plain JavaScript.
+ */
+function threeTabNetPasses(net: TabNet, Z: Float32Array, width: number) {
   const graph = buildTabNetScoringGraph(net);
   const n = Z.length / width;
   const [reference, folded] = tf.tidy(() => {
@@ -140,22 +144,28 @@ function bothTabNetPasses(net: TabNet, Z: Float32Array, width: number) {
     const fold = graph.forward(tf.tensor3d(graph.normalizeInput(Z.slice()), [1, n, width]));
     return [ref, fold].map((r) => ({ y: r.y.dataSync(), aggregate: r.aggregate.dataSync() }));
   });
+  const plain = graph.forwardRows(graph.normalizeInput(Z.slice()), n);
   graph.dispose();
-  return { reference: reference!, folded: folded! };
+  return { reference: reference!, folded: folded!, plain };
 }
 
-test('tabnet: the deployed network scores the sample the same with its batch norms folded', async () => {
+/** Both passes give the reference's scores and feature use, up to float32 rounding. */
+function assertSameTabNet({ reference, folded, plain }: ReturnType<typeof threeTabNetPasses>) {
+  const scale = Math.max(...reference.aggregate);
+  for (const [name, pass] of Object.entries({ folded, plain })) {
+    // The scores are standardized (sd 1 = ~22 popularity points).
+    const dy = maxAbsDiff(pass.y, reference.y);
+    assert.ok(dy < 1e-4, `${name}: scores differ by ${dy}`);
+    const da = maxAbsDiff(pass.aggregate, reference.aggregate);
+    assert.ok(da < 1e-4 * scale, `${name}: feature use differs by ${da} (largest value ${scale})`);
+  }
+}
+
+test('tabnet: the deployed network scores the sample the same with its batch norms folded, in TensorFlow.js and in plain JavaScript', async () => {
   const dir = 'models/artifacts/tabnet';
   const { manifest, Z } = await standardizedSample(dir);
   const { net } = await loadTabNet(dir, manifest.preprocessing);
-  const { reference, folded } = bothTabNetPasses(net, Z, manifest.preprocessing.features.length);
-  // Float32 rounding only: the scores are standardized (sd 1 = ~22 popularity points).
-  assert.ok(
-    maxAbsDiff(folded.y, reference.y) < 1e-4,
-    `scores differ by ${maxAbsDiff(folded.y, reference.y)}`,
-  );
-  const scale = Math.max(...reference.aggregate);
-  assert.ok(maxAbsDiff(folded.aggregate, reference.aggregate) < 1e-4 * scale);
+  assertSameTabNet(threeTabNetPasses(net, Z, manifest.preprocessing.features.length));
 });
 
 test('tabnet: folding also holds for sparsemax masks and batch norms far from identity', async () => {
@@ -170,15 +180,34 @@ test('tabnet: folding also holds for sparsemax masks and batch norms far from id
     v.assign(tf.tensor(values, v.shape));
   }
   const Z = Float32Array.from({ length: 64 * width }, (_, i) => Math.cos(i * 1.3) * 2);
-  const { reference, folded } = bothTabNetPasses(net, Z, width);
-  assert.ok(
-    maxAbsDiff(folded.y, reference.y) < 1e-4,
-    `scores differ by ${maxAbsDiff(folded.y, reference.y)}`,
-  );
-  const scale = Math.max(...reference.aggregate);
-  assert.ok(maxAbsDiff(folded.aggregate, reference.aggregate) < 1e-4 * scale);
+  const passes = threeTabNetPasses(net, Z, width);
+  assertSameTabNet(passes);
   // Sparsemax gave some exact zeros, so the test covered masks that drop features.
-  assert.ok(reference.aggregate.some((v) => v === 0));
+  assert.ok(passes.reference.aggregate.some((v) => v === 0));
+  assert.ok(passes.plain.aggregate.some((v) => v === 0));
+});
+
+test('tabnet: a small batch (plain JavaScript) and the same rows in a big one (TensorFlow.js) get the same scores and masks', async () => {
+  const dir = 'models/artifacts/tabnet';
+  const { manifest } = await standardizedSample(dir);
+  const scorer = await tabnetLoader.load(dir, manifest.preprocessing);
+  const width = manifest.preprocessing.features.length;
+  const big = await scorer.explain(X.subarray(0, 200 * width));
+  for (const rows of [1, 3, PLAIN_PASS_MAX_ROWS]) {
+    const small = await scorer.explain(X.subarray(0, rows * width));
+    const dy = maxAbsDiff(small.scores, big.scores.subarray(0, rows));
+    assert.ok(dy < 1e-3, `${rows} rows: scores differ by ${dy} popularity points`);
+    const dm = maxAbsDiff(small.masks, big.masks.subarray(0, rows * width));
+    assert.ok(dm < 1e-5, `${rows} rows: masks differ by ${dm}`);
+    for (let r = 0; r < rows; r++) {
+      const sum = small.masks.subarray(r * width, (r + 1) * width).reduce((a, v) => a + v, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-5, `${rows} rows: row ${r}'s mask sums to ${sum}`);
+    }
+  }
+  // tabnetPass 'tensorflow' (what `bench models` compares with) scores small batches in TensorFlow.js: the same.
+  const tfOnly = await tabnetLoader.load(dir, manifest.preprocessing, { tabnetPass: 'tensorflow' });
+  const one = await tfOnly.explain(X.subarray(0, width));
+  assert.ok(maxAbsDiff(one.scores, big.scores.subarray(0, 1)) < 1e-3);
 });
 
 test('mlp: the deployed network scores the sample the same as one fused matMul per layer', async () => {
