@@ -29,7 +29,7 @@ interface PipelineOptions {
    * Sends a second in phase 2: 1 (the default, a paced replay's batch a second) sends each
    * second's 1,000 events in one burst; 100 sends 10 every 10 ms, events as they come one by one.
    */
-  latencyTicks?: number;
+  latencySends?: number;
   /** More than 1: run on the single broker, then on a cluster of this many, and compare. */
   brokers?: number;
 }
@@ -141,7 +141,7 @@ async function pipelineRun(
       say(`phase 1: ${JSON.stringify(phase1)}`);
 
       say(
-        `phase 2: 1,000 events/s in ${opts.latencyTicks ?? 1} send(s) a second for ${opts.latencySeconds ?? 20} s, measuring event → predictions-topic latency`,
+        `phase 2: 1,000 events/s in ${opts.latencySends ?? 1} send(s) a second for ${opts.latencySeconds ?? 20} s, measuring event → predictions-topic latency`,
       );
       // "Event → predictions topic" is when the broker appended the prediction (LogAppendTime);
       // the time this process received it is printed too: it adds the fetch and this process's
@@ -155,7 +155,7 @@ async function pipelineRun(
         path: opts.data,
         rate: 1000,
         limit,
-        batchSize: Math.max(1, Math.round(1000 / (opts.latencyTicks ?? 1))),
+        batchSize: Math.max(1, Math.round(1000 / (opts.latencySends ?? 1))),
         maxInFlight: 64,
         quiet: true,
       });
@@ -169,7 +169,7 @@ async function pipelineRun(
       const result = {
         ...phase1,
         latency_events: toTopic.length,
-        latency_sends_per_s: opts.latencyTicks ?? 1,
+        latency_sends_per_s: opts.latencySends ?? 1,
         p50_ms: quantile(toTopic, 0.5),
         p99_ms: quantile(toTopic, 0.99),
         received_p50_ms: quantile(received, 0.5),

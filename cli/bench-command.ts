@@ -153,7 +153,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--workers <n>', 'scorer worker processes', positiveInteger, 2)
     .option('--latency-seconds <n>', 'length of the 1,000 events/s phase', positive, 20)
     .option(
-      '--latency-ticks <n>',
+      '--latency-sends <n>',
       'sends a second in that phase: 1 = 1,000 events at once each second, 100 = 10 every 10 ms',
       positiveInteger,
       1,

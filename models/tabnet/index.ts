@@ -48,15 +48,13 @@ export function tabnetScorer(
 }
 
 /** Loads TabNet with its `explain`, which the model set uses for the masks. */
-export const tabnetLoader: ModelLoader & {
-  load(dir: string, pre: Preprocessing, options?: LoadOptions): Promise<TabNetScorer>;
-} = {
-  name: 'tabnet',
-  async load(dir, pre, options = {}) {
+export const tabnetLoader = {
+  name: 'tabnet' as const,
+  async load(dir: string, pre: Preprocessing, options: LoadOptions = {}): Promise<TabNetScorer> {
     const { net, scale } = await loadTabNet(dir, pre);
     return tabnetScorer(net, pre, scale, options.tabnetPass === 'tensorflow' ? 0 : PLAIN_PASS_MAX_ROWS);
   },
-};
+} satisfies ModelLoader;
 
 /** The trained network and its target scale from a model directory, checked against this code. */
 export async function loadTabNet(dir: string, pre: Preprocessing) {
