@@ -6,7 +6,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpuMsPerEvent, cpuSnapshot, hostCpuPct, hostSnapshot } from './cpu-usage.ts';
 import { randomUUID } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Config, configToEnv } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
@@ -105,12 +107,16 @@ export async function withIsolatedStack<T>(
     spawn(command, extra) {
       // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the children.
       const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const name = command === 'worker' ? `worker${++workerCount}` : command;
+      // BENCH_LOG_DIR keeps each child's log (with LOG_LEVEL=debug, a worker's per-batch timings).
+      const logDir = process.env.BENCH_LOG_DIR;
+      const log = logDir ? openSync(join(logDir, `${name}.log`), 'a') : undefined;
       const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, BIN, command], {
         env: envFor(extra),
-        stdio: ['ignore', 'ignore', 'inherit'],
+        stdio: ['ignore', log ?? 'ignore', log ?? 'inherit'],
       });
+      if (log !== undefined) closeSync(log);
       children.push(child);
-      const name = command === 'worker' ? `worker${++workerCount}` : command;
       named[name] = child.pid;
       return child;
     },

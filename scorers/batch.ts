@@ -33,6 +33,7 @@ export function createBatchHandler(stages: BatchStages) {
   async function run(batch: ConsumedBatch): Promise<void> {
     if (!stages.accepting() || !batch.messages.length) return;
     const t0 = performance.now();
+    const receivedAt = Date.now();
     const { valid, dead } = decodeBatch(batch, new Date());
     metrics.eventsIn.inc(batch.messages.length);
     metrics.batchSize.observe(batch.messages.length);
@@ -73,6 +74,9 @@ export function createBatchHandler(stages: BatchStages) {
         events: batch.messages.length,
         decodeMs: Math.round(decodeMs * 10) / 10,
         run: scored.run,
+        // From the first event's time to this batch's start (time in the replay, Kafka and the
+        // consumer), and to its predictions' acknowledgement (plus the worker's own time).
+        receivedEventAgeMs: valid.length ? receivedAt - Date.parse(valid[0]!.event.event_time) : undefined,
         publishedEventAgeMs: valid.length
           ? scored.publishedAt - Date.parse(valid[0]!.event.event_time)
           : undefined,
