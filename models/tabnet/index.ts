@@ -28,8 +28,8 @@ export function tabnetScorer(
   const explain = async (X: Float32Array) => {
     const rows = X.length / f;
     const z = graph.normalizeInput(standardize(X, pre));
-    const { y, aggregate } = rows <= plainMaxRows ? graph.forwardRows(z, rows) : await tfPass(z, rows);
-    const masks = aggregate;
+    const { y, aggregate: masks } = rows <= plainMaxRows ? graph.forwardRows(z, rows) : await tfPass(z, rows);
+    // Each row's feature use, in place, as shares that sum to 1.
     for (let r = 0; r < rows; r++) {
       const row = masks.subarray(r * f, (r + 1) * f);
       const total = row.reduce((s, v) => s + v, 0) + 1e-9;

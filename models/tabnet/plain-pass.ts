@@ -1,6 +1,6 @@
 /**
  * TabNet's folded scoring pass (`./scoring-graph.ts`) in plain JavaScript, for batches of a few
- * rows, where TensorFlow.js's ~10 µs per op outweighs the arithmetic (`../dense-rows.ts`).
+ * rows, where TensorFlow.js's ~4 µs per op outweighs the arithmetic (`../dense-rows.ts`).
  * Step for step the graph's ops, on row-major Float32Arrays.
  */
 import type { DenseArrays } from '../batch-norm-folding.ts';
