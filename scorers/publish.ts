@@ -7,7 +7,7 @@ import { classifyKafkaError } from '../lib/kafka-errors.ts';
 import type { KafkaProducer } from '../lib/kafka-producer.ts';
 import { type RetryOptions, withRetry } from '../lib/retry.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
-import type { ScoredEvent } from '../schemas/index.ts';
+import type { FeedMessage } from '../warehouse/feed-text.ts';
 
 /**
  * A consumed batch can be a few MB of predictions; the broker refuses a record batch over
@@ -37,12 +37,12 @@ export function createPublishStage(deps: { cfg: Config; producer: KafkaProducer;
   const { cfg, producer } = deps;
   return {
     /**
-     * A scoring run's predictions and dead letters, in as few produce requests as fit; returns
-     * when the broker acknowledged them all.
+     * A scoring run's predictions (ScoredEvent messages, warehouse/feed-text.ts) and dead letters,
+     * in as few produce requests as fit; returns when the broker acknowledged them all.
      */
-    async run(feed: readonly ScoredEvent[], dead: readonly DeadLetter[]) {
+    async run(feed: readonly FeedMessage[], dead: readonly DeadLetter[]) {
       const outgoing = [
-        ...feed.map((e) => ({ topic: cfg.topicPredictions, key: e.track_id, value: JSON.stringify(e) })),
+        ...feed.map((m) => ({ topic: cfg.topicPredictions, key: m.key, value: m.value })),
         ...dead.map((d) => ({ topic: cfg.topicDeadLetters, key: d.key ?? null, value: JSON.stringify(d) })),
       ];
       for (const chunk of chunkBySize(outgoing, MAX_REQUEST_BYTES))

@@ -9,7 +9,8 @@ import type { ServedSet, Serving } from '../registry/serving.ts';
 import type { DeadLetter } from '../schemas/dead-letter.ts';
 import { Coalescer } from './coalescer.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { type Scored, type ScoreVersions, scoredEvents } from '../warehouse/rows.ts';
+import { feedMessages } from '../warehouse/feed-text.ts';
+import type { Scored, ScoreVersions } from '../warehouse/rows.ts';
 import type { PublishStage } from './publish.ts';
 import type { ExplainStage } from './explain.ts';
 
@@ -78,7 +79,7 @@ export function createScoringStage(deps: {
     }
     const versions = live.models.versions;
 
-    const feed = scoredEvents(
+    const feed = feedMessages(
       valid,
       pred,
       { version: live.version, versions },
@@ -87,7 +88,8 @@ export function createScoringStage(deps: {
     );
     await deps.publish.run(feed, dead);
     const publishedAt = Date.now();
-    for (const e of feed) metrics.latencyMs.observe(Math.max(0, publishedAt - Date.parse(e.event_time)));
+    for (const { event } of valid)
+      metrics.latencyMs.observe(Math.max(0, publishedAt - Date.parse(event.event_time)));
     deps.explain?.offer(valid, live, shadowSet);
     const run = {
       events: valid.length + dead.length,

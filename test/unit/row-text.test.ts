@@ -1,7 +1,8 @@
 /**
- * The worker's direct JSONEachRow writers give exactly the lines that encoding the row objects
- * gives (warehouse/rows.ts stays the definition): for random events, with every optional field
- * present or absent, strings that need escaping, live and shadow rows, four or five scores.
+ * The worker's direct text writers give exactly the text that encoding the objects gives
+ * (warehouse/rows.ts stays the definition): the JSONEachRow lines of its tables, and the
+ * predictions topic's messages (warehouse/feed-text.ts). For random events, with every optional
+ * field present or absent, strings that need escaping, live and shadow rows, four or five scores.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,12 +10,14 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { BatchPrediction } from '../../models/model-set.ts';
 import { FEATURE_NAMES, MODEL_NAMES, type TrackFeatures } from '../../schemas/index.ts';
+import { feedMessages } from '../../warehouse/feed-text.ts';
 import { predictionRowsText, trackRowsText } from '../../warehouse/row-text.ts';
 import {
   encodeRows,
   predictionOrigins,
   predictionRows,
   type Scored,
+  scoredEvents,
   shadowPredictionRows,
   trackRow,
 } from '../../warehouse/rows.ts';
@@ -60,7 +63,7 @@ const scoredEvent = fc
     };
   });
 
-function prediction(n: number, withEnsemble: boolean, seed: number): BatchPrediction {
+function prediction(n: number, withEnsemble: boolean, seed: number, masks = false): BatchPrediction {
   const names = withEnsemble ? [...MODEL_NAMES, 'ensemble' as const] : [...MODEL_NAMES];
   return {
     names,
@@ -70,7 +73,9 @@ function prediction(n: number, withEnsemble: boolean, seed: number): BatchPredic
         Float32Array.from({ length: n }, (_, i) => ((seed + i * 7.31 + k) % 100) - 3.3),
       ]),
     ),
-    tabnetMasks: new Float32Array(0),
+    tabnetMasks: masks
+      ? Float32Array.from({ length: n * FEATURE_NAMES.length }, (_, k) => ((seed * 13 + k * 0.377) % 1) / 7)
+      : new Float32Array(0),
     inferenceUs: Object.fromEntries(names.map((m, k) => [m, 3.25 + k])),
   } as unknown as BatchPrediction;
 }
@@ -113,5 +118,39 @@ test('predictions and shadow_predictions text equals the encoded row objects, fo
       },
     ),
     { seed: 20261204, numRuns: 300 },
+  );
+});
+
+test('predictions topic messages equal the stringified scored events, with and without a shadow', () => {
+  fc.assert(
+    fc.property(
+      fc.array(scoredEvent, { maxLength: 8 }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.integer({ min: 0, max: 1000 }),
+      fc.date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true }),
+      (batch, withEnsemble, withShadow, seed, at) => {
+        const pred = prediction(batch.length, withEnsemble, seed, true);
+        const live = {
+          version: 'set "1"',
+          versions: Object.fromEntries(pred.names.map((m) => [m, `${m}-run \\1`])) as never,
+        };
+        // A shadow version need not hold the same scores (one without an ensemble, say).
+        const shadow = withShadow
+          ? { version: 'set-2', pred: prediction(batch.length, !withEnsemble, seed + 1) }
+          : undefined;
+        const direct = feedMessages(batch, pred, live, at, shadow);
+        const reference = scoredEvents(batch, pred, live, at, shadow);
+        assert.deepEqual(
+          direct.map((m) => m.value),
+          reference.map((e) => JSON.stringify(e)),
+        );
+        assert.deepEqual(
+          direct.map((m) => m.key),
+          batch.map((s) => s.event.track_id),
+        );
+      },
+    ),
+    { seed: 20261207, numRuns: 300 },
   );
 });

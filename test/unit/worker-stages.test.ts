@@ -15,7 +15,7 @@ import { chunkBySize, createPublishStage } from '../../scorers/publish.ts';
 import type { ScoreResult } from '../../scorers/scoring.ts';
 import type { ServedSet } from '../../registry/serving.ts';
 import { batchRows } from '../../scorers/write.ts';
-import { EVENT_ID_HEADER, MODEL_NAMES, type ScoredEvent } from '../../schemas/index.ts';
+import { EVENT_ID_HEADER, MODEL_NAMES } from '../../schemas/index.ts';
 
 const good = (
   JSON.parse(readFileSync('schemas/examples/good/track-features-full.json', 'utf8')) as {
@@ -108,7 +108,7 @@ test('publish stage: predictions and dead letters go together, in chunks under t
   const publish = createPublishStage({ cfg, producer: producer as never, retry: { log: silent } });
   const feed = Array.from(
     { length: 3000 },
-    (_, i) => ({ track_id: `t${i}`, pad: 'x'.repeat(300) }) as unknown as ScoredEvent,
+    (_, i) => ({ key: `t${i}`, value: JSON.stringify({ track_id: `t${i}`, pad: 'x'.repeat(300) }) }),
   );
   await publish.run(feed, [{ key: 'k', error_code: 'malformed_json' } as never]);
   assert.ok(sent.length > 1, `${sent.length} requests`);
