@@ -16,8 +16,13 @@
  * An insert that ClickHouse refuses for its data (`storage_rejected`) is split in halves until
  * the refused rows are alone: those become dead letters (`rejectedRows`), the rest is stored,
  * and the offsets are committed as usual. One bad row no longer holds up every write.
+ *
+ * A batch's rows are encoded to UTF-8 as it is handed in, appended to its table's buffers for
+ * the next write (byte-chunks.ts: two seconds of rows as strings cost the GC more than encoding
+ * them did), and the buffers are reused once that write is stored.
  */
 import { HitstreamError } from '../lib/errors.ts';
+import { ByteChunks, ChunkPool } from '../warehouse/byte-chunks.ts';
 import type { EncodedRows, RowOrigin } from '../warehouse/rows.ts';
 import type { RetryOptions } from '../lib/retry.ts';
 import { insertRows, type StorageTarget } from '../warehouse/sink.ts';
@@ -87,13 +92,23 @@ export interface BatchWriterOptions {
  */
 export const QUIET_WRITE_FLOOR_MS = 1_000;
 
-interface Queued extends PendingBatch {
+interface Queued extends Omit<PendingBatch, 'rows'> {
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
+/** One table's rows for the next write: their UTF-8 and the message each line came from. */
+interface TableRows {
+  rows: number;
+  bytes: ByteChunks;
+  origins: RowOrigin[];
+}
+
 export class BatchWriter {
   private queue: Queued[] = [];
+  /** The queued batches' rows, per table, already encoded. */
+  private tables = new Map<string, TableRows>();
+  private readonly pool = new ChunkPool();
   private running: Promise<void> | undefined;
   private failure: Error | undefined;
   private readonly maxPendingEvents: number;
@@ -120,14 +135,28 @@ export class BatchWriter {
     if (this.failure) return Promise.reject(this.failure);
     this.pendingEvents += batch.events;
     this.lastHandedAt = performance.now();
+    this.append(batch.rows);
     const done = new Promise<void>((resolve, reject) => {
-      const queued: Queued = { ...batch, resolve, reject };
+      // Without its rows: their text is garbage from here on.
+      const { topic, partition, first, last, events } = batch;
+      const queued: Queued = { topic, partition, first, last, events, resolve, reject };
       this.queue.push(queued);
       this.outstanding.add(queued);
     });
     if (this.pendingEvents >= this.maxPendingEvents / 2) this.wake?.();
     this.running ??= this.drainLoop();
     return done;
+  }
+
+  private append(rows: PendingBatch['rows']) {
+    for (const [table, encoded] of Object.entries(rows)) {
+      if (!encoded.rows) continue;
+      let t = this.tables.get(table);
+      if (!t) this.tables.set(table, (t = { rows: 0, bytes: new ByteChunks(this.pool), origins: [] }));
+      t.rows += encoded.rows;
+      t.bytes.append(encoded.text);
+      for (const o of encoded.origins) t.origins.push(o);
+    }
   }
 
   /** Set for good once a write failed (a fatal error, or retries ended by shutdown). */
@@ -182,8 +211,10 @@ export class BatchWriter {
         this.wake = undefined;
         this.lastWriteAt = performance.now();
         const taken = this.queue;
+        const tables = this.tables;
         this.queue = [];
-        await this.writeTogether(taken);
+        this.tables = new Map();
+        await this.writeTogether(taken, tables);
       }
     } finally {
       this.running = undefined;
@@ -200,13 +231,11 @@ export class BatchWriter {
     return Math.min(interval, quiet);
   }
 
-  private async writeTogether(taken: Queued[]): Promise<void> {
+  private async writeTogether(taken: Queued[], tables: Map<string, TableRows>): Promise<void> {
     const events = taken.reduce((n, b) => n + b.events, 0);
     try {
       const t0 = performance.now();
-      const rejected = (
-        await Promise.all([...mergeTables(taken)].map(([t, rows]) => this.store(t, rows)))
-      ).flat();
+      const rejected = (await Promise.all([...tables].map(([t, rows]) => this.store(t, rows)))).flat();
       if (rejected.length && this.opts.rejectedRows) {
         const dead = await this.opts.rejectedRows(rejected);
         const refused = await this.store(dead.table, dead.rows);
@@ -223,6 +252,8 @@ export class BatchWriter {
         this.outstanding.delete(b);
         b.resolve();
       }
+      // Only now: ClickHouse answered every insert, so no socket still reads these buffers.
+      for (const t of tables.values()) t.bytes.release();
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
       for (const b of [...taken, ...this.queue]) b.reject(this.failure);
@@ -234,13 +265,19 @@ export class BatchWriter {
   }
 
   /** Inserts a table's rows; returns the rows ClickHouse refused on their own (split to find them). */
-  private async store(table: string, rows: EncodedRows): Promise<RejectedRow[]> {
+  private async store(table: string, rows: TableRows | EncodedRows): Promise<RejectedRow[]> {
     try {
-      await insertRows(this.opts.target, table, rows, this.opts.retry);
+      await insertRows(
+        this.opts.target,
+        table,
+        'text' in rows ? rows : { rows: rows.rows, bytes: rows.bytes.bytes() },
+        this.opts.retry,
+      );
       return [];
     } catch (err) {
       if (!isRejection(err)) throw err;
-      const lines = rows.text.split('\n');
+      const text = 'text' in rows ? rows.text : Buffer.concat(rows.bytes.bytes()).toString('utf8');
+      const lines = text.split('\n');
       lines.pop(); // the text ends with a newline
       const budget = { left: this.opts.maxRejectedRows ?? 100 };
       return this.bisect(table, lines, rows.origins, err, budget);
@@ -289,24 +326,8 @@ export class BatchWriter {
 const isRejection = (err: unknown): err is HitstreamError =>
   err instanceof HitstreamError && err.code === 'storage_rejected';
 
-/** The rows of every batch, per table, in one text each. */
-function mergeTables(batches: readonly PendingBatch[]): Map<string, EncodedRows> {
-  const tables = new Map<string, { rows: number; parts: string[]; origins: RowOrigin[] }>();
-  for (const b of batches)
-    for (const [table, rows] of Object.entries(b.rows)) {
-      const all = tables.get(table) ?? { rows: 0, parts: [], origins: [] };
-      all.rows += rows.rows;
-      all.parts.push(rows.text);
-      for (const o of rows.origins) all.origins.push(o);
-      tables.set(table, all);
-    }
-  return new Map(
-    [...tables].map(([t, { rows, parts, origins }]) => [t, { rows, text: parts.join(''), origins }]),
-  );
-}
-
 /** Highest offset per partition (the batches of a partition arrive in order), as commits. */
-function highestOffsets(batches: readonly PendingBatch[]) {
+function highestOffsets(batches: readonly Omit<PendingBatch, 'rows'>[]) {
   const last = new Map<string, { topic: string; partition: number; offset: bigint }>();
   for (const b of batches) {
     const key = `${b.topic}\u0000${b.partition}`;

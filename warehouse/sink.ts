@@ -19,13 +19,13 @@ export interface StorageTarget {
 }
 
 /**
- * Inserts JSONEachRow text (`encodeRows`), retrying outages as above; a fresh stream per attempt.
+ * Inserts JSONEachRow text (`encodeRows`), or that text as UTF-8 (byte-chunks.ts), retrying outages as above; a fresh stream per attempt.
  * Throws `storage_rejected` when ClickHouse refuses the rows themselves.
  */
 export async function insertRows(
   target: StorageTarget,
   table: string,
-  rows: { rows: number; text: string },
+  rows: { rows: number; text: string } | { rows: number; bytes: readonly Buffer[] },
   opts: RetryOptions,
 ): Promise<void> {
   if (!rows.rows) return;
@@ -37,7 +37,7 @@ export async function insertRows(
     async () => {
       const { stream } = await target.client.exec({
         query,
-        values: Readable.from([rows.text], { objectMode: false }),
+        values: Readable.from('text' in rows ? [rows.text] : rows.bytes, { objectMode: false }),
       });
       stream.resume();
       await finished(stream);

@@ -248,3 +248,41 @@ test('unstored() names, per partition, the first offset not stored', async () =>
     ],
   );
 });
+
+test('rows larger than a pooled buffer, written one write after another, are stored whole and in order', async () => {
+  // Each write's rows fill several buffers; the next write reuses them (warehouse/byte-chunks.ts).
+  const ch = fakeClickhouse({ delayMs: 1 });
+  const writer = new BatchWriter({
+    target: target(ch.client),
+    retry: { log: { warn: () => undefined } as never },
+    commit: () => Promise.resolve(),
+  });
+  const handed: string[] = [];
+  for (let w = 0; w < 4; w++) {
+    const rows = Array.from({ length: 3_000 }, (_, i) => ({
+      w,
+      i,
+      pad: `é€😀${'x'.repeat(900 + ((w * 7 + i) % 50))}`,
+    }));
+    const encoded = encodeRows(
+      rows,
+      rows.map((_, i) => origin(0, w * 3_000 + i)),
+    );
+    handed.push(
+      ...encoded.text
+        .split('\n')
+        .filter(Boolean)
+        .map((r) => `predictions ${r}`),
+    );
+    await writer.write({
+      topic: 't',
+      partition: 0,
+      first: String(w * 3_000),
+      last: String(w * 3_000 + 2_999),
+      events: 3_000,
+      rows: { predictions: encoded },
+    });
+  }
+  assert.equal(ch.inserts.length, 4);
+  assert.deepEqual(ch.stored, handed);
+});
