@@ -5,13 +5,17 @@ import { Coalescer } from '../../scorers/coalescer.ts';
 
 test('requests of one turn go in one run; requests made during a run go together in the next', async () => {
   const runs: number[][] = [];
+  // Said by the run itself: a 5 ms timer here once fired before the run began, on a busy machine.
+  let runStarted = () => undefined as void;
+  const firstRunStarted = new Promise<void>((r) => (runStarted = r));
   const doubler = new Coalescer<number, number>(async (inputs) => {
     runs.push(inputs);
+    runStarted();
     await new Promise((r) => setTimeout(r, 20));
     return inputs.map((x) => x * 2);
   });
   const first = [doubler.submit(1), doubler.submit(2), doubler.submit(3)];
-  await new Promise((r) => setTimeout(r, 5)); // the first run is in progress now
+  await firstRunStarted; // the first run is in progress now
   const second = [doubler.submit(4), doubler.submit(5)];
   assert.deepEqual(await Promise.all([...first, ...second]), [2, 4, 6, 8, 10]);
   assert.deepEqual(runs, [
