@@ -106,10 +106,10 @@ test('publish stage: predictions and dead letters go together, in chunks under t
     },
   };
   const publish = createPublishStage({ cfg, producer: producer as never, retry: { log: silent } });
-  const feed = Array.from(
-    { length: 3000 },
-    (_, i) => ({ key: `t${i}`, value: JSON.stringify({ track_id: `t${i}`, pad: 'x'.repeat(300) }) }),
-  );
+  const feed = Array.from({ length: 3000 }, (_, i) => ({
+    key: `t${i}`,
+    value: JSON.stringify({ track_id: `t${i}`, pad: 'x'.repeat(300) }),
+  }));
   await publish.run(feed, [{ key: 'k', error_code: 'malformed_json' } as never]);
   assert.ok(sent.length > 1, `${sent.length} requests`);
   assert.equal(
