@@ -252,8 +252,10 @@ export class BatchWriter {
         this.outstanding.delete(b);
         b.resolve();
       }
-      // Only now: ClickHouse answered every insert, so no socket still reads these buffers.
-      for (const t of tables.values()) t.bytes.release();
+      // Only now, and only if no insert was refused: ClickHouse answered each one after reading
+      // all of it, so no socket still reads these buffers. A refused insert may have been
+      // answered mid-body; its buffers are left to the GC.
+      if (!rejected.length) for (const t of tables.values()) t.bytes.release();
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
       for (const b of [...taken, ...this.queue]) b.reject(this.failure);
