@@ -42,7 +42,6 @@ export class ByteChunks {
   private readonly chunks: Buffer[] = [];
   /** Bytes written into each buffer (a buffer is left when the next piece may not fit). */
   private readonly lengths: number[] = [];
-  private used = CHUNK_BYTES;
 
   constructor(private readonly pool: ChunkPool) {}
 
@@ -52,13 +51,13 @@ export class ByteChunks {
       // A surrogate pair stays in one piece: split, each half would be written as U+FFFD.
       if (to < text.length && isHighSurrogate(text.charCodeAt(to - 1))) to--;
       const piece = from === 0 && to === text.length ? text : text.slice(from, to);
-      if (CHUNK_BYTES - this.used < piece.length * MAX_BYTES_PER_UNIT) {
+      const room = CHUNK_BYTES - (this.lengths.at(-1) ?? CHUNK_BYTES);
+      if (room < piece.length * MAX_BYTES_PER_UNIT) {
         this.chunks.push(this.pool.take());
         this.lengths.push(0);
-        this.used = 0;
       }
-      this.used += this.chunks.at(-1)!.write(piece, this.used, 'utf8');
-      this.lengths[this.lengths.length - 1] = this.used;
+      const at = this.lengths.length - 1;
+      this.lengths[at]! += this.chunks[at]!.write(piece, this.lengths[at]!, 'utf8');
       from = to;
     }
   }
@@ -73,7 +72,6 @@ export class ByteChunks {
     this.pool.release(this.chunks);
     this.chunks.length = 0;
     this.lengths.length = 0;
-    this.used = CHUNK_BYTES;
   }
 }
 
