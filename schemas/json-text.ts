@@ -62,16 +62,19 @@ export const hasLoneSurrogate = (s: string): boolean => LONE_SURROGATE.test(s);
 
 /**
  * The first string (key or value) in a parsed value that holds a lone surrogate, as a dotted
- * path; undefined when there is none. `value` must be depth-checked already.
+ * path ('' for the value itself); undefined when there is none. `value` must be depth-checked
+ * already. Every event passes here, so the walk allocates nothing until it finds one: no
+ * key/value pairs, no path per key.
  */
-export function findInvalidText(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return hasLoneSurrogate(value) ? path : undefined;
+export function findInvalidText(value: unknown): string | undefined {
+  if (typeof value === 'string') return hasLoneSurrogate(value) ? '' : undefined;
   if (typeof value !== 'object' || value === null) return undefined;
-  for (const [k, v] of Object.entries(value)) {
-    const p = path ? `${path}.${k}` : k;
-    if (hasLoneSurrogate(k)) return p;
-    const found = findInvalidText(v, p);
-    if (found !== undefined) return found;
+  const record = value as Record<string, unknown>;
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue;
+    if (hasLoneSurrogate(k)) return k;
+    const inner = findInvalidText(record[k]);
+    if (inner !== undefined) return inner === '' ? k : `${k}.${inner}`;
   }
   return undefined;
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { deadLetterFor, decodeTrackMessage, eventIdOf, MAX_EVENT_BYTES } from '../../scorers/decode.ts';
 import { EVENT_ID_HEADER } from '../../schemas/index.ts';
+import { findInvalidText } from '../../schemas/json-text.ts';
 
 const good = (
   JSON.parse(readFileSync('schemas/examples/good/track-features-full.json', 'utf8')) as {
@@ -99,4 +100,12 @@ test("event ids come from the publisher's header, else from the Kafka position",
       't-2-10',
       `header ${JSON.stringify(bad)} is not used as an id`,
     );
+});
+
+test('a lone surrogate is named by its dotted path, in keys and values, nested and in arrays', () => {
+  assert.equal(findInvalidText({ a: 1, b: 'ok', c: true, d: null }), undefined);
+  assert.equal(findInvalidText('x\ud800'), '');
+  assert.equal(findInvalidText({ a: { b: ['ok', 'x\udc00'] } }), 'a.b.1');
+  assert.equal(findInvalidText({ a: { ['k\ud800']: 1 } }), 'a.k\ud800');
+  assert.equal(findInvalidText({ a: 'fine 😀', b: { c: 'x\ud800' }, d: 'y\ud800' }), 'b.c');
 });
