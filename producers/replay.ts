@@ -6,7 +6,7 @@
  * `labelsLater` holds the labels back, as they arrive in real use: each event goes without its
  * `popularity`, and its label follows on the labels topic `delayMs` after it, naming the event.
  */
-import { countRows, readKaggleCsv, requireDataFile } from '../lib/kaggle-csv.ts';
+import { countRows, readKaggleCsvChunks, requireDataFile } from '../lib/kaggle-csv.ts';
 import { ProgressReporter } from '../lib/progress.ts';
 import type { Label, TrackFeatures } from '../schemas/index.ts';
 import type { Publisher } from './publisher.ts';
@@ -103,19 +103,22 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
   let total = 0;
   do {
     let batch: TrackFeatures[] = [];
-    for await (const r of readKaggleCsv(opts.path)) {
-      if (opts.signal?.aborted || (opts.limit !== undefined && total >= opts.limit)) break;
-      total++;
-      if (!r.ok) {
-        reject(`csv ${r.column}`);
-        continue;
-      }
-      batch.push(trackEventFromCsv(r.track, new Date().toISOString()));
-      if (
-        batch.length >= Math.min(batchSize, opts.rate ? Math.max(1, Math.ceil(opts.rate / 20)) : batchSize)
-      ) {
-        await flush(batch);
-        batch = [];
+    const full = Math.min(batchSize, opts.rate ? Math.max(1, Math.ceil(opts.rate / 20)) : batchSize);
+    file: for await (const rows of readKaggleCsvChunks(opts.path)) {
+      // Stamped again as each batch leaves (`send`); this one only holds the field's place.
+      const readAt = new Date().toISOString();
+      for (const r of rows) {
+        if (opts.signal?.aborted || (opts.limit !== undefined && total >= opts.limit)) break file;
+        total++;
+        if (!r.ok) {
+          reject(`csv ${r.column}`);
+          continue;
+        }
+        batch.push(trackEventFromCsv(r.track, readAt));
+        if (batch.length >= full) {
+          await flush(batch);
+          batch = [];
+        }
       }
     }
     await flush(batch);
