@@ -69,8 +69,6 @@ export interface GroupConsumerOptions {
   maxBytesPerPartition?: number;
   /** Fetched, not yet handed over: above this the stream stops fetching until it drains. */
   maxBufferedMessages?: number;
-  /** The most messages handed over at once (a backlog goes over in hand-overs of this size). */
-  maxHandOver?: number;
 }
 
 export interface GroupConsumer {
@@ -99,7 +97,6 @@ const MAX_RESTART_DELAY_MS = 30_000;
 export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): GroupConsumer {
   const { log } = opts;
   const maxBuffered = opts.maxBufferedMessages ?? 20_000;
-  const maxHandOver = opts.maxHandOver ?? Infinity;
   let stream: Stream | undefined;
   let buffered: Fetched[] = [];
   let handing = false;
@@ -236,9 +233,8 @@ export function createGroupConsumer(cfg: Config, opts: GroupConsumerOptions): Gr
   const handOver = async (): Promise<void> => {
     try {
       while (buffered.length && !paused) {
-        let taken = buffered;
-        if (taken.length > maxHandOver) taken = buffered.splice(0, maxHandOver);
-        else buffered = [];
+        const taken = buffered;
+        buffered = [];
         const batches = byPartition(taken);
         for (const b of batches)
           nextOffsets.set(`${b.topic}:${b.partition}`, BigInt(b.messages.at(-1)!.offset) + 1n);

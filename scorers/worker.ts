@@ -99,11 +99,6 @@ export function createWorker(
     sessionTimeoutMs: 30_000,
     heartbeatIntervalMs: 3_000,
     maxBytesPerPartition: 2 * 1024 * 1024,
-    // A backlog is scored a few thousand events at a time, not the whole of it at once (up to
-    // 20,000 buffered before): what a run holds is alive at each scavenge, and cached no longer.
-    // Measured in alternating `bench pipeline` rounds (README "Hand-overs of at most 2,048").
-    maxBufferedMessages: 6_000,
-    maxHandOver: 2_048,
     ...fetchWait(cfg.fetchWaitMs),
     // Every partition of a fetch at once, so that the scoring stage scores them together (one
     // call per model, one produce request) rather than one after another.
