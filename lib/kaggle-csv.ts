@@ -5,7 +5,7 @@
  *
  * Parsed by papaparse. csv-parse, used before, cost the replay ~8 µs of CPU a row, and its
  * async iteration, one promise per row, another ~4: together two fifths of the replay's CPU,
- * which shares the cores with the workers it feeds (README "Kafka client", the replay's cost).
+ * which shares the cores with the workers it feeds (README "The replay's CSV reading").
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
