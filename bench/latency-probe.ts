@@ -9,11 +9,14 @@ import type { Config } from '../lib/config.ts';
 import { createAdmin, platformaticConnection } from '../lib/kafka.ts';
 
 const EVENT_TIME = /"event_time":"([^"]+)"/;
+const SCORED_AT = /"scored_at":"([^"]+)"/;
 
 export interface LatencySample {
   /** When the broker appended the prediction (ms since the epoch). */
   appendedAt: number;
   toTopicMs: number;
+  /** From the worker's `scored_at` (its models done) to the append: the publish's share. */
+  fromScoredMs: number;
   receivedMs: number;
 }
 
@@ -46,9 +49,16 @@ export async function startLatencyProbe(cfg: Config, group: string) {
   });
   stream.on('data', (m) => {
     if (!measuring) return;
-    const eventTime = Date.parse(EVENT_TIME.exec(m.value.toString())![1]!);
+    const text = m.value.toString();
+    const eventTime = Date.parse(EVENT_TIME.exec(text)![1]!);
+    const scoredAt = Date.parse(SCORED_AT.exec(text)![1]!);
     const appendedAt = Number(m.timestamp);
-    samples.push({ appendedAt, toTopicMs: appendedAt - eventTime, receivedMs: Date.now() - eventTime });
+    samples.push({
+      appendedAt,
+      toTopicMs: appendedAt - eventTime,
+      fromScoredMs: appendedAt - scoredAt,
+      receivedMs: Date.now() - eventTime,
+    });
   });
   return {
     samples,

@@ -1,7 +1,7 @@
 // Each bench is imported when it runs: they use devDependencies (autocannon, kafkajs for the
 // client comparison) that an image installed with --omit=dev does not have, and the CLI's other
 // commands must start there.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { benchShadow } from '../bench/shadow.ts';
 import type { benchLabels } from '../bench/labels.ts';
 import type { benchAutopilot } from '../bench/autopilot.ts';
@@ -154,9 +154,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--latency-seconds <n>', 'length of the 1,000 events/s phase', positive, 20)
     .option(
       '--latency-sends <n>',
-      'sends a second in that phase: 1 = 1,000 events at once each second, 100 = 10 every 10 ms',
-      positiveInteger,
-      1,
+      'sends a second in that phase, 20 or more (a paced replay sends at least every 50 ms): 20 = 50 events every 50 ms, 100 = 10 every 10 ms',
+      latencySends,
+      20,
     )
     .option(
       '--brokers <n>',
@@ -255,4 +255,12 @@ export function registerBenchCommand(program: Command): void {
     .action(async (o: Parameters<typeof benchKafkaClients>[1]) => {
       await (await import('../bench/kafka-clients.ts')).benchKafkaClients(loadConfig(), o);
     });
+}
+
+/** A paced replay sends at least every 50 ms (producers/replay.ts): fewer sends cannot be asked for. */
+function latencySends(value: string): number {
+  const n = positiveInteger(value);
+  if (n < 20)
+    throw new InvalidArgumentError('must be 20 or more (a paced replay sends at least every 50 ms).');
+  return n;
 }

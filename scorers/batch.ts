@@ -40,6 +40,7 @@ export function createBatchHandler(stages: BatchStages) {
     const decodeMs = performance.now() - t0;
 
     const scored = await score({ valid, dead });
+    const scoredAfterMs = Math.round((performance.now() - t0) * 10) / 10;
     const last = batch.messages[batch.messages.length - 1]!.offset;
     const stored = writer.write({
       topic: batch.topic,
@@ -73,6 +74,8 @@ export function createBatchHandler(stages: BatchStages) {
         offsets: `${batch.messages[0]!.offset}..${last}`,
         events: batch.messages.length,
         decodeMs: Math.round(decodeMs * 10) / 10,
+        // From this batch's start to its scores: decoding, waiting for its run, the run.
+        scoredAfterMs,
         run: scored.run,
         // From the first event's time to this batch's start (time in the replay, Kafka and the
         // consumer), and to its predictions' acknowledgement (plus the worker's own time).
