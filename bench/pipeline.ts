@@ -14,7 +14,7 @@ import { runningPid } from '../infra/stack/processes.ts';
 import type { Config } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { createPublisher } from '../producers/publisher.ts';
-import { replayCsv } from '../producers/replay.ts';
+import { PACED_SENDS_PER_SECOND, replayCsv } from '../producers/replay.ts';
 import { cpuFigures, say, withIsolatedStack } from './isolated-stack.ts';
 import { startLatencyProbe } from './latency-probe.ts';
 import { printResult, quantile } from './report.ts';
@@ -141,7 +141,7 @@ async function pipelineRun(
       say(`phase 1: ${JSON.stringify(phase1)}`);
 
       say(
-        `phase 2: 1,000 events/s in ${opts.latencySends ?? 20} sends a second for ${opts.latencySeconds ?? 20} s, measuring event → predictions-topic latency`,
+        `phase 2: 1,000 events/s in ${opts.latencySends ?? PACED_SENDS_PER_SECOND} sends a second for ${opts.latencySeconds ?? 20} s, measuring event → predictions-topic latency`,
       );
       // "Event → predictions topic" is when the broker appended the prediction (LogAppendTime);
       // the time this process received it is printed too: it adds the fetch and this process's
@@ -155,7 +155,7 @@ async function pipelineRun(
         path: opts.data,
         rate: 1000,
         limit,
-        batchSize: Math.max(1, Math.round(1000 / (opts.latencySends ?? 20))),
+        batchSize: Math.max(1, Math.round(1000 / (opts.latencySends ?? PACED_SENDS_PER_SECOND))),
         maxInFlight: 64,
         quiet: true,
       });
@@ -171,7 +171,7 @@ async function pipelineRun(
       const result = {
         ...phase1,
         latency_events: toTopic.length,
-        latency_sends_per_s: opts.latencySends ?? 20,
+        latency_sends_per_s: opts.latencySends ?? PACED_SENDS_PER_SECOND,
         p50_ms: quantile(toTopic, 0.5),
         p99_ms: quantile(toTopic, 0.99),
         // The two halves: the event's time → the worker's models done (the replay, Kafka, the

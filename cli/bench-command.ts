@@ -12,6 +12,7 @@ import type { benchSoak } from '../bench/soak.ts';
 import type { benchPredict } from '../bench/predict.ts';
 import type { benchKafkaClients } from '../bench/kafka-clients.ts';
 import { loadConfig } from '../lib/config.ts';
+import { PACED_SENDS_PER_SECOND } from '../producers/replay.ts';
 import { positive, positiveInteger } from './options.ts';
 
 const SAMPLE = 'data/spotify_tracks_sample.csv';
@@ -156,7 +157,7 @@ export function registerBenchCommand(program: Command): void {
       '--latency-sends <n>',
       'sends a second in that phase, 20 or more (a paced replay sends at least every 50 ms): 20 = 50 events every 50 ms, 100 = 10 every 10 ms',
       latencySends,
-      20,
+      PACED_SENDS_PER_SECOND,
     )
     .option(
       '--brokers <n>',
@@ -260,7 +261,9 @@ export function registerBenchCommand(program: Command): void {
 /** A paced replay sends at least every 50 ms (producers/replay.ts): fewer sends cannot be asked for. */
 function latencySends(value: string): number {
   const n = positiveInteger(value);
-  if (n < 20)
-    throw new InvalidArgumentError('must be 20 or more (a paced replay sends at least every 50 ms).');
+  if (n < PACED_SENDS_PER_SECOND)
+    throw new InvalidArgumentError(
+      `must be ${PACED_SENDS_PER_SECOND} or more (a paced replay sends at least every 50 ms).`,
+    );
   return n;
 }

@@ -12,6 +12,9 @@ import type { Label, TrackFeatures } from '../schemas/index.ts';
 import type { Publisher } from './publisher.ts';
 import { trackEventFromCsv } from './track-event.ts';
 
+/** A paced replay sends at least this often a second (every 50 ms), whatever its batch size. */
+export const PACED_SENDS_PER_SECOND = 20;
+
 export interface ReplayOptions {
   path: string;
   /** Events per second; undefined = as fast as possible. */
@@ -103,7 +106,10 @@ export async function replayCsv(publisher: Publisher, opts: ReplayOptions): Prom
   let total = 0;
   do {
     let batch: TrackFeatures[] = [];
-    const full = Math.min(batchSize, opts.rate ? Math.max(1, Math.ceil(opts.rate / 20)) : batchSize);
+    const full = Math.min(
+      batchSize,
+      opts.rate ? Math.max(1, Math.ceil(opts.rate / PACED_SENDS_PER_SECOND)) : batchSize,
+    );
     file: for await (const rows of readKaggleCsvChunks(opts.path)) {
       // Stamped again as each batch leaves (`send`); this one only holds the field's place.
       const readAt = new Date().toISOString();
